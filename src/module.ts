@@ -1,0 +1,137 @@
+// The module contract (DESIGN.md "The module contract"). The engine knows modules only through
+// these types; a module never imports the runner.
+
+import type { Facts } from './facts.js';
+
+/** What a change disturbs when it takes effect. */
+export type Effect = 'live' | 'persistent' | 'reboot' | 'module-reload' | 'vm-restart' | 'service-restart';
+
+/**
+ * A read a module needs. The engine batches every task's requests for a host into one remote
+ * round trip, so a module describes reads instead of doing them.
+ * - file: the exact bytes of one file, or null if it does not exist.
+ * - glob: every regular file matching a shell glob (no user input: patterns come from modules),
+ *   as path → content, sorted by path.
+ * - cmd: run argv (quoted by the engine) and capture stdout/stderr/exit code.
+ * - script: a POSIX sh script; build it with the `sh` tagged template of src/quote.ts so every
+ *   interpolation is quoted.
+ */
+export type ReadRequest =
+  | { kind: 'file'; path: string }
+  | { kind: 'glob'; pattern: string }
+  | { kind: 'cmd'; argv: string[] }
+  | { kind: 'script'; script: string };
+
+export interface CommandResult {
+  stdout: string;
+  stderr: string;
+  /** Exit status; null when the command was killed by a signal. */
+  code: number | null;
+  signal?: string | null;
+}
+
+export type ReadResult =
+  | { kind: 'file'; path: string; content: string | null }
+  | { kind: 'glob'; pattern: string; files: Record<string, string> }
+  | ({ kind: 'cmd' | 'script' } & CommandResult);
+
+/** A file change, shown as a unified diff. `before` null = the file does not exist yet. */
+export interface FileDiff {
+  path: string;
+  before: string | null;
+  /** null = the file is removed. */
+  after: string | null;
+}
+
+/** A change is data: what check mode prints is exactly what apply runs. */
+export interface Change {
+  /** One line for people: "set net.ipv4.tcp_rmem". */
+  summary: string;
+  /** What is changed: a file path, "sysctl:net.ipv4.tcp_rmem", "domain:vm1/vcpupin/0"… */
+  target: string;
+  effect: Effect;
+  /** Live values before → after (normalised text); absent for pure file changes. */
+  before?: string | null;
+  after?: string | null;
+  diff?: FileDiff;
+  /** Advice attached to this change (security trade-offs, dated settings). */
+  warnings?: string[];
+  /** Module-private instructions for apply; must be JSON-serialisable (saved plans). */
+  data?: unknown;
+  /**
+   * Work to do once per host after all tasks of a play changed things (grub regeneration):
+   * the runner groups by `${module}:${id}` and calls that module's `finalize` once.
+   */
+  finalize?: { id: string; data?: unknown };
+}
+
+/** A state the playbook asked for that is persisted but not live yet: not a change, but reported. */
+export interface Pending {
+  effect: Exclude<Effect, 'live' | 'persistent'>;
+  target: string;
+  summary: string;
+}
+
+export interface PlanResult {
+  changes: Change[];
+  pending?: Pending[];
+  warnings?: string[];
+}
+
+export interface PlanContext {
+  host: string;
+  facts: Facts;
+}
+
+/** What apply gets to change a host. Every method is one remote round trip at most. */
+export interface HostHandle {
+  readonly name: string;
+  readonly facts: Facts;
+  /** Run argv; never throws on a non-zero exit (check `code`). */
+  exec(argv: string[], opts?: { stdin?: string | Buffer; timeoutMs?: number }): Promise<CommandResult>;
+  /** Run a POSIX sh script (built with `sh`); never throws on a non-zero exit. */
+  sh(script: string, opts?: { stdin?: string | Buffer; timeoutMs?: number }): Promise<CommandResult>;
+  /** Like exec, but throws RemoteCommandError on a non-zero exit. */
+  run(argv: string[], opts?: { stdin?: string | Buffer; timeoutMs?: number }): Promise<CommandResult>;
+  /** Batched reads, same as the engine's read phase. */
+  read(requests: ReadRequest[]): Promise<ReadResult[]>;
+  /**
+   * Write a file atomically (temp file in the same directory, fsync, rename), keeping the
+   * previous version as `<path>.hvtune-backup` unless backup is false. Creates parent dirs.
+   * Returns the backup path if one was made.
+   */
+  writeFile(
+    path: string,
+    content: string,
+    opts?: { mode?: number; owner?: string; group?: string; backup?: boolean },
+  ): Promise<{ backup: string | null }>;
+  /** Remove a file, keeping a backup unless backup is false. */
+  removeFile(path: string, opts?: { backup?: boolean }): Promise<{ backup: string | null }>;
+  /** Restore a backup made by writeFile/removeFile. */
+  restoreFile(path: string, backup: string | null): Promise<void>;
+}
+
+export interface ApplyContext {
+  host: HostHandle;
+  facts: Facts;
+  check: false;
+}
+
+export interface Module<Args = any, Observed = any> {
+  name: string;
+  description: string;
+  /** JSON Schema of the arguments, strict (additionalProperties: false). */
+  schema: Record<string, unknown>;
+  /** Extra validation the schema cannot express; return messages keyed by JSON pointer-ish path. */
+  validate?(args: Args): { path: string; message: string }[];
+  /** Reads this task needs: pure, no I/O. */
+  read(args: Args, ctx: PlanContext): ReadRequest[];
+  /** Turn raw results (same order as read's requests) into typed observations: pure. */
+  parse(args: Args, results: ReadResult[], ctx: PlanContext): Observed;
+  /** Desired vs observed → changes: pure. Throws TaskError for impossible requests. */
+  plan(args: Args, observed: Observed, ctx: PlanContext): PlanResult;
+  /** Make the changes, read them back, throw ApplyVerifyError on a mismatch. */
+  apply(changes: Change[], host: HostHandle, args: Args): Promise<void>;
+  /** Once-per-host work after a play (see Change.finalize). Throw to fail the host. */
+  finalize?(id: string, items: { change: Change; data?: unknown }[], host: HostHandle): Promise<void>;
+}
