@@ -17,3 +17,25 @@ export function kernelAtLeast(facts: Facts, major: number, minor: number): boole
   const [a, b] = facts.kernel.version;
   return a > major || (a === major && b >= minor);
 }
+
+/**
+ * The facts gatherer: one POSIX sh script whose output is `key=value` lines (multi-line values
+ * are base64). The full gatherer (topology, NICs, roles) extends FACTS_SCRIPT and parseFacts.
+ */
+export const FACTS_SCRIPT = [
+  'printf "hostname=%s\\n" "$(cat /proc/sys/kernel/hostname)"',
+  'printf "kernel=%s\\n" "$(uname -r)"',
+].join('\n');
+
+export function parseFacts(stdout: string): Facts {
+  const kv = new Map<string, string>();
+  for (const line of stdout.split('\n')) {
+    const i = line.indexOf('=');
+    if (i > 0) kv.set(line.slice(0, i), line.slice(i + 1));
+  }
+  const release = kv.get('kernel') ?? '';
+  return {
+    hostname: kv.get('hostname') ?? '',
+    kernel: { release, version: parseKernelVersion(release) },
+  };
+}
