@@ -1,0 +1,336 @@
+// One ssh2 connection per host for the whole run. Host keys are checked against known_hosts
+// before anything is sent; a changed key is never accepted. Commands each get a channel on the
+// same connection (ssh2 multiplexes), at most a few at a time because sshd caps sessions per
+// connection (MaxSessions, 10 by default).
+
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import type { Duplex } from 'node:stream';
+import { Client, utils, type ClientChannel, type ConnectConfig } from 'ssh2';
+import { ConnectError, HvtuneError } from '../errors.js';
+import type { CommandResult } from '../module.js';
+import { joinArgv } from '../quote.js';
+import { KnownHostsFile, fingerprint, keyTypeOfBlob, knownKeyTypes } from './known-hosts.js';
+
+export interface SshTarget {
+  /** Inventory name, for messages. */
+  name: string;
+  address: string;
+  port: number;
+  user: string;
+  /** `~` is expanded. */
+  identityFile?: string;
+  password?: string;
+  /** Agent socket; defaults to SSH_AUTH_SOCK when set. */
+  agent?: string;
+  /** Wrap commands with `sudo -n sh -c …` when user is not root. */
+  become?: boolean;
+  /** Bastion, reached first; the target is reached through a forwarded channel. */
+  jump?: SshTarget;
+}
+
+export interface SshOptions {
+  /** Default ~/.ssh/known_hosts. */
+  knownHostsFile: string;
+  /** Record unknown keys. A changed key is refused regardless. */
+  acceptNewHostKeys: boolean;
+  /** Default 10000. */
+  connectTimeoutMs: number;
+  commandTimeoutMs?: number;
+}
+
+export interface ExecOptions {
+  stdin?: string | Buffer;
+  timeoutMs?: number;
+}
+
+export const DEFAULT_SSH_OPTIONS: SshOptions = {
+  knownHostsFile: '~/.ssh/known_hosts',
+  acceptNewHostKeys: false,
+  connectTimeoutMs: 10_000,
+};
+
+/** Channels open at once on one connection; more wait their turn (sshd MaxSessions is 10). */
+const MAX_CHANNELS = 8;
+
+export function expandHome(path: string): string {
+  return path === '~' || path.startsWith('~/') ? homedir() + path.slice(1) : path;
+}
+
+const ERRNO_WORDS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused (nothing listens on that port)',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ETIMEDOUT: 'connection timed out',
+  ECONNRESET: 'connection reset by peer',
+  ENOTFOUND: 'name not found in DNS',
+  EAI_AGAIN: 'name lookup failed (temporary DNS failure)',
+  EADDRNOTAVAIL: 'address not available',
+  EPIPE: 'connection closed by peer',
+};
+
+const seconds = (ms: number) => `${Math.round(ms / 100) / 10}s`;
+
+function hostLabel(target: SshTarget): string {
+  return `${target.name} (${target.address}:${target.port})`;
+}
+
+/** Read and parse the key file now, so a bad file gets a message naming it. */
+function loadPrivateKey(target: SshTarget): Buffer {
+  const path = expandHome(target.identityFile!);
+  let data: Buffer;
+  try {
+    data = readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConnectError(hostLabel(target), `cannot read identity file ${path}: ${code ?? String(err)}`, { cause: err });
+  }
+  const parsed = utils.parseKey(data);
+  if (parsed instanceof Error) {
+    const encrypted = /encrypted|passphrase/i.test(parsed.message);
+    throw new ConnectError(
+      hostLabel(target),
+      encrypted
+        ? `identity file ${path} is encrypted; load it into ssh-agent (ssh-add ${path}) instead`
+        : `identity file ${path} is not a usable private key: ${parsed.message}`,
+      { cause: parsed },
+    );
+  }
+  return data;
+}
+
+/** Ordered like ssh2's defaults, but the types known_hosts already has for this host go first. */
+function hostKeyAlgorithms(knownTypes: string[]): string[] {
+  const defaults = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521',
+    'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+  const rsa = ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+  const preferred = knownTypes.flatMap((t) => (t === 'ssh-rsa' ? rsa : defaults.includes(t) ? [t] : []));
+  return [...new Set([...preferred, ...defaults])];
+}
+
+function describeError(err: Error & { code?: string; level?: string }, target: SshTarget, opts: SshOptions): string {
+  if (err.code && ERRNO_WORDS[err.code]) return ERRNO_WORDS[err.code];
+  if (err.level === 'client-timeout') return `timed out after ${seconds(opts.connectTimeoutMs)}`;
+  if (err.level === 'client-authentication') {
+    const tried = [
+      target.identityFile && `key ${expandHome(target.identityFile)}`,
+      (target.agent ?? process.env.SSH_AUTH_SOCK) && 'ssh-agent',
+      target.password !== undefined && 'password',
+    ].filter(Boolean);
+    return `authentication failed for user ${target.user} (tried: ${tried.join(', ') || 'nothing: no key, agent or password configured'})`;
+  }
+  return err.code ? `${err.code}: ${err.message}` : err.message;
+}
+
+export class SshConnection {
+  /** Number of exec calls made, reported by `hvtune play -v`. */
+  roundTrips = 0;
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  /** Settles when the connection is gone, whoever ended it. */
+  private readonly ended: Promise<void>;
+
+  private constructor(
+    readonly target: SshTarget,
+    private readonly client: Client,
+    private readonly opts: SshOptions,
+    private readonly bastion?: SshConnection,
+  ) {
+    this.ended = new Promise((resolve) => client.once('close', () => resolve()));
+  }
+
+  static async connect(target: SshTarget, options: Partial<SshOptions> = {}): Promise<SshConnection> {
+    const opts = { ...DEFAULT_SSH_OPTIONS, ...options };
+    let bastion: SshConnection | undefined;
+    let sock: Duplex | undefined;
+    if (target.jump) {
+      bastion = await SshConnection.connect(target.jump, opts);
+      try {
+        sock = await bastion.forward(target);
+      } catch (err) {
+        await bastion.close();
+        throw err;
+      }
+    }
+    try {
+      const client = await SshConnection.handshake(target, opts, sock);
+      return new SshConnection(target, client, opts, bastion);
+    } catch (err) {
+      await bastion?.close();
+      throw err;
+    }
+  }
+
+  private static async handshake(target: SshTarget, opts: SshOptions, sock?: Duplex): Promise<Client> {
+    const label = hostLabel(target);
+    const knownHosts = new KnownHostsFile(expandHome(opts.knownHostsFile));
+    const knownTypes = knownKeyTypes(await knownHosts.entries(), target.address, target.port);
+    const config: ConnectConfig = {
+      host: target.address,
+      port: target.port,
+      username: target.user,
+      readyTimeout: opts.connectTimeoutMs,
+      keepaliveInterval: 15_000,
+      algorithms: { serverHostKey: hostKeyAlgorithms(knownTypes) as never },
+    };
+    if (sock) config.sock = sock;
+    if (target.identityFile) config.privateKey = loadPrivateKey(target);
+    const agent = target.agent ?? process.env.SSH_AUTH_SOCK;
+    if (agent) config.agent = agent;
+    if (target.password !== undefined) config.password = target.password;
+
+    let refusal: ConnectError | undefined;
+    // ssh2 treats a non-undefined return value as the verdict, so this must not be async.
+    config.hostVerifier = ((blob: Buffer, verify: (ok: boolean) => void): void => {
+      const keyType = keyTypeOfBlob(blob);
+      const keyBase64 = blob.toString('base64');
+      const where = `${knownHosts.path}`;
+      const print = `${keyType} ${fingerprint(keyBase64)}`;
+      knownHosts
+        .check(target.address, target.port, keyType, keyBase64)
+        .then(async (result) => {
+          if (result.status === 'ok') return verify(true);
+          if (result.status === 'revoked') {
+            refusal = new ConnectError(label, `host key ${print} is marked @revoked in ${where}:${result.entry!.line}; refusing to connect`);
+          } else if (result.status === 'changed') {
+            const known = result.entry!;
+            refusal = new ConnectError(
+              label,
+              `host key has CHANGED: the server offers ${print}, but ${where}:${known.line} has ` +
+                `${known.keyType} ${fingerprint(known.keyBase64)} for it. Someone may be intercepting the ` +
+                `connection (man-in-the-middle), or the host was reinstalled. hvtune never accepts a changed key: ` +
+                `check the host, then remove line ${known.line} (ssh-keygen -R) if the new key is right`,
+            );
+          } else if (opts.acceptNewHostKeys) {
+            await knownHosts.add(target.address, target.port, keyType, keyBase64);
+            return verify(true);
+          } else {
+            refusal = new ConnectError(
+              label,
+              `host key is not in ${where} (${print}); verify it, then add it or run with --accept-new-host-keys`,
+            );
+          }
+          verify(false);
+        })
+        .catch((err: unknown) => {
+          refusal = new ConnectError(label, `cannot use ${where}: ${(err as Error).message}`, { cause: err });
+          verify(false);
+        });
+    }) as ConnectConfig['hostVerifier'];
+
+    const client = new Client();
+    return new Promise<Client>((resolve, reject) => {
+      // Our own timer too: ssh2's readyTimeout does not cover every stall (a silent jump channel).
+      const timer = setTimeout(() => {
+        client.end();
+        reject(new ConnectError(label, `timed out after ${seconds(opts.connectTimeoutMs)}`));
+      }, opts.connectTimeoutMs + 1000);
+      client.once('ready', () => {
+        clearTimeout(timer);
+        client.removeAllListeners('error');
+        client.on('error', () => undefined); // later errors surface through exec
+        resolve(client);
+      });
+      client.once('error', (err: Error & { code?: string; level?: string }) => {
+        clearTimeout(timer);
+        client.end();
+        reject(refusal ?? new ConnectError(label, describeError(err, target, opts), { cause: err }));
+      });
+      try {
+        client.connect(config);
+      } catch (err) {
+        clearTimeout(timer);
+        reject(new ConnectError(label, (err as Error).message, { cause: err }));
+      }
+    });
+  }
+
+  /** A channel from this host to another one, used as the socket of a jumped connection. */
+  private forward(to: SshTarget): Promise<Duplex> {
+    return new Promise((resolve, reject) => {
+      this.client.forwardOut('127.0.0.1', 0, to.address, to.port, (err, channel) => {
+        if (err) {
+          reject(new ConnectError(hostLabel(to), `cannot reach it through jump host ${hostLabel(this.target)}: ${err.message}`, { cause: err }));
+        } else resolve(channel);
+      });
+    });
+  }
+
+  private async acquire(): Promise<void> {
+    if (this.active < MAX_CHANNELS) {
+      this.active++;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.active--;
+  }
+
+  /** Run one command line. Never trims output, never treats stderr as failure. */
+  async exec(command: string, opts: ExecOptions = {}): Promise<CommandResult> {
+    this.roundTrips++;
+    const line =
+      this.target.become && this.target.user !== 'root' ? joinArgv(['sudo', '-n', 'sh', '-c', command]) : command;
+    await this.acquire();
+    try {
+      return await this.runChannel(line, command, opts.stdin, opts.timeoutMs ?? this.opts.commandTimeoutMs);
+    } finally {
+      this.release();
+    }
+  }
+
+  private runChannel(line: string, shown: string, stdin: string | Buffer | undefined, timeoutMs?: number): Promise<CommandResult> {
+    return new Promise((resolve, reject) => {
+      const started = (err: Error | undefined, channel: ClientChannel) => {
+        if (err) {
+          reject(new HvtuneError(`${this.target.name}: cannot start command: ${err.message}`, shown, { cause: err }));
+          return;
+        }
+        const out: Buffer[] = [];
+        const errOut: Buffer[] = [];
+        let code: number | null = null;
+        let signal: string | null = null;
+        let timer: NodeJS.Timeout | undefined;
+        if (timeoutMs) {
+          timer = setTimeout(() => {
+            channel.signal('KILL');
+            channel.close();
+            reject(new HvtuneError(`${this.target.name}: command timed out after ${seconds(timeoutMs)}: ${shown}`));
+          }, timeoutMs);
+        }
+        channel.on('data', (d: Buffer) => out.push(d));
+        channel.stderr.on('data', (d: Buffer) => errOut.push(d));
+        channel.on('exit', (exitCode: number | null, exitSignal?: string) => {
+          code = exitCode ?? null;
+          signal = exitSignal ?? null;
+        });
+        channel.on('close', () => {
+          clearTimeout(timer);
+          resolve({
+            stdout: Buffer.concat(out).toString('utf8'),
+            stderr: Buffer.concat(errOut).toString('utf8'),
+            code,
+            signal,
+          });
+        });
+        channel.end(stdin ?? undefined);
+      };
+      try {
+        this.client.exec(line, started);
+      } catch (err) {
+        // ssh2 throws synchronously once the connection is gone.
+        reject(new HvtuneError(`${this.target.name}: connection lost: ${(err as Error).message}`, shown, { cause: err }));
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    this.client.end();
+    await this.ended;
+    await this.bastion?.close();
+  }
+}
