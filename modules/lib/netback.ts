@@ -1,0 +1,302 @@
+// The netback allocation model of a fixed worker pool (XenServer 5.6-era dom0, seed 000) and the
+// planner that spreads busy VIFs over every worker. Pure: no I/O.
+//
+// Model: after a host restart, VMs start one after another; each VIF is given to the next worker
+// round-robin, VIF by VIF in device order. Workers are numbered from 1 as in the seed
+// (worker N is the kernel thread netback/N-1).
+
+export type Strategy = 'start_order' | 'reorder' | 'dummy';
+
+export interface ModelVif {
+  /** Stable identity across a reorder (the MAC, since a re-created VIF gets a new uuid). */
+  key: string;
+  device: number;
+  network: string;
+  /** Busy weight; 0 = no significant traffic. */
+  weight: number;
+}
+
+export interface ModelVm {
+  key: string;
+  name: string;
+  /** XenServer VM `order` (start order); ties are started by name. */
+  order: number;
+  /** VIFs may be reordered (the VM is halted, or shutting it down is allowed). */
+  reorderable: boolean;
+  vifs: ModelVif[];
+}
+
+/** One layout: which VMs start in which order, each VM's VIFs in device order, dummies appended. */
+export interface Layout {
+  startOrder: string[];
+  /** vm key → its VIF keys in the new device order. */
+  vifOrder: Record<string, string[]>;
+  /** vm key → number of dummy VIFs appended after its VIFs. */
+  dummies: Record<string, number>;
+}
+
+export interface Evaluation {
+  layout: Layout;
+  /** Busy weight per worker, index 0 = worker 1. */
+  loads: number[];
+  maxLoad: number;
+  /** Sum of squared loads: lower = busy VIFs spread over more workers. */
+  spread: number;
+  /** vif key → worker (1-based); dummies as `<vm>#dummy<i>`. */
+  workerOf: Record<string, number>;
+  touched: string[];
+  strategies: Strategy[];
+  /** New `order` values per VM key, only for VMs whose value changes. */
+  orderWrites: Record<string, number>;
+}
+
+export interface PlanOptions {
+  workers: number;
+  /** Allowed fixes, most preferred first. */
+  strategies: Strategy[];
+  /** Search budget (nodes); beyond it the best plan found so far is returned. */
+  budget?: number;
+}
+
+export interface NetbackPlan {
+  current: Evaluation;
+  best: Evaluation;
+  exhaustive: boolean;
+}
+
+const EPSILON = 1e-9;
+
+/** The start order the model assumes today: by `order`, ties by name, then key. */
+export function currentStartOrder(vms: readonly ModelVm[]): ModelVm[] {
+  return [...vms].sort(
+    (a, b) => a.order - b.order || cmp(a.name, b.name) || cmp(a.key, b.key),
+  );
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function identityLayout(vms: readonly ModelVm[]): Layout {
+  const sorted = currentStartOrder(vms);
+  return {
+    startOrder: sorted.map((v) => v.key),
+    vifOrder: Object.fromEntries(sorted.map((v) => [v.key, byDevice(v.vifs).map((f) => f.key)])),
+    dummies: Object.fromEntries(sorted.map((v) => [v.key, 0])),
+  };
+}
+
+function byDevice(vifs: readonly ModelVif[]): ModelVif[] {
+  return [...vifs].sort((a, b) => a.device - b.device);
+}
+
+/** Round-robin assignment of a layout: vif key → worker (1-based). */
+export function assignWorkers(layout: Layout, workers: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  let slot = 0;
+  for (const vmKey of layout.startOrder) {
+    for (const vifKey of layout.vifOrder[vmKey] ?? []) out[vifKey] = (slot++ % workers) + 1;
+    const dummies = layout.dummies[vmKey] ?? 0;
+    for (let i = 0; i < dummies; i++) out[`${vmKey}#dummy${i}`] = (slot++ % workers) + 1;
+  }
+  return out;
+}
+
+/**
+ * New `order` values for a start order: the VMs' current values reused position by position when
+ * they are distinct (so only moved VMs change), else 1..n.
+ */
+export function orderValues(vms: readonly ModelVm[], startOrder: readonly string[]): Record<string, number> {
+  const byKey = new Map(vms.map((v) => [v.key, v]));
+  const sortedValues = vms.map((v) => v.order).sort((a, b) => a - b);
+  const distinct = sortedValues.every((v, i) => i === 0 || v > sortedValues[i - 1]);
+  const writes: Record<string, number> = {};
+  startOrder.forEach((key, i) => {
+    const value = distinct ? sortedValues[i] : i + 1;
+    if (byKey.get(key)!.order !== value) writes[key] = value;
+  });
+  const unchanged = startOrder.every((k, i) => k === currentStartOrder(vms)[i].key);
+  return unchanged ? {} : writes;
+}
+
+export function evaluate(vms: readonly ModelVm[], layout: Layout, opts: PlanOptions): Evaluation {
+  const workerOf = assignWorkers(layout, opts.workers);
+  const loads = new Array<number>(opts.workers).fill(0);
+  for (const vm of vms) for (const f of vm.vifs) loads[workerOf[f.key] - 1] += f.weight;
+  const orderWrites = orderValues(vms, layout.startOrder);
+  const touched = new Set(Object.keys(orderWrites));
+  const used = new Set<Strategy>();
+  if (Object.keys(orderWrites).length) used.add('start_order');
+  for (const vm of vms) {
+    const now = byDevice(vm.vifs).map((f) => f.key);
+    if (now.some((k, i) => layout.vifOrder[vm.key][i] !== k)) {
+      touched.add(vm.key);
+      used.add('reorder');
+    }
+    if ((layout.dummies[vm.key] ?? 0) > 0) {
+      touched.add(vm.key);
+      used.add('dummy');
+    }
+  }
+  return {
+    layout,
+    loads,
+    maxLoad: Math.max(0, ...loads),
+    spread: loads.reduce((s, l) => s + l * l, 0),
+    workerOf,
+    touched: vms.filter((v) => touched.has(v.key)).map((v) => v.key),
+    strategies: opts.strategies.filter((s) => used.has(s)),
+    orderWrites,
+  };
+}
+
+/** Lower is better: balance first, then fewer VMs touched, then preferred strategies. */
+export function compareEvaluations(a: Evaluation, b: Evaluation, preference: readonly Strategy[]): number {
+  if (Math.abs(a.maxLoad - b.maxLoad) > EPSILON) return a.maxLoad - b.maxLoad;
+  if (Math.abs(a.spread - b.spread) > EPSILON) return a.spread - b.spread;
+  if (a.touched.length !== b.touched.length) return a.touched.length - b.touched.length;
+  return strategyRank(a.strategies, preference) - strategyRank(b.strategies, preference);
+}
+
+/** A bit per strategy, the least preferred highest: avoiding a less preferred fix always wins. */
+function strategyRank(used: readonly Strategy[], preference: readonly Strategy[]): number {
+  return used.reduce((r, s) => r + 2 ** preference.indexOf(s), 0);
+}
+
+interface VmOption {
+  vifOrder: string[];
+  weights: number[];
+  dummies: number;
+}
+
+/** Distinct busy patterns of a VM's VIFs (identity first), each with the fewest VIFs moved. */
+function vifOrders(vm: ModelVm, allowReorder: boolean): { vifOrder: string[]; weights: number[] }[] {
+  const vifs = byDevice(vm.vifs);
+  const identity = { vifOrder: vifs.map((f) => f.key), weights: vifs.map((f) => f.weight) };
+  if (!allowReorder || vifs.length < 2) return [identity];
+  const seen = new Set<string>([identity.weights.join(',')]);
+  const out = [identity];
+  const permute = (prefix: number[], rest: number[]): void => {
+    if (out.length >= 64) return;
+    if (!rest.length) {
+      const key = prefix.join(',');
+      if (!seen.has(key)) {
+        seen.add(key);
+        out.push({ vifOrder: placeWithFewestMoves(vifs, prefix), weights: prefix });
+      }
+      return;
+    }
+    const tried = new Set<number>();
+    rest.forEach((w, i) => {
+      if (tried.has(w)) return;
+      tried.add(w);
+      permute([...prefix, w], rest.filter((_, j) => j !== i));
+    });
+  };
+  permute([], identity.weights);
+  return out;
+}
+
+function placeWithFewestMoves(vifs: ModelVif[], pattern: number[]): string[] {
+  const free = new Set(vifs.map((_, i) => i));
+  const placed: (number | undefined)[] = pattern.map((w, pos) =>
+    vifs[pos].weight === w ? (free.delete(pos), pos) : undefined,
+  );
+  return pattern.map((w, pos) => {
+    let i = placed[pos];
+    if (i === undefined) {
+      i = [...free].find((j) => vifs[j].weight === w)!;
+      free.delete(i);
+    }
+    return vifs[i].key;
+  });
+}
+
+/** Search the allowed fixes for the best-balanced layout (branch and bound, identity first). */
+export function planNetback(vms: readonly ModelVm[], opts: PlanOptions): NetbackPlan {
+  const W = opts.workers;
+  const allow = new Set(opts.strategies);
+  const current = evaluate(vms, identityLayout(vms), opts);
+  let best = current;
+  const ordered = currentStartOrder(vms);
+  const options = new Map<string, VmOption[]>();
+  for (const vm of ordered) {
+    const dummyCounts = allow.has('dummy') ? [...Array(W).keys()] : [0];
+    const list: VmOption[] = [];
+    for (const d of dummyCounts)
+      for (const o of vifOrders(vm, allow.has('reorder') && vm.reorderable)) list.push({ ...o, dummies: d });
+    options.set(vm.key, list);
+  }
+  const signature = (vm: ModelVm): string =>
+    `${vm.reorderable}|${byDevice(vm.vifs).map((f) => f.weight).join(',')}`;
+  const totalWeight = vms.reduce((s, v) => s + v.vifs.reduce((t, f) => t + f.weight, 0), 0);
+  let nodes = 0;
+  const budget = opts.budget ?? 400_000;
+  let exhaustive = true;
+  const loads = new Array<number>(W).fill(0);
+  const chosenOrder: string[] = [];
+  const chosen: Record<string, VmOption> = {};
+
+  const visit = (remaining: ModelVm[], slot: number): void => {
+    if (++nodes > budget) {
+      exhaustive = false;
+      return;
+    }
+    const curMax = Math.max(...loads);
+    const bound = Math.max(curMax, totalWeight / W);
+    if (bound > best.maxLoad + EPSILON) return;
+    if (!remaining.length) {
+      const layout: Layout = {
+        startOrder: [...chosenOrder],
+        vifOrder: Object.fromEntries(chosenOrder.map((k) => [k, chosen[k].vifOrder])),
+        dummies: Object.fromEntries(chosenOrder.map((k) => [k, chosen[k].dummies])),
+      };
+      const e = evaluate(vms, layout, opts);
+      if (compareEvaluations(e, best, opts.strategies) < 0) best = e;
+      return;
+    }
+    const candidates = allow.has('start_order') ? remaining : remaining.slice(0, 1);
+    const seenShapes = new Set<string>();
+    for (const vm of candidates) {
+      const shape = signature(vm);
+      if (seenShapes.has(shape)) continue;
+      seenShapes.add(shape);
+      const rest = remaining.filter((v) => v !== vm);
+      chosenOrder.push(vm.key);
+      for (const opt of options.get(vm.key)!) {
+        opt.weights.forEach((w, i) => (loads[(slot + i) % W] += w));
+        chosen[vm.key] = opt;
+        visit(rest, slot + opt.weights.length + opt.dummies);
+        opt.weights.forEach((w, i) => (loads[(slot + i) % W] -= w));
+        if (!exhaustive) break;
+      }
+      chosenOrder.pop();
+      if (!exhaustive) break;
+    }
+  };
+  visit(ordered, 0);
+  return { current, best, exhaustive };
+}
+
+/** Workers that carry at least one busy VIF. */
+export function busyWorkers(e: Evaluation, vms: readonly ModelVm[]): number[] {
+  const set = new Set<number>();
+  for (const vm of vms) for (const f of vm.vifs) if (f.weight > 0) set.add(e.workerOf[f.key]);
+  return [...set].sort((a, b) => a - b);
+}
+
+/** Round-robin of the running VMs in dom-id order (their start order since the host booted). */
+export function liveLoads(
+  running: readonly { domid: number; vifs: readonly { device: number; weight: number }[] }[],
+  workers: number,
+): number[] {
+  const loads = new Array<number>(workers).fill(0);
+  let slot = 0;
+  for (const vm of [...running].sort((a, b) => a.domid - b.domid))
+    for (const f of [...vm.vifs].sort((a, b) => a.device - b.device)) loads[slot++ % workers] += f.weight;
+  return loads;
+}
+
+export function spreadOf(loads: readonly number[]): number {
+  return loads.reduce((s, l) => s + l * l, 0);
+}
