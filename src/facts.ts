@@ -1,11 +1,19 @@
-// Facts gathered from a host in one round trip. Templates and modules read them.
+// Facts gathered from a host in one round trip (FACTS_SCRIPT, one POSIX sh script). Templates
+// and modules read them; `hvtune facts` prints them; `--facts FILE` loads saved ones instead.
+// The parsers live in src/facts/ by topic; this file assembles them.
 
-export interface Facts {
-  hostname: string;
-  kernel: { release: string; version: [number, number, number] };
-  /** Extended by the facts gatherer; modules must tolerate absent optional parts. */
-  [key: string]: unknown;
-}
+import { parseCpu } from './facts/cpu.js';
+import { parseMemory } from './facts/memory.js';
+import { parseNics } from './facts/nics.js';
+import { nodeOfCpu, parseNuma } from './facts/numa.js';
+import { parseCpuListOrEmpty } from './facts/cpulist.js';
+import { fileText, parseRaw, sectionLines } from './facts/sections.js';
+import { parseBoot, parseCommands, parseEthtoolPersistence, parseExists, parseInit, parseOsRelease } from './facts/system.js';
+import { parseDomstats, parseVirt } from './facts/virt.js';
+import type { Facts } from './facts/types.js';
+
+export type * from './facts/types.js';
+export { FACTS_SCRIPT } from './facts/script.js';
 
 /** Parse "6.1.0-18-amd64" → [6, 1, 0]. */
 export function parseKernelVersion(release: string): [number, number, number] {
@@ -18,24 +26,31 @@ export function kernelAtLeast(facts: Facts, major: number, minor: number): boole
   return a > major || (a === major && b >= minor);
 }
 
-/**
- * The facts gatherer: one POSIX sh script whose output is `key=value` lines (multi-line values
- * are base64). The full gatherer (topology, NICs, roles) extends FACTS_SCRIPT and parseFacts.
- */
-export const FACTS_SCRIPT = [
-  'printf "hostname=%s\\n" "$(cat /proc/sys/kernel/hostname)"',
-  'printf "kernel=%s\\n" "$(uname -r)"',
-].join('\n');
-
+/** The gatherer's stdout → Facts. Never throws: what cannot be read is absent or null. */
 export function parseFacts(stdout: string): Facts {
-  const kv = new Map<string, string>();
-  for (const line of stdout.split('\n')) {
-    const i = line.indexOf('=');
-    if (i > 0) kv.set(line.slice(0, i), line.slice(i + 1));
-  }
-  const release = kv.get('kernel') ?? '';
-  return {
-    hostname: kv.get('hostname') ?? '',
-    kernel: { release, version: parseKernelVersion(release) },
+  const raw = parseRaw(stdout);
+  const release = fileText(raw, '/proc/sys/kernel/osrelease') ?? '';
+  const commands = parseCommands(raw);
+  const exists = parseExists(raw);
+  const numa = parseNuma(raw, parseCpuListOrEmpty(fileText(raw, '/sys/devices/system/cpu/online')));
+  const cpu = parseCpu(raw, nodeOfCpu(numa));
+  const init = parseInit(fileText(raw, '/proc/1/comm'), exists);
+  const facts: Facts = {
+    hostname: fileText(raw, '/proc/sys/kernel/hostname') ?? '',
+    kernel: { release, version: parseKernelVersion(release), build: fileText(raw, '/proc/sys/kernel/version') ?? '' },
+    distribution: parseOsRelease(sectionLines(raw, 'os-release') ?? []),
+    cpu,
+    numa,
+    nics: parseNics(raw),
+    memory: parseMemory(raw),
+    cmdline: fileText(raw, '/proc/cmdline') ?? '',
+    boot: parseBoot(raw, commands, exists),
+    init,
+    ethtoolPersistence: parseEthtoolPersistence(init, commands, exists),
+    virt: parseVirt(raw, commands, exists, cpu.features.hypervisor),
+    domains: parseDomstats(sectionLines(raw, 'domstats')),
+    commands: [...commands].sort(),
   };
+  if (facts.distribution === undefined) delete facts.distribution;
+  return facts;
 }
