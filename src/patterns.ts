@@ -1,0 +1,135 @@
+// Host patterns, as Ansible evaluates them, for a play's `hosts:` and `--limit`:
+//   hv1              a host          kvm_hosts    a group (every host in it and its children)
+//   all  or  *       every host      hv*  kvm_?  hv[12]   globs on host and group names
+//   ~hv\d+           a regular expression on host and group names
+//   a:b  or  a,b     union           a:&b         intersection          a:!b   exclusion
+// Unions are taken first, then intersections, then exclusions, whatever their order in the
+// pattern; a pattern of only intersections/exclusions starts from `all`. The result is in
+// inventory order.
+
+import { InputError } from './errors.js';
+import type { Inventory } from './inventory.js';
+import { closestMatches, listWords } from './schema.js';
+
+export interface PatternMatch {
+  hosts: string[];
+  /** Terms that matched no host or group, as written. */
+  unmatched: string[];
+}
+
+export function selectHosts(inv: Inventory, pattern: string): string[] {
+  return matchPattern(inv, pattern).hosts;
+}
+
+export function matchPattern(inv: Inventory, pattern: string): PatternMatch {
+  const terms = splitPattern(pattern);
+  const union = terms.filter((t) => !t.startsWith('&') && !t.startsWith('!'));
+  const intersect = terms.filter((t) => t.startsWith('&')).map((t) => t.slice(1));
+  const exclude = terms.filter((t) => t.startsWith('!')).map((t) => t.slice(1));
+  const unmatched: string[] = [];
+  const resolve = (term: string, written: string): Set<string> => {
+    const hosts = hostsOfTerm(inv, term);
+    if (hosts.size === 0) unmatched.push(written);
+    return hosts;
+  };
+
+  const selected = new Set<string>();
+  for (const term of union.length ? union : ['all']) for (const h of resolve(term, term)) selected.add(h);
+  for (const term of intersect) {
+    const keep = resolve(term, '&' + term);
+    for (const h of selected) if (!keep.has(h)) selected.delete(h);
+  }
+  for (const term of exclude) for (const h of resolve(term, '!' + term)) selected.delete(h);
+  return { hosts: [...inv.hosts.keys()].filter((h) => selected.has(h)), unmatched };
+}
+
+/**
+ * Hosts of `--limit`. Unlike a play's `hosts:` (where no match is a warning), a limit that
+ * selects nothing is a mistake: say which part matched nothing and what exists.
+ */
+export function selectLimit(inv: Inventory, limit: string): string[] {
+  const { hosts, unmatched } = matchPattern(inv, limit);
+  if (hosts.length > 0) return hosts;
+  const names = [...inv.hosts.keys(), ...inv.groups.keys()];
+  const hints = unmatched
+    .map((term) => term.replace(/^[&!]/, ''))
+    .flatMap((term) => closestMatches(term, names))
+    .map((n) => `"${n}"`);
+  const detail = unmatched.length ? ` ("${unmatched.join('", "')}" matches nothing)` : '';
+  const mean = hints.length ? `; did you mean ${[...new Set(hints)].join(', ')}?` : '';
+  throw new InputError([
+    {
+      path: '--limit',
+      message:
+        `"${limit}" matches no host of ${inv.file}${detail}${mean} ` +
+        `(hosts: ${listWords([...inv.hosts.keys()])}; groups: ${listWords([...inv.groups.keys()])})`,
+    },
+  ]);
+}
+
+/** Split on `:` and `,` outside brackets (`hv[1:3]` is one glob). */
+export function splitPattern(pattern: string): string[] {
+  const terms: string[] = [];
+  let depth = 0;
+  let current = '';
+  for (const ch of pattern) {
+    if (ch === '[') depth++;
+    if (ch === ']') depth = Math.max(0, depth - 1);
+    if ((ch === ':' || ch === ',') && depth === 0) {
+      terms.push(current);
+      current = '';
+    } else current += ch;
+  }
+  terms.push(current);
+  return terms.map((t) => t.trim()).filter((t) => t !== '' && t !== '&' && t !== '!');
+}
+
+function hostsOfTerm(inv: Inventory, term: string): Set<string> {
+  if (term === 'all' || term === '*') return new Set(inv.hosts.keys());
+  if (inv.groups.has(term)) return hostsOfGroup(inv, term);
+  if (inv.hosts.has(term)) return new Set([term]);
+  const matcher = term.startsWith('~') ? safeRegExp(term.slice(1)) : /[*?[]/.test(term) ? globToRegExp(term) : null;
+  const out = new Set<string>();
+  if (!matcher) return out;
+  for (const name of inv.groups.keys()) if (matcher.test(name)) for (const h of hostsOfGroup(inv, name)) out.add(h);
+  for (const name of inv.hosts.keys()) if (matcher.test(name)) out.add(name);
+  return out;
+}
+
+function hostsOfGroup(inv: Inventory, name: string, seen = new Set<string>()): Set<string> {
+  const out = new Set<string>();
+  const group = inv.groups.get(name);
+  if (!group || seen.has(name)) return out;
+  seen.add(name);
+  for (const h of group.hosts) out.add(h);
+  for (const child of group.children) for (const h of hostsOfGroup(inv, child, seen)) out.add(h);
+  return out;
+}
+
+/** Shell-style glob: `*` any run, `?` one character, `[...]` a class. Anchored. */
+export function globToRegExp(glob: string): RegExp {
+  let source = '';
+  for (let i = 0; i < glob.length; i++) {
+    const ch = glob[i];
+    if (ch === '*') source += '.*';
+    else if (ch === '?') source += '.';
+    else if (ch === '[') {
+      const end = glob.indexOf(']', i + 1);
+      if (end < 0) source += '\\[';
+      else {
+        const body = glob.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\');
+        source += `[${body}]`;
+        i = end;
+      }
+    } else source += ch.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  return new RegExp(`^${source}$`);
+}
+
+function safeRegExp(source: string): RegExp {
+  try {
+    return new RegExp(source);
+  } catch (err) {
+    throw new InputError([{ message: `invalid regular expression in host pattern "~${source}": ${(err as Error).message}` }]);
+  }
+}

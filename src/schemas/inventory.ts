@@ -1,0 +1,87 @@
+// JSON Schema of an inventory file: the YAML shape Ansible users know (all / children / hosts /
+// vars), with hvtune's connection keys instead of ansible_* variables.
+
+export const HOST_NAME_PATTERN = '^[A-Za-z0-9_][A-Za-z0-9_.-]*$';
+export const GROUP_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_-]*$';
+export const VARIABLE_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*$';
+
+/** Keys that say how to reach a host. Set on a host, or as variables of a group or `-e`. */
+export const CONNECTION_KEYS = ['address', 'port', 'user', 'identity_file', 'password', 'jump', 'become'] as const;
+export type ConnectionKey = (typeof CONNECTION_KEYS)[number];
+
+/** What Ansible users will type, and what hvtune calls it. */
+export const ANSIBLE_CONNECTION_NAMES: Record<string, ConnectionKey> = {
+  ansible_host: 'address',
+  ansible_ssh_host: 'address',
+  ansible_port: 'port',
+  ansible_ssh_port: 'port',
+  ansible_user: 'user',
+  ansible_ssh_user: 'user',
+  ansible_ssh_private_key_file: 'identity_file',
+  ansible_password: 'password',
+  ansible_ssh_pass: 'password',
+  ansible_become: 'become',
+};
+
+export const connectionProperties = {
+  address: {
+    type: 'string',
+    pattern: '^[A-Za-z0-9_.:%-]+$',
+    'x-message': 'must be a host name or an IP address',
+  },
+  port: { type: 'integer', minimum: 1, maximum: 65535 },
+  user: {
+    type: 'string',
+    pattern: '^[A-Za-z0-9_][A-Za-z0-9_.@-]*$',
+    'x-message': 'must be a user name (letters, digits, _ . @ -)',
+  },
+  identity_file: { type: 'string', minLength: 1 },
+  password: { type: 'string' },
+  jump: {
+    type: 'string',
+    pattern: HOST_NAME_PATTERN,
+    'x-message': 'must be the name of a host of this inventory',
+  },
+  become: { type: 'boolean' },
+} as const;
+
+const variables = {
+  type: 'object',
+  propertyNames: { pattern: VARIABLE_NAME_PATTERN, 'x-message': 'must be a variable name (letters, digits and _)' },
+} as const;
+
+/** Variables of a group: anything, but connection keys must have their types. */
+const groupVariables = { ...variables, properties: connectionProperties } as const;
+
+const hostEntry = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  properties: { ...connectionProperties, vars: variables },
+  'x-key-hints': ANSIBLE_CONNECTION_NAMES,
+  'x-unknown-hint': 'other variables go under vars:',
+} as const;
+
+export const inventorySchema = {
+  $defs: {
+    group: {
+      type: ['object', 'null'],
+      additionalProperties: false,
+      properties: {
+        hosts: {
+          type: ['object', 'null'],
+          propertyNames: { pattern: HOST_NAME_PATTERN, 'x-message': 'must be a host name (letters, digits, _ . -)' },
+          additionalProperties: hostEntry,
+        },
+        vars: groupVariables,
+        children: {
+          type: ['object', 'null'],
+          propertyNames: { pattern: GROUP_NAME_PATTERN, 'x-message': 'must be a group name (letters, digits, _ -)' },
+          additionalProperties: { $ref: '#/$defs/group' },
+        },
+      },
+    },
+  },
+  type: 'object',
+  propertyNames: { pattern: GROUP_NAME_PATTERN, 'x-message': 'must be a group name (letters, digits, _ -)' },
+  additionalProperties: { $ref: '#/$defs/group' },
+} as const;
