@@ -122,10 +122,15 @@ function describeError(err: Error & { code?: string; level?: string }, target: S
   return err.code ? `${err.code}: ${err.message}` : err.message;
 }
 
+/** The server would not open a channel (session limit, or the connection is closing). */
+class ChannelRefused extends HvtuneError {}
+
 export class SshConnection {
   /** Number of exec calls made, reported by `hvtune play -v`. */
   roundTrips = 0;
   private active = 0;
+  /** Lowered when the server refuses a channel while others are open. */
+  private channelLimit = MAX_CHANNELS;
   private readonly waiting: (() => void)[] = [];
   /** Settles when the connection is gone, whoever ended it. */
   private readonly ended: Promise<void>;
@@ -231,7 +236,8 @@ export class SshConnection {
         client.on('error', () => undefined); // later errors surface through exec
         resolve(client);
       });
-      client.once('error', (err: Error & { code?: string; level?: string }) => {
+      // `on`, not `once`: a failing handshake can emit a second error while it is torn down.
+      client.on('error', (err: Error & { code?: string; level?: string }) => {
         clearTimeout(timer);
         client.end();
         reject(refusal ?? new ConnectError(label, describeError(err, target, opts), { cause: err }));
@@ -257,17 +263,13 @@ export class SshConnection {
   }
 
   private async acquire(): Promise<void> {
-    if (this.active < MAX_CHANNELS) {
-      this.active++;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
+    while (this.active >= this.channelLimit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.active++;
   }
 
   private release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.active--;
+    this.active--;
+    this.waiting.shift()?.();
   }
 
   /** Run one command line. Never trims output, never treats stderr as failure. */
@@ -275,11 +277,19 @@ export class SshConnection {
     this.roundTrips++;
     const line =
       this.target.become && this.target.user !== 'root' ? joinArgv(['sudo', '-n', 'sh', '-c', command]) : command;
-    await this.acquire();
-    try {
-      return await this.runChannel(line, command, opts.stdin, opts.timeoutMs ?? this.opts.commandTimeoutMs);
-    } finally {
-      this.release();
+    for (;;) {
+      await this.acquire();
+      const othersOpen = this.active - 1;
+      try {
+        return await this.runChannel(line, command, opts.stdin, opts.timeoutMs ?? this.opts.commandTimeoutMs);
+      } catch (err) {
+        // sshd refuses sessions beyond its MaxSessions (or before it has reaped closed ones):
+        // open fewer at once and wait for a running one to finish, instead of failing the command.
+        if (!(err instanceof ChannelRefused) || othersOpen === 0) throw err;
+        this.channelLimit = Math.max(1, Math.min(this.channelLimit, othersOpen));
+      } finally {
+        this.release();
+      }
     }
   }
 
@@ -287,7 +297,7 @@ export class SshConnection {
     return new Promise((resolve, reject) => {
       const started = (err: Error | undefined, channel: ClientChannel) => {
         if (err) {
-          reject(new HvtuneError(`${this.target.name}: cannot start command: ${err.message}`, shown, { cause: err }));
+          reject(new ChannelRefused(`${this.target.name}: cannot start command: ${err.message}`, shown, { cause: err }));
           return;
         }
         const out: Buffer[] = [];
