@@ -1,0 +1,251 @@
+// The tier-1 lab harness itself: hosts that a real ssh client reaches with the lab's key and
+// known_hosts, isolated from each other and from the machine, and a teardown that leaves nothing.
+
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { Client } from 'ssh2';
+import { describe, expect, test } from 'vitest';
+import { parse } from 'yaml';
+import { createLab, type Lab, type LabHost } from '../../src/lab/tier1.js';
+import { useLab } from './lab.js';
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runCommand(cmd: string, args: string[]): Promise<Result> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** The OpenSSH client, strict about host keys, reading only the lab's known_hosts. */
+function ssh(lab: Lab, host: LabHost, command: string, knownHosts = lab.knownHostsPath): Promise<Result> {
+  return runCommand('ssh', [
+    '-F', '/dev/null',
+    '-i', lab.keyPath,
+    '-o', `UserKnownHostsFile=${knownHosts}`,
+    '-o', 'GlobalKnownHostsFile=/dev/null',
+    '-o', 'StrictHostKeyChecking=yes',
+    '-o', 'BatchMode=yes',
+    '-o', 'ConnectTimeout=5',
+    '-p', String(host.port),
+    `root@${host.address}`,
+    command,
+  ]);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Every mount, in every mount namespace on the machine, that mentions `path`. */
+function mountsMentioning(path: string): string[] {
+  const seen = new Set<string>();
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const ns = readlinkSync(`/proc/${pid}/ns/mnt`);
+      if (seen.has(ns)) continue;
+      seen.add(ns);
+      found.push(...readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').filter((l) => l.includes(path)));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return found;
+}
+
+const netnsList = async (): Promise<string> => (await runCommand('ip', ['netns', 'list'])).stdout;
+
+const getLab = useLab({ hosts: 3 });
+const host = (name: string): LabHost => getLab().hosts.find((h) => h.name === name)!;
+
+describe('tier-1 lab: reaching the hosts', () => {
+  test('creates three hosts concurrently, each with its own netns, address and init', () => {
+    const lab = getLab();
+    console.log(`lab ${lab.id} host creation (ms):`, JSON.stringify(lab.timings));
+    expect(lab.hosts.map((h) => h.name)).toEqual(['hv1', 'hv2', 'hv3']);
+    expect(new Set(lab.hosts.map((h) => h.address)).size).toBe(3);
+    expect(new Set(lab.hosts.map((h) => h.netns)).size).toBe(3);
+    for (const h of lab.hosts) {
+      expect(h.address).toMatch(/^10\.200\.\d+\.\d+$/);
+      expect(readFileSync(`/proc/${h.pid}/comm`, 'utf8').trim()).toBe('sshd');
+    }
+  });
+
+  test('every host answers the ssh client with the lab key and its own host key', async () => {
+    const lab = getLab();
+    const results = await Promise.all(lab.hosts.map((h) => ssh(lab, h, 'hostname; id -u; cat /etc/hostname')));
+    results.forEach((r, i) => {
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe(`${lab.hosts[i].name}\n0\n${lab.hosts[i].name}\n`);
+    });
+  });
+
+  test('the ssh client refuses a host whose key is not the one known_hosts gives', async () => {
+    const lab = getLab();
+    const wrong = `${lab.dir}/known_hosts.wrong`;
+    writeFileSync(wrong, `${host('hv1').address} ${host('hv2').hostKeyPublic}\n`);
+    const r = await ssh(lab, host('hv1'), 'true', wrong);
+    expect(r.code).toBe(255);
+    expect(r.stderr).toContain('Host key verification failed');
+  });
+
+  test('the npm ssh2 client connects with the key, verifies the host key and runs a command', async () => {
+    const lab = getLab();
+    const h = host('hv2');
+    const expectedKey = h.hostKeyPublic.split(' ')[1];
+    const out = await new Promise<string>((resolve, reject) => {
+      const conn = new Client();
+      conn
+        .on('ready', () =>
+          conn.exec('uname -n', (err, stream) => {
+            if (err) return reject(err);
+            let text = '';
+            stream.on('data', (b: Buffer) => (text += b.toString()));
+            stream.on('close', () => {
+              conn.end();
+              resolve(text);
+            });
+          }),
+        )
+        .on('error', reject)
+        .connect({
+          host: h.address,
+          port: h.port,
+          username: 'root',
+          privateKey: readFileSync(lab.keyPath),
+          hostVerifier: (key: Buffer) => key.toString('base64') === expectedKey,
+        });
+    });
+    expect(out).toBe('hv2\n');
+  });
+
+  test('the inventory names every host with its address and the lab key', () => {
+    const lab = getLab();
+    const inventory = parse(readFileSync(lab.inventoryPath, 'utf8'));
+    expect(inventory.all.vars).toEqual({ user: 'root', identity_file: lab.keyPath });
+    expect(inventory.all.children.lab.hosts).toEqual(
+      Object.fromEntries(lab.hosts.map((h) => [h.name, { address: h.address }])),
+    );
+  });
+});
+
+describe('tier-1 lab: isolation', () => {
+  test('a file written in /etc of hv1 is absent on hv2 and on the machine', async () => {
+    const lab = getLab();
+    const probe = `/etc/hvtune-lab-probe-${lab.id}`;
+    expect(existsSync(probe)).toBe(false);
+    expect((await ssh(lab, host('hv1'), `echo written-in-hv1 > ${probe}`)).code).toBe(0);
+    expect((await ssh(lab, host('hv1'), `cat ${probe}`)).stdout).toBe('written-in-hv1\n');
+    expect(readFileSync(`${host('hv1').upper}${probe}`, 'utf8')).toBe('written-in-hv1\n');
+    expect((await ssh(lab, host('hv2'), `test -e ${probe}`)).code).toBe(1);
+    expect(existsSync(probe)).toBe(false);
+  });
+
+  test('a per-netns sysctl set in hv1 stays in hv1', async () => {
+    const lab = getLab();
+    const key = '/proc/sys/net/ipv4/tcp_fin_timeout';
+    const machineBefore = readFileSync(key, 'utf8');
+    const value = String(Number(machineBefore) + 7);
+    const set = await ssh(lab, host('hv1'), `sysctl -w net.ipv4.tcp_fin_timeout=${value}`);
+    expect(set.stdout).toBe(`net.ipv4.tcp_fin_timeout = ${value}\n`);
+    expect((await ssh(lab, host('hv1'), `cat ${key}`)).stdout).toBe(`${value}\n`);
+    expect((await ssh(lab, host('hv2'), `cat ${key}`)).stdout).not.toBe(`${value}\n`);
+    expect(readFileSync(key, 'utf8')).toBe(machineBefore);
+  });
+
+  test('hostname, /proc, /tmp, /run and network devices are the host\'s own', async () => {
+    const lab = getLab();
+    const script = 'hostname; cat /proc/1/comm; test -e /tmp/hvtune-lab || echo own-tmp; ' +
+      'test -e /run/hvtune-lab || echo own-run; ls /sys/class/net';
+    const r = await ssh(lab, host('hv3'), script);
+    expect(r.stdout).toBe('hv3\nsshd\nown-tmp\nown-run\neth0\nlo\n');
+    expect(existsSync('/tmp/hvtune-lab')).toBe(true); // the machine's /tmp does have it
+  });
+});
+
+describe('tier-1 lab: shadows of machine-global files', () => {
+  test('a shadowed vm.swappiness reads and writes per host and leaves the machine alone', async () => {
+    const lab = getLab();
+    const path = '/proc/sys/vm/swappiness';
+    const machineBefore = readFileSync(path, 'utf8');
+    const [shadowed, written] = machineBefore.trim() === '17' ? ['18', '34'] : ['17', '33'];
+    await lab.shadow('hv1', path, shadowed);
+    // Stop here, before any write, unless the shadow is in place.
+    expect((await ssh(lab, host('hv1'), `cat ${path}`)).stdout).toBe(`${shadowed}\n`);
+    const r = await ssh(lab, host('hv1'), `sysctl -w vm.swappiness=${written} >/dev/null && cat ${path}`);
+    expect(r.stdout).toBe(`${written}\n`);
+    expect((await ssh(lab, host('hv1'), 'sysctl -n vm.swappiness')).stdout).toBe(`${written}\n`);
+    expect((await ssh(lab, host('hv2'), `cat ${path}`)).stdout).toBe(machineBefore);
+    expect(readFileSync(path, 'utf8')).toBe(machineBefore);
+  });
+});
+
+describe('tier-1 lab: processes and hosts over time', () => {
+  test('spawn runs a process inside the host; stop() ends it by PID', async () => {
+    const lab = getLab();
+    const p = await lab.spawn('hv1', ['sleep', '1000']);
+    const hv1 = host('hv1');
+    for (const ns of ['net', 'pid', 'mnt']) {
+      expect(readlinkSync(`/proc/${p.pid}/ns/${ns}`)).toBe(readlinkSync(`/proc/${hv1.pid}/ns/${ns === 'pid' ? 'pid_for_children' : ns}`));
+    }
+    expect((await lab.exec('hv1', ['pgrep', '-x', 'sleep'])).code).toBe(0);
+    await p.stop();
+    expect(alive(p.pid)).toBe(false);
+    expect((await lab.exec('hv1', ['pgrep', '-x', 'sleep'])).code).toBe(1);
+  });
+
+  test('an added host answers ssh; once stopped it is unreachable at once', async () => {
+    const lab = getLab();
+    const [hv4] = await lab.addHosts(1);
+    expect(hv4.name).toBe('hv4');
+    expect((await ssh(lab, hv4, 'hostname')).stdout).toBe('hv4\n');
+    expect(parse(readFileSync(lab.inventoryPath, 'utf8')).all.children.lab.hosts.hv4).toEqual({ address: hv4.address });
+    await lab.stopHost(hv4);
+    expect(alive(hv4.pid)).toBe(false);
+    expect(await netnsList()).not.toContain(hv4.netns);
+    const started = Date.now();
+    const r = await ssh(lab, hv4, 'true');
+    expect(r.code).toBe(255);
+    expect(r.stderr).toMatch(/No route to host|unreachable/i);
+    expect(Date.now() - started).toBeLessThan(3000);
+    await expect(lab.exec(hv4, ['true'])).rejects.toThrow(/not running/);
+  });
+});
+
+describe('tier-1 lab: destroy', () => {
+  test('leaves no netns, process, mount, dir or marker behind, and can be called twice', async () => {
+    const lab = await createLab({ hosts: 2, tag: 'gone' });
+    const daemon = await lab.spawn('hv2', ['sleep', '1000']);
+    const pids = [...lab.hosts.map((h) => h.pid), daemon.pid];
+    const marker = `/run/hvtune-lab/labs/${lab.id}`;
+    // The checks below can see what they look for: everything exists before destroy.
+    expect(pids.every(alive)).toBe(true);
+    expect(mountsMentioning(lab.dir).length).toBeGreaterThan(0);
+    for (const h of lab.hosts) expect(await netnsList()).toContain(h.netns);
+    expect(existsSync(marker)).toBe(true);
+
+    await lab.destroy();
+
+    const left = await netnsList();
+    for (const h of lab.hosts) expect(left).not.toContain(h.netns);
+    expect(pids.filter(alive)).toEqual([]);
+    expect(mountsMentioning(lab.dir)).toEqual([]);
+    expect(readFileSync('/proc/mounts', 'utf8')).not.toContain(lab.dir);
+    expect(existsSync(lab.dir)).toBe(false);
+    expect(existsSync(marker)).toBe(false);
+    await expect(lab.destroy()).resolves.toBeUndefined();
+  });
+});
