@@ -122,6 +122,11 @@ function describeError(err: Error & { code?: string; level?: string }, target: S
   return err.code ? `${err.code}: ${err.message}` : err.message;
 }
 
+/** The line sent to sshd: with become and a user other than root, through `sudo -n` (never prompts). */
+export function remoteCommandLine(target: Pick<SshTarget, 'user' | 'become'>, command: string): string {
+  return target.become && target.user !== 'root' ? joinArgv(['sudo', '-n', 'sh', '-c', command]) : command;
+}
+
 /** The server would not open a channel (session limit, or the connection is closing). */
 class ChannelRefused extends HvtuneError {}
 
@@ -134,6 +139,7 @@ export class SshConnection {
   private readonly waiting: (() => void)[] = [];
   /** Settles when the connection is gone, whoever ended it. */
   private readonly ended: Promise<void>;
+  private gone = false;
 
   private constructor(
     readonly target: SshTarget,
@@ -141,7 +147,12 @@ export class SshConnection {
     private readonly opts: SshOptions,
     private readonly bastion?: SshConnection,
   ) {
-    this.ended = new Promise((resolve) => client.once('close', () => resolve()));
+    this.ended = new Promise((resolve) =>
+      client.once('close', () => {
+        this.gone = true;
+        resolve();
+      }),
+    );
   }
 
   static async connect(target: SshTarget, options: Partial<SshOptions> = {}): Promise<SshConnection> {
@@ -275,8 +286,7 @@ export class SshConnection {
   /** Run one command line. Never trims output, never treats stderr as failure. */
   async exec(command: string, opts: ExecOptions = {}): Promise<CommandResult> {
     this.roundTrips++;
-    const line =
-      this.target.become && this.target.user !== 'root' ? joinArgv(['sudo', '-n', 'sh', '-c', command]) : command;
+    const line = remoteCommandLine(this.target, command);
     for (;;) {
       await this.acquire();
       const othersOpen = this.active - 1;
@@ -318,8 +328,15 @@ export class SshConnection {
           code = exitCode ?? null;
           signal = exitSignal ?? null;
         });
+        let exited = false;
+        channel.once('exit', () => (exited = true));
         channel.on('close', () => {
           clearTimeout(timer);
+          if (!exited && this.gone) {
+            // No exit status because the connection dropped: not a result a module may trust.
+            reject(new HvtuneError(`${this.target.name}: connection lost while running: ${shown}`));
+            return;
+          }
           resolve({
             stdout: Buffer.concat(out).toString('utf8'),
             stderr: Buffer.concat(errOut).toString('utf8'),

@@ -204,6 +204,16 @@ describe('commands over one connection', () => {
   });
 });
 
+describe('a connection that drops', () => {
+  it('fails the running command instead of inventing a result, and later commands too', async () => {
+    const conn = await SshConnection.connect(target(bastion), options());
+    // The shell's parent is the server-side process of this connection.
+    await expect(conn.exec('kill -KILL $PPID; sleep 2')).rejects.toThrow(/^hv1: connection lost while running: kill -KILL/);
+    await expect(conn.exec('true')).rejects.toThrow(/^hv1: connection lost/);
+    await conn.close();
+  });
+});
+
 describe('jump host', () => {
   it('reaches the target through the bastion, verifying both keys', async () => {
     const file = join(dir, 'kh-jump');
