@@ -94,7 +94,8 @@ export function hostPaths(host: HostState): { upper: string; work: string; merge
 
 /**
  * Fill the upper layer before the overlay is mounted (writing to it is then safe): sshd config and
- * host key, root's authorised key, plain dotfiles (the machine's /root/.bashrc is slow), hostname.
+ * host key, root's authorised key, plain dotfiles (the machine's /root/.bashrc is slow), hostname
+ * and its /etc/hosts line.
  * Returns the host's public key.
  */
 export async function prepareUpper(host: HostState, clientPublicKey: string): Promise<string> {
@@ -105,6 +106,9 @@ export async function prepareUpper(host: HostState, clientPublicKey: string): Pr
   copyFileSync('/usr/share/base-files/dot.bashrc', `${upper}/root/.bashrc`);
   copyFileSync('/usr/share/base-files/dot.profile', `${upper}/root/.profile`);
   writeFileSync(`${upper}/etc/hostname`, host.name + '\n');
+  // Daemons (libvirtd) resolve their own hostname; there is no DNS for lab names.
+  const machineHosts = readFileSync('/etc/hosts', 'utf8');
+  writeFileSync(`${upper}/etc/hosts`, `${machineHosts.replace(/\n?$/, '\n')}${host.subnet.hostAddress}\t${host.name}\n`);
   writeFileSync(`${upper}${SSHD_CONFIG_PATH}`, sshdConfig(host.subnet.hostAddress));
   const publicKey = await generateKey(`${upper}${HOST_KEY_PATH}`, `${host.name}@hvtune-lab`);
   return publicKey.split(' ').slice(0, 2).join(' ');

@@ -168,10 +168,11 @@ describe('tier-1 lab: isolation', () => {
 
   test('hostname, /proc, /tmp, /run and network devices are the host\'s own', async () => {
     const lab = getLab();
-    const script = 'hostname; cat /proc/1/comm; test -e /tmp/hvtune-lab || echo own-tmp; ' +
+    const script = 'hostname; getent hosts hv3; cat /proc/1/comm; test -e /tmp/hvtune-lab || echo own-tmp; ' +
       'test -e /run/hvtune-lab || echo own-run; ls /sys/class/net';
     const r = await ssh(lab, host('hv3'), script);
-    expect(r.stdout).toBe('hv3\nsshd\nown-tmp\nown-run\neth0\nlo\n');
+    expect(r.stdout).toMatch(new RegExp(`^hv3\n${host('hv3').address.replace(/\./g, '\\.')} +hv3\n`));
+    expect(r.stdout.split('\n').slice(2).join('\n')).toBe('sshd\nown-tmp\nown-run\neth0\nlo\n');
     expect(existsSync('/tmp/hvtune-lab')).toBe(true); // the machine's /tmp does have it
   });
 });
@@ -226,9 +227,23 @@ describe('tier-1 lab: processes and hosts over time', () => {
 });
 
 describe('tier-1 lab: destroy', () => {
-  test('leaves no netns, process, mount, dir or marker behind, and can be called twice', async () => {
-    const lab = await createLab({ hosts: 2, tag: 'gone' });
-    const daemon = await lab.spawn('hv2', ['sleep', '1000']);
+  test('a second lab with groups and creation-time shadows; destroy leaves no netns, process, mount, dir or marker, and can be called twice', async () => {
+    const thp = '/sys/kernel/mm/transparent_hugepage/enabled';
+    const machineThp = readFileSync(thp, 'utf8');
+    const lab = await createLab({
+      names: ['kvm1', 'xen1'],
+      tag: 'gone',
+      groups: { kvm: ['kvm1'], xen: ['xen1'] },
+      shadows: { [thp]: 'always madvise [never]' },
+    });
+    const groups = parse(readFileSync(lab.inventoryPath, 'utf8')).all.children;
+    expect(Object.keys(groups).sort()).toEqual(['kvm', 'lab', 'xen']);
+    expect(groups.kvm.hosts).toEqual({ kvm1: { address: lab.hosts[0].address } });
+    expect(lab.hosts.map((h) => h.address)).not.toContain(host('hv1').address);
+    for (const h of lab.hosts) expect(await lab.readFile(h, thp)).toBe('always madvise [never]\n');
+    expect(readFileSync(thp, 'utf8')).toBe(machineThp);
+
+    const daemon = await lab.spawn('xen1', ['sleep', '1000']);
     const pids = [...lab.hosts.map((h) => h.pid), daemon.pid];
     const marker = `/run/hvtune-lab/labs/${lab.id}`;
     // The checks below can see what they look for: everything exists before destroy.
