@@ -1,0 +1,80 @@
+// JSON Schema of a playbook: a list of plays, each with tasks and handlers. A task's module key
+// (and its arguments) are checked by playbook.ts against the module registry.
+
+import { VARIABLE_NAME_PATTERN } from './inventory.js';
+
+/** Keys a task may have besides its one module. */
+export const TASK_KEYWORDS = ['name', 'when', 'loop', 'notify', 'tags', 'register', 'ignore_errors'] as const;
+
+/** Ansible keys people will write, and what to use instead. */
+export const TASK_KEY_HINTS: Record<string, string> = {
+  with_items: 'loop',
+  with_list: 'loop',
+  with_dict: 'loop',
+  loop_control: 'loop',
+  ignore_error: 'ignore_errors',
+  notifies: 'notify',
+  tag: 'tags',
+};
+
+const tags = {
+  type: ['string', 'array'],
+  items: { type: 'string', minLength: 1 },
+  'x-message': 'must be a tag or a list of tags',
+} as const;
+
+const variables = {
+  type: ['object', 'null'],
+  propertyNames: { pattern: VARIABLE_NAME_PATTERN, 'x-message': 'must be a variable name (letters, digits and _)' },
+} as const;
+
+export const taskSchema = {
+  type: 'object',
+  properties: {
+    name: { type: 'string', minLength: 1 },
+    when: {
+      type: ['string', 'boolean'],
+      'x-message': "must be true, false or an expression without braces, e.g. \"eq facts.cpu.vendor 'AuthenticAMD'\"",
+    },
+    loop: { type: ['array', 'string'], 'x-message': 'must be a list or a template like "{{ nics }}"' },
+    notify: {
+      type: ['string', 'array'],
+      items: { type: 'string', minLength: 1 },
+      'x-message': 'must be a handler name or a list of handler names',
+    },
+    tags,
+    register: {
+      type: 'string',
+      pattern: VARIABLE_NAME_PATTERN,
+      'x-message': 'must be a variable name (letters, digits and _)',
+    },
+    ignore_errors: { type: 'boolean' },
+  },
+} as const;
+
+export const playSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['hosts'],
+  properties: {
+    name: { type: 'string', minLength: 1 },
+    hosts: {
+      type: ['string', 'array'],
+      minLength: 1,
+      items: { type: 'string', minLength: 1 },
+      'x-message': 'must be a host pattern such as "kvm_hosts" or "hv*:!hv3"',
+    },
+    vars: variables,
+    tasks: { type: ['array', 'null'], items: taskSchema },
+    handlers: { type: ['array', 'null'], items: taskSchema },
+    gather_facts: { type: 'boolean' },
+    tags,
+  },
+  'x-key-hints': { pre_tasks: 'tasks', post_tasks: 'tasks', gather_facts_: 'gather_facts', task: 'tasks', handler: 'handlers' },
+} as const;
+
+export const playbookSchema = {
+  type: 'array',
+  minItems: 1,
+  items: playSchema,
+} as const;
