@@ -1,0 +1,228 @@
+// The command line, with Ansible's and Terraform's conventions. `runCli` takes argv and streams so
+// tests run it in-process; bin/hvtune.js calls it with the process's own.
+
+import { Command, CommanderError, Option } from 'commander';
+import { loadModules } from '../modules/index.js';
+import { HvtuneError, InputError, formatProblem } from './errors.js';
+import { exitCode } from './events.js';
+import { loadInventory, parseExtraVars, type Inventory, type InventoryHost } from './inventory.js';
+import { selectHosts, selectLimit } from './patterns.js';
+import { loadPlaybook, type Playbook } from './playbook.js';
+import { runPlaybook, type ConnectedHost, type Connector } from './runner.js';
+import { connectHost } from './host.js';
+import type { SshOptions, SshTarget } from './transport/ssh.js';
+import { plainRenderer, type Renderer } from './output/plain.js';
+import { listrRenderer } from './output/listr.js';
+import { jsonRenderer } from './output/json.js';
+import { colors, noColors } from './output/format.js';
+import { docText, modulesText } from './commands/doc.js';
+import type { Facts } from './facts.js';
+
+export interface CliIO {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  /** a terminal: progress rows with listr2, colours */
+  tty: boolean;
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+const splitTags = (list: string[]) => list.flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
+
+export interface ConnectionFlags {
+  knownHosts?: string;
+  acceptNewHostKeys?: boolean;
+  timeout: string;
+}
+
+export function sshOptions(flags: ConnectionFlags): SshOptions {
+  return {
+    knownHostsFile: flags.knownHosts ?? '~/.ssh/known_hosts',
+    acceptNewHostKeys: !!flags.acceptNewHostKeys,
+    connectTimeoutMs: Number(flags.timeout) * 1000,
+  };
+}
+
+/** Inventory host → SSH target, the bastion chain included. */
+export function sshTarget(inv: Inventory, host: InventoryHost, seen = new Set<string>()): SshTarget {
+  const c = host.connection;
+  seen.add(host.name);
+  const jumpHost = c.jump && !seen.has(c.jump) ? inv.hosts.get(c.jump) : undefined;
+  return {
+    name: host.name,
+    address: c.address,
+    port: c.port,
+    user: c.user,
+    identityFile: c.identity_file,
+    password: c.password,
+    become: c.become,
+    jump: jumpHost ? sshTarget(inv, jumpHost, seen) : undefined,
+  };
+}
+
+export function sshConnector(inv: Inventory, opts: SshOptions): Connector {
+  return async (host) => {
+    // The runner gathers facts itself (once per run, or from --facts): pass placeholders.
+    const remote = await connectHost(sshTarget(inv, host), opts, { hostname: host.name, kernel: { release: 'unknown', version: [0, 0, 0] } });
+    return Object.assign(remote, {
+      setFacts(f: Facts) {
+        remote.facts = f;
+      },
+    }) as ConnectedHost;
+  };
+}
+
+export async function runCli(argv: string[], io: CliIO): Promise<number> {
+  const style = io.tty ? colors : noColors;
+  let code = 0;
+  const program = new Command('hvtune')
+    .description('Declarative performance tuning of KVM/libvirt and XenServer hosts and guests over SSH.')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout(s.trimEnd()), writeErr: (s) => io.stderr(s.trimEnd()) })
+    .showHelpAfterError();
+
+  const withConnection = (cmd: Command) =>
+    cmd
+      .option('--known-hosts <file>', 'known_hosts file to verify host keys against', '~/.ssh/known_hosts')
+      .option('--accept-new-host-keys', 'record keys of hosts not yet in known_hosts (a changed key is always refused)')
+      .option('--timeout <seconds>', 'connection timeout', '10');
+
+  withConnection(
+    program
+      .command('play')
+      .description('Run a playbook against an inventory: read, plan, and apply (or only show, with --check).')
+      .argument('<playbook>', 'playbook YAML file')
+      .requiredOption('-i, --inventory <file>', 'inventory YAML file')
+      .option('-C, --check', 'change nothing: show what would change (exit 2 if anything would)')
+      .option('-D, --diff', 'show unified diffs of files and before → after of values')
+      .option('-l, --limit <pattern>', 'only hosts matching this pattern (names, groups, globs, a:b, a:&b, a:!b)')
+      .option('-t, --tags <tags>', 'only tasks with these tags (comma separated, repeatable)', collect, [])
+      .option('--skip-tags <tags>', 'skip tasks with these tags', collect, [])
+      .option('-e, --extra-vars <key=value>', 'extra variable (highest precedence); @file.yml loads a file', collect, [])
+      .option('-f, --forks <n>', 'hosts handled at once', '20')
+      .option('--facts <file>', 'use facts saved by `hvtune facts --save` instead of gathering them')
+      .option('--json', 'print one JSON report instead of progress')
+      .option('-v, --verbose', 'more output (each task as it starts, round trips)'),
+  ).action(async (playbookFile: string, o) => {
+    const { inventory, playbook, modules } = await loadInputs(playbookFile, o.inventory, o.extraVars);
+    const check = !!o.check;
+    const factsOverride = o.facts ? await loadSavedFacts(o.facts) : undefined;
+    const hosts = playHosts(playbook, inventory, o.limit);
+    const out = io.stdout;
+    const renderer: Renderer = o.json
+      ? jsonRenderer(out)
+      : io.tty && !o.verbose
+        ? listrRenderer(hosts, out, { diff: !!o.diff, style })
+        : plainRenderer(out, { diff: !!o.diff, verbose: !!o.verbose, style });
+    const report = await runPlaybook(
+      playbook,
+      inventory,
+      modules,
+      sshConnector(inventory, sshOptions(o)),
+      {
+        check,
+        diff: !!o.diff,
+        limit: o.limit,
+        tags: splitTags(o.tags),
+        skipTags: splitTags(o.skipTags),
+        extraVars: parseExtraVars(o.extraVars),
+        forks: Math.max(1, Number(o.forks) || 20),
+        factsOverride,
+      },
+      (e) => renderer.handle(e),
+    );
+    await renderer.done();
+    code = exitCode(report);
+  });
+
+  program
+    .command('validate')
+    .description('Check a playbook and inventory (schema, modules, templates) without connecting to any host.')
+    .argument('<playbook>', 'playbook YAML file')
+    .requiredOption('-i, --inventory <file>', 'inventory YAML file')
+    .option('-e, --extra-vars <key=value>', 'extra variable', collect, [])
+    .action(async (playbookFile: string, o) => {
+      const { playbook, inventory } = await loadInputs(playbookFile, o.inventory, o.extraVars);
+      const hosts = playHosts(playbook, inventory);
+      const tasks = playbook.plays.reduce((n, p) => n + p.tasks.length + p.handlers.length, 0);
+      for (const play of playbook.plays) {
+        if (selectHosts(inventory, play.hosts).length === 0) io.stderr(style.yellow(`warning: play "${play.name}": no hosts match "${play.hosts}"`));
+      }
+      io.stdout(`${playbookFile}: ${playbook.plays.length} play(s), ${tasks} task(s), ${hosts.length} host(s): valid`);
+    });
+
+  program
+    .command('modules')
+    .description('List the modules.')
+    .action(async () => io.stdout(modulesText(await loadModules())));
+
+  program
+    .command('doc')
+    .description('Show the arguments of a module, from its schema (like ansible-doc).')
+    .argument('<module>', 'module name')
+    .action(async (name: string) => io.stdout(docText(await loadModules(), name)));
+
+  program
+    .command('demo')
+    .description('Start a lab of real SSH hosts, run the example playbook with --check --diff, apply it, run it again, tear the lab down.')
+    .option('--hosts <n>', 'lab hosts', '3')
+    .option('--keep', 'leave the lab running and print how to reach it')
+    .action(async (o) => {
+      const { runDemo } = await import('./commands/demo.js');
+      code = await runDemo({ hosts: Number(o.hosts), keep: !!o.keep }, io);
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 1;
+    if (err instanceof InputError) {
+      for (const p of err.problems) io.stderr(style.red('error: ') + formatProblem(p));
+      return 1;
+    }
+    if (err instanceof HvtuneError) {
+      io.stderr(style.red('error: ') + err.message);
+      return 1;
+    }
+    throw err;
+  }
+  return code;
+}
+
+async function loadInputs(playbookFile: string, inventoryFile: string, extra: string[]) {
+  const modules = await loadModules();
+  const problems = [];
+  let inventory: Inventory | undefined;
+  let playbook: Playbook | undefined;
+  // Report every problem of both files at once.
+  try {
+    inventory = loadInventory(inventoryFile, parseExtraVars(extra));
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    problems.push(...err.problems);
+  }
+  try {
+    playbook = loadPlaybook(playbookFile, modules);
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    problems.push(...err.problems);
+  }
+  if (problems.length) throw new InputError(problems);
+  return { inventory: inventory!, playbook: playbook!, modules };
+}
+
+/** Every host some play of the playbook runs on, in inventory order. */
+function playHosts(playbook: Playbook, inventory: Inventory, limit?: string): string[] {
+  const limited = limit ? new Set(selectLimit(inventory, limit)) : null;
+  const all = new Set(playbook.plays.flatMap((p) => selectHosts(inventory, p.hosts)));
+  return [...inventory.hosts.keys()].filter((h) => all.has(h) && (!limited || limited.has(h)));
+}
+
+async function loadSavedFacts(file: string): Promise<Record<string, Facts>> {
+  const { readFile } = await import('node:fs/promises');
+  try {
+    const data = JSON.parse(await readFile(file, 'utf8')) as { hosts?: Record<string, Facts> } | Record<string, Facts>;
+    return ('hosts' in data && data.hosts ? data.hosts : data) as Record<string, Facts>;
+  } catch (err) {
+    throw new HvtuneError(`${file}: cannot read saved facts: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,87 @@
+// Engine events: one discriminated union that output/ renders (listr2, plain, JSON). The runner
+// never prints.
+
+import type { Effect, Pending } from './module.js';
+
+export type TaskStatus = 'ok' | 'changed' | 'failed' | 'skipped';
+
+/** One change as reported: what check mode would do, or what apply did. */
+export interface ChangeRecord {
+  host: string;
+  task: string;
+  module: string;
+  summary: string;
+  target: string;
+  effect: Effect;
+  before: string | null;
+  after: string | null;
+  /** unified diff text of a file change, or null */
+  diff: string | null;
+  warnings: string[];
+}
+
+export interface PendingRecord extends Pending {
+  host: string;
+  task: string;
+  module: string;
+}
+
+export interface HostRecap {
+  /** successful tasks, changed ones included (Ansible's meaning) */
+  ok: number;
+  changed: number;
+  failed: number;
+  skipped: number;
+  unreachable: boolean;
+  pending: Pending[];
+}
+
+export interface FailureRecord {
+  host: string;
+  task: string | null;
+  message: string;
+}
+
+export type RunEvent =
+  | { type: 'play-start'; play: string; hosts: string[]; check: boolean }
+  | { type: 'host-start'; host: string }
+  | { type: 'task-start'; host: string; task: string; module: string }
+  | {
+      type: 'task-done';
+      host: string;
+      task: string;
+      module: string;
+      status: TaskStatus;
+      changes: ChangeRecord[];
+      pending: PendingRecord[];
+      warnings: string[];
+      error?: string;
+      /** why a skipped task was skipped */
+      reason?: string;
+      handler: boolean;
+    }
+  | { type: 'host-unreachable'; host: string; error: string }
+  | { type: 'host-done'; host: string; recap: HostRecap }
+  | { type: 'play-end'; play: string }
+  | { type: 'warning'; message: string }
+  | { type: 'run-end'; report: RunReport };
+
+export interface RunReport {
+  check: boolean;
+  recap: Record<string, HostRecap>;
+  changes: ChangeRecord[];
+  pending: PendingRecord[];
+  failures: FailureRecord[];
+  warnings: string[];
+  /** remote round trips (ssh exec calls) per host, connection set-up excluded */
+  roundTrips: Record<string, number>;
+  durationMs: number;
+}
+
+/** 0 nothing left to change; 2 check mode with changes pending; 1 any failure or unreachable host. */
+export function exitCode(report: RunReport): 0 | 1 | 2 {
+  const hosts = Object.values(report.recap);
+  if (hosts.some((h) => h.failed > 0 || h.unreachable)) return 1;
+  if (report.check && report.changes.length > 0) return 2;
+  return 0;
+}

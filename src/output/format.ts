@@ -1,0 +1,76 @@
+// Text shared by the plain and terminal renderers.
+
+import type { ChangeRecord, HostRecap, PendingRecord, RunReport } from '../events.js';
+
+export interface Style {
+  green(s: string): string;
+  yellow(s: string): string;
+  red(s: string): string;
+  cyan(s: string): string;
+  dim(s: string): string;
+  bold(s: string): string;
+}
+
+const esc = (code: string) => (s: string) => `\x1b[${code}m${s}\x1b[0m`;
+export const colors: Style = {
+  green: esc('32'),
+  yellow: esc('33'),
+  red: esc('31'),
+  cyan: esc('36'),
+  dim: esc('2'),
+  bold: esc('1'),
+};
+const id = (s: string) => s;
+export const noColors: Style = { green: id, yellow: id, red: id, cyan: id, dim: id, bold: id };
+
+const EFFECT_NOTE: Record<string, string> = {
+  live: '',
+  persistent: '',
+  reboot: 'needs a reboot',
+  'module-reload': 'needs a module reload',
+  'vm-restart': 'needs a VM restart',
+  'service-restart': 'restarts a service',
+};
+
+/** One change as a line, `before → after` for live values. */
+export function changeLine(c: ChangeRecord, s: Style): string {
+  const note = EFFECT_NOTE[c.effect] ? ` ${s.yellow(`[${EFFECT_NOTE[c.effect]}]`)}` : '';
+  const values = c.before !== null || c.after !== null ? `: ${show(c.before)} → ${show(c.after)}` : '';
+  return `${c.summary}${values}${note}`;
+}
+
+function show(v: string | null): string {
+  return v === null ? '(absent)' : JSON.stringify(v);
+}
+
+export function colorDiff(diff: string, s: Style): string {
+  return diff
+    .split('\n')
+    .map((l) =>
+      l.startsWith('+++') || l.startsWith('---') ? s.bold(l) : l.startsWith('+') ? s.green(l) : l.startsWith('-') ? s.red(l) : l.startsWith('@@') ? s.cyan(l) : l,
+    )
+    .join('\n');
+}
+
+export function pendingLine(p: PendingRecord | { effect: string; target: string; summary: string }): string {
+  return `${p.effect}: ${p.summary} (${p.target})`;
+}
+
+export function recapLines(report: RunReport, s: Style): string[] {
+  const names = Object.keys(report.recap);
+  const width = Math.max(4, ...names.map((n) => n.length));
+  const lines = [s.bold(report.check ? 'RECAP (check mode: nothing was changed)' : 'RECAP')];
+  for (const name of names) {
+    const r: HostRecap = report.recap[name];
+    const color = r.failed || r.unreachable ? s.red : r.changed ? s.yellow : s.green;
+    const counts =
+      `ok=${r.ok} ${(r.changed ? s.yellow : id)(`changed=${r.changed}`)} ` +
+      `${(r.failed ? s.red : id)(`failed=${r.failed}`)} skipped=${r.skipped} ` +
+      `${(r.unreachable ? s.red : id)(`unreachable=${r.unreachable ? 1 : 0}`)}`;
+    lines.push(`${color(name.padEnd(width))}  ${counts}`);
+    for (const p of r.pending) lines.push(`${' '.repeat(width)}  ${s.yellow('pending')} ${pendingLine(p)}`);
+  }
+  const rt = Object.entries(report.roundTrips);
+  if (rt.length) lines.push(s.dim(`round trips per host: ${rt.map(([h, n]) => `${h}=${n}`).join(' ')}; ${(report.durationMs / 1000).toFixed(2)} s`));
+  return lines;
+}

@@ -1,0 +1,460 @@
+// The runner: plays in order, hosts in parallel (bounded by forks), tasks in order per host.
+// Per host: connect once, gather facts once, render, batch every task's reads into one round
+// trip, plan (pure), then report (check) or apply, finalize, handlers. It emits events; it never prints.
+
+import { createTwoFilesPatch } from 'diff';
+import type { Change, HostHandle, Module, Pending, PlanResult, ReadRequest, ReadResult } from './module.js';
+import type { ChangeRecord, FailureRecord, HostRecap, PendingRecord, RunEvent, RunReport, TaskStatus } from './events.js';
+import type { Inventory, InventoryHost } from './inventory.js';
+import type { Play, Playbook, Task } from './playbook.js';
+import type { Facts } from './facts.js';
+import { FACTS_SCRIPT, parseFacts } from './facts.js';
+import { HvtuneError, InputError, TaskError } from './errors.js';
+import { selectHosts, selectLimit } from './patterns.js';
+import { validateArgs } from './playbook.js';
+import { evalCondition, renderLoop, renderValue, type TemplateWhere } from './template.js';
+
+export interface RunOptions {
+  check: boolean;
+  diff: boolean;
+  limit?: string;
+  tags: string[];
+  skipTags: string[];
+  extraVars: Record<string, unknown>;
+  forks: number;
+  /** facts to use instead of gathering, host → facts */
+  factsOverride?: Record<string, Facts>;
+}
+
+/** How the runner reaches a host: the CLI passes the SSH transport, tests may pass others. */
+export type Connector = (host: InventoryHost) => Promise<ConnectedHost>;
+export interface ConnectedHost extends HostHandle {
+  /** ssh exec calls so far */
+  readonly roundTrips: number;
+  close(): Promise<void>;
+  setFacts(facts: Facts): void;
+}
+
+interface TaskInstance {
+  task: Task;
+  module: Module;
+  args: unknown;
+  item?: unknown;
+  label: string;
+  handler: boolean;
+}
+
+interface Prefetched {
+  requests: ReadRequest[];
+  results: ReadResult[];
+}
+
+const RESTART_EFFECTS = new Set(['reboot', 'module-reload', 'vm-restart', 'service-restart']);
+
+export async function runPlaybook(
+  playbook: Playbook,
+  inventory: Inventory,
+  modules: ReadonlyMap<string, Module>,
+  connect: Connector,
+  opts: RunOptions,
+  emit: (e: RunEvent) => void,
+): Promise<RunReport> {
+  const started = Date.now();
+  const report: RunReport = {
+    check: opts.check,
+    recap: {},
+    changes: [],
+    pending: [],
+    failures: [],
+    warnings: [],
+    roundTrips: {},
+    durationMs: 0,
+  };
+  const send = (e: RunEvent) => {
+    if (e.type === 'warning') report.warnings.push(e.message);
+    emit(e);
+  };
+  const limited = opts.limit ? new Set(selectLimit(inventory, opts.limit)) : null;
+  const connections = new Map<string, Promise<ConnectedHost>>();
+  const factsCache = new Map<string, Facts>();
+  const dead = new Set<string>(); // failed or unreachable: skip in later plays, like Ansible
+
+  const recapOf = (host: string): HostRecap =>
+    (report.recap[host] ??= { ok: 0, changed: 0, failed: 0, skipped: 0, unreachable: false, pending: [] });
+
+  try {
+    for (const play of playbook.plays) {
+      const hosts = selectHosts(inventory, play.hosts).filter((h) => !limited || limited.has(h));
+      if (hosts.length === 0) send({ type: 'warning', message: `play "${play.name}": no hosts match "${play.hosts}"` });
+      send({ type: 'play-start', play: play.name, hosts, check: opts.check });
+      await forEachLimited(hosts, opts.forks, async (name) => {
+        if (dead.has(name)) return;
+        const ok = await runHost(name);
+        if (!ok) dead.add(name);
+      });
+      send({ type: 'play-end', play: play.name });
+
+      async function runHost(name: string): Promise<boolean> {
+        const invHost = inventory.hosts.get(name)!;
+        const recap = recapOf(name);
+        send({ type: 'host-start', host: name });
+        let host: ConnectedHost;
+        try {
+          if (!connections.has(name)) connections.set(name, connect(invHost));
+          host = await connections.get(name)!;
+          if (!factsCache.has(name)) {
+            const facts = opts.factsOverride?.[name] ?? (play.gatherFacts ? await gatherFacts(host) : minimalFacts(name));
+            factsCache.set(name, facts);
+            host.setFacts(facts);
+          }
+        } catch (err) {
+          recap.unreachable = true;
+          const message = errorMessage(err);
+          report.failures.push({ host: name, task: null, message });
+          send({ type: 'host-unreachable', host: name, error: message });
+          send({ type: 'host-done', host: name, recap });
+          return false;
+        }
+        const ok = await new HostRun(play, invHost, host, factsCache.get(name)!, modules, opts, report, send).run();
+        report.roundTrips[name] = host.roundTrips;
+        send({ type: 'host-done', host: name, recap });
+        return ok;
+      }
+    }
+  } finally {
+    await Promise.all(
+      [...connections.values()].map((p) => p.then((c) => c.close()).catch(() => undefined)),
+    );
+  }
+  report.durationMs = Date.now() - started;
+  send({ type: 'run-end', report });
+  return report;
+
+  async function gatherFacts(host: ConnectedHost): Promise<Facts> {
+    const r = await host.sh(FACTS_SCRIPT);
+    if (r.code !== 0) throw new HvtuneError(`${host.name}: gathering facts failed (exit ${r.code}): ${r.stderr.trim()}`);
+    return parseFacts(r.stdout);
+  }
+}
+
+function minimalFacts(name: string): Facts {
+  return { hostname: name, kernel: { release: 'unknown', version: [0, 0, 0] } };
+}
+
+/** The tasks of one play on one host. */
+class HostRun {
+  private readonly recap: HostRecap;
+  private readonly vars: Record<string, unknown>;
+  private readonly registered: Record<string, unknown> = {};
+  private readonly notified = new Set<string>();
+  private readonly finalizers = new Map<string, { module: Module; id: string; items: { change: Change; data?: unknown }[] }>();
+  private touched: { paths: Set<string>; modules: Set<string> } = { paths: new Set(), modules: new Set() };
+
+  constructor(
+    private readonly play: Play,
+    private readonly inv: InventoryHost,
+    private readonly host: ConnectedHost,
+    private readonly facts: Facts,
+    private readonly modules: ReadonlyMap<string, Module>,
+    private readonly opts: RunOptions,
+    private readonly report: RunReport,
+    private readonly send: (e: RunEvent) => void,
+  ) {
+    this.recap = report.recap[inv.name];
+    // precedence: inventory (all < group < host) < play vars < extra vars
+    this.vars = { ...inv.vars, ...play.vars, ...opts.extraVars };
+  }
+
+  /** Returns false when the host failed (it then takes no further part in the run). */
+  async run(): Promise<boolean> {
+    const tasks = this.play.tasks.filter((t) => this.tagged(t));
+    const ok = await this.runTasks(tasks, false);
+    if (!ok) return false;
+    if (!(await this.runFinalizers())) return false;
+    const handlers = this.play.handlers.filter((h) => this.notified.has(h.name));
+    return this.runTasks(handlers, true);
+  }
+
+  private tagged(task: Task): boolean {
+    const tags = new Set([...this.play.tags, ...task.tags]);
+    if (this.opts.tags.length && !this.opts.tags.some((t) => tags.has(t) || t === 'all')) return tags.has('always');
+    if (this.opts.skipTags.some((t) => tags.has(t))) return false;
+    return true;
+  }
+
+  private context(item?: unknown): Record<string, unknown> {
+    return {
+      ...this.vars,
+      ...this.registered,
+      facts: this.facts,
+      inventory_hostname: this.inv.name,
+      group_names: this.inv.groups,
+      ...(item !== undefined ? { item } : {}),
+    };
+  }
+
+  private where(task: Task): TemplateWhere {
+    return { task: task.name, path: task.path, pos: task.pos };
+  }
+
+  /**
+   * Expand a task on this host: `when` (evaluated per item), `loop`, rendered and validated args.
+   * Returns null when skipped.
+   */
+  private expand(task: Task, handler: boolean): TaskInstance[] | { skipped: string } {
+    const module = this.modules.get(task.module)!;
+    const items: (unknown | undefined)[] =
+      task.loop === undefined ? [undefined] : renderLoop(task.loop, this.context(), this.where(task));
+    const out: TaskInstance[] = [];
+    for (const item of items) {
+      const ctx = this.context(item);
+      if (task.when !== undefined && !evalCondition(task.when, ctx, this.where(task))) continue;
+      const args = renderValue(task.args, ctx, this.where(task));
+      const problems = validateArgs(task, args);
+      if (problems.length) throw new InputError(problems);
+      const label = item === undefined ? task.name : `${task.name} (item=${shortItem(item)})`;
+      out.push({ task, module, args, item, label, handler });
+    }
+    if (out.length === 0) return { skipped: task.when !== undefined ? 'condition false' : 'empty loop' };
+    return out;
+  }
+
+  private async runTasks(tasks: Task[], handler: boolean): Promise<boolean> {
+    // Expand what can be expanded now; tasks that use a registered result wait for it.
+    const plans: ({ task: Task; instances?: TaskInstance[]; skipped?: string; deferred?: boolean; error?: string })[] = [];
+    for (const task of tasks) {
+      try {
+        const r = this.expand(task, handler);
+        plans.push('skipped' in r ? { task, skipped: r.skipped } : { task, instances: r });
+      } catch (err) {
+        if (usesRegistered(err, this.play, task)) plans.push({ task, deferred: true });
+        else plans.push({ task, error: errorMessage(err) });
+      }
+    }
+    // One round trip for every task's reads (DESIGN step 6).
+    const prefetch = new Map<TaskInstance, Prefetched>();
+    await this.prefetch(plans.flatMap((p) => p.instances ?? []), prefetch);
+
+    for (const p of plans) {
+      if (p.deferred) {
+        try {
+          const r = this.expand(p.task, handler);
+          if ('skipped' in r) p.skipped = r.skipped;
+          else p.instances = r;
+        } catch (err) {
+          p.error = errorMessage(err);
+        }
+      }
+      if (p.error !== undefined) {
+        this.fail(p.task, p.error, handler);
+        if (!p.task.ignoreErrors) return false;
+        continue;
+      }
+      if (p.skipped !== undefined) {
+        this.recap.skipped++;
+        this.send({ type: 'task-done', host: this.inv.name, task: p.task.name, module: p.task.module, status: 'skipped', changes: [], pending: [], warnings: [], reason: p.skipped, handler });
+        continue;
+      }
+      const results = [];
+      for (const inst of p.instances!) {
+        const r = await this.runInstance(inst, prefetch);
+        results.push(r);
+        if (r.status === 'failed' && !p.task.ignoreErrors) return false;
+      }
+      if (p.task.register) {
+        this.registered[p.task.register] = {
+          changed: results.some((r) => r.status === 'changed'),
+          failed: results.some((r) => r.status === 'failed'),
+          changes: results.flatMap((r) => r.changes),
+          results,
+        };
+      }
+    }
+    return true;
+  }
+
+  /** Batch the reads of many task instances into one remote round trip. */
+  private async prefetch(instances: TaskInstance[], into: Map<TaskInstance, Prefetched>): Promise<void> {
+    const all: ReadRequest[] = [];
+    const spans: [TaskInstance, ReadRequest[], number][] = [];
+    for (const inst of instances) {
+      let requests: ReadRequest[];
+      try {
+        requests = inst.module.read(inst.args, { host: this.inv.name, facts: this.facts });
+      } catch {
+        continue; // runInstance reports it
+      }
+      spans.push([inst, requests, all.length]);
+      all.push(...requests);
+    }
+    if (all.length === 0) {
+      for (const [inst, requests] of spans) into.set(inst, { requests, results: [] });
+      return;
+    }
+    const results = await this.host.read(all);
+    for (const [inst, requests, start] of spans) {
+      into.set(inst, { requests, results: results.slice(start, start + requests.length) });
+    }
+  }
+
+  private isStale(inst: TaskInstance, fetched: Prefetched): boolean {
+    if (this.touched.modules.has(inst.module.name)) {
+      if (fetched.requests.some((r) => r.kind === 'cmd' || r.kind === 'script')) return true;
+    }
+    return fetched.requests.some((r) => {
+      const path = r.kind === 'file' ? r.path : r.kind === 'glob' ? r.pattern.replace(/\/[^/]*\*.*$/, '') : null;
+      if (path === null) return false;
+      for (const t of this.touched.paths) if (t === path || t.startsWith(path + '/') || path.startsWith(t + '/')) return true;
+      return false;
+    });
+  }
+
+  private async runInstance(
+    inst: TaskInstance,
+    prefetch: Map<TaskInstance, Prefetched>,
+  ): Promise<{ status: TaskStatus; changes: ChangeRecord[] }> {
+    const { task, module } = inst;
+    const hostName = this.inv.name;
+    this.send({ type: 'task-start', host: hostName, task: inst.label, module: module.name });
+    const ctx = { host: hostName, facts: this.facts };
+    try {
+      let fetched = prefetch.get(inst);
+      if (!fetched || this.isStale(inst, fetched)) {
+        // Something this task reads changed since the batch: read it and every later task again, once.
+        const keys = [...prefetch.keys()];
+        const at = keys.indexOf(inst);
+        this.touched = { paths: new Set(), modules: new Set() };
+        await this.prefetch(at >= 0 ? keys.slice(at) : [inst], prefetch);
+        fetched = prefetch.get(inst)!;
+      }
+      const observed = module.parse(inst.args, fetched.results, ctx);
+      const planned: PlanResult = module.plan(inst.args, observed, ctx);
+      const changes = planned.changes;
+      const pending = planned.pending ?? [];
+      const warnings = [...(planned.warnings ?? []), ...changes.flatMap((c) => c.warnings ?? [])];
+
+      if (changes.length > 0 && !this.opts.check) {
+        await module.apply(changes, this.host, inst.args);
+        for (const c of changes) {
+          if (c.diff) this.touched.paths.add(c.diff.path);
+          if (c.target.startsWith('/')) this.touched.paths.add(c.target);
+          if (c.finalize) {
+            const key = `${module.name}:${c.finalize.id}`;
+            const f = this.finalizers.get(key) ?? { module, id: c.finalize.id, items: [] };
+            f.items.push({ change: c, data: c.finalize.data });
+            this.finalizers.set(key, f);
+          }
+        }
+        this.touched.modules.add(module.name);
+      }
+      // A change that needs a reboot/reload/restart leaves it pending once made (or planned, in check mode).
+      const pendingAll: Pending[] = [
+        ...pending,
+        ...changes
+          .filter((c) => RESTART_EFFECTS.has(c.effect))
+          .map((c) => ({ effect: c.effect as Pending['effect'], target: c.target, summary: c.summary })),
+      ];
+      const records = changes.map((c) => this.record(inst, c));
+      const pendingRecords: PendingRecord[] = pendingAll.map((p) => ({ ...p, host: hostName, task: inst.label, module: module.name }));
+      for (const p of pendingAll) {
+        if (!this.recap.pending.some((q) => q.target === p.target && q.effect === p.effect)) this.recap.pending.push(p);
+      }
+      this.report.changes.push(...records);
+      this.report.pending.push(...pendingRecords);
+      const status: TaskStatus = changes.length ? 'changed' : 'ok';
+      this.recap.ok++;
+      if (status === 'changed') {
+        this.recap.changed++;
+        for (const n of task.notify) this.notified.add(n);
+      }
+      this.send({ type: 'task-done', host: hostName, task: inst.label, module: module.name, status, changes: records, pending: pendingRecords, warnings, handler: inst.handler });
+      return { status, changes: records };
+    } catch (err) {
+      this.fail(task, errorMessage(err), inst.handler, inst.label);
+      return { status: 'failed', changes: [] };
+    }
+  }
+
+  private fail(task: Task, message: string, handler: boolean, label = task.name) {
+    this.recap.failed++;
+    this.report.failures.push({ host: this.inv.name, task: label, message });
+    this.send({ type: 'task-done', host: this.inv.name, task: label, module: task.module, status: 'failed', changes: [], pending: [], warnings: [], error: message, handler });
+  }
+
+  private record(inst: TaskInstance, c: Change): ChangeRecord {
+    return {
+      host: this.inv.name,
+      task: inst.label,
+      module: inst.module.name,
+      summary: c.summary,
+      target: c.target,
+      effect: c.effect,
+      before: c.before ?? null,
+      after: c.after ?? null,
+      diff: c.diff ? unifiedDiff(c.diff.path, c.diff.before, c.diff.after) : null,
+      warnings: c.warnings ?? [],
+    };
+  }
+
+  /** Once-per-host work (grub regeneration) after the play's tasks, before handlers. */
+  private async runFinalizers(): Promise<boolean> {
+    for (const [key, f] of this.finalizers) {
+      const label = `finalize ${key}`;
+      this.send({ type: 'task-start', host: this.inv.name, task: label, module: f.module.name });
+      try {
+        await f.module.finalize!(f.id, f.items, this.host);
+        this.send({ type: 'task-done', host: this.inv.name, task: label, module: f.module.name, status: 'ok', changes: [], pending: [], warnings: [], handler: false });
+      } catch (err) {
+        const message = errorMessage(err);
+        this.recap.failed++;
+        this.report.failures.push({ host: this.inv.name, task: label, message });
+        this.send({ type: 'task-done', host: this.inv.name, task: label, module: f.module.name, status: 'failed', changes: [], pending: [], warnings: [], error: message, handler: false });
+        return false;
+      }
+    }
+    this.finalizers.clear();
+    return true;
+  }
+}
+
+export function unifiedDiff(path: string, before: string | null, after: string | null): string {
+  return createTwoFilesPatch(
+    before === null ? '/dev/null' : `a${path}`,
+    after === null ? '/dev/null' : `b${path}`,
+    before ?? '',
+    after ?? '',
+    undefined,
+    undefined,
+    { context: 3 },
+  ).replace(/^=+\n/, '');
+}
+
+function shortItem(item: unknown): string {
+  const s = typeof item === 'string' ? item : JSON.stringify(item);
+  return s.length > 40 ? s.slice(0, 37) + '...' : s;
+}
+
+/** Did rendering fail only because the task refers to a later-registered result? */
+function usesRegistered(err: unknown, play: Play, task: Task): boolean {
+  if (!(err instanceof InputError)) return false;
+  const names = play.tasks.filter((t) => t.register && t !== task).map((t) => t.register!);
+  return err.problems.every((p) => names.some((n) => p.message.includes(`"${n}`)));
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof TaskError || err instanceof HvtuneError) return err.message;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+/** Run fn over items with at most `limit` at once, in order of start. */
+export async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i]);
+    }
+  });
+  await Promise.all(workers);
+}

@@ -1,0 +1,66 @@
+// Run the real CLI in-process against a lab, the way a user would, and read its --json report.
+
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli } from '../../src/cli.js';
+import type { RunReport } from '../../src/events.js';
+import type { Lab } from '../../src/lab/tier1.js';
+
+export type Report = RunReport;
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `hvtune ARGS` in-process, capturing its output. */
+export async function hvtune(args: string[]): Promise<CliResult> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(args, { stdout: (s) => out.push(s), stderr: (s) => err.push(s), tty: false });
+  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
+}
+
+let counter = 0;
+/** Write text to a fresh file in the lab's directory; returns its path. */
+export function labFile(lab: Lab, name: string, text: string): string {
+  const dir = mkdtempSync(join(lab.dir, `f${counter++}-`));
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+/** `hvtune play` of a playbook given as YAML text, with --json; `report` is the parsed report. */
+export async function play(
+  lab: Lab,
+  playbookYaml: string,
+  opts: { check?: boolean; diff?: boolean; args?: string[]; inventory?: string } = {},
+): Promise<CliResult & { report: Report }> {
+  const file = labFile(lab, 'playbook.yml', playbookYaml);
+  const args = [
+    'play',
+    file,
+    '-i',
+    opts.inventory ?? lab.inventoryPath,
+    '--known-hosts',
+    lab.knownHostsPath,
+    '--json',
+    ...(opts.check ? ['--check'] : []),
+    ...(opts.diff ? ['--diff'] : []),
+    ...(opts.args ?? []),
+  ];
+  const result = await hvtune(args);
+  let report: Report;
+  try {
+    report = JSON.parse(result.stdout) as Report;
+  } catch {
+    throw new Error(`hvtune ${args.join(' ')} printed no JSON report (exit ${result.code}):\n${result.stdout}\n${result.stderr}`);
+  }
+  return { ...result, report };
+}
+
+/** Total changes a report lists for a host. */
+export function changesOn(report: Report, host: string) {
+  return report.changes.filter((c) => c.host === host);
+}
