@@ -1,0 +1,150 @@
+// A private libvirtd inside a tier-1 lab host (LAB.md): virtlogd and libvirtd run as direct
+// children (no -d, no systemd) and are stopped by PID. Before the first one, libvirtd runs once in
+// the root namespace to fill the QEMU capabilities cache (about 8 s; later starts take 0.15 s).
+
+import { spawn as spawnProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { run } from './host.js';
+import type { Lab, LabHost, SpawnedProcess } from './tier1.js';
+
+export const LIBVIRT_URI = 'qemu:///system';
+const CAPS_CACHE = '/var/cache/libvirt/qemu/capabilities';
+const READY_TIMEOUT_MS = 60_000;
+
+export interface LabLibvirt {
+  /** Destroy running domains (their QEMU would outlive the daemons), then stop libvirtd and virtlogd by PID. */
+  stop(): Promise<void>;
+}
+
+async function waitUntil(what: string, ready: () => Promise<boolean>, alive: () => boolean): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (!(await ready())) {
+    if (!alive()) throw new Error(`lab: ${what} exited before it was ready`);
+    if (Date.now() > deadline) throw new Error(`lab: ${what} not ready after ${READY_TIMEOUT_MS / 1000} s`);
+    await sleep(250);
+  }
+}
+
+let warming: Promise<void> | undefined;
+
+/**
+ * Fill the capabilities cache once per process. libvirtd runs in a private mount namespace with
+ * scratch /run, /var/lib/libvirt, /var/log/libvirt and a copy of /etc/libvirt (libvirtd rewrites
+ * network and nwfilter files on its first start), so only the cache stays on the machine.
+ */
+export function warmLibvirtCaches(): Promise<void> {
+  warming ??= (async () => {
+    let cached: string[] = [];
+    try {
+      cached = readdirSync(CAPS_CACHE).filter((f) => f.endsWith('.xml'));
+    } catch {
+      // no cache yet
+    }
+    if (cached.length > 0) return;
+    const scratch = mkdtempSync(join(tmpdir(), 'hvtune-libvirt-warm-'));
+    const script = [
+      'set -e',
+      'mount -t tmpfs hvtune-warm /run',
+      'mount -t tmpfs hvtune-warm /var/lib/libvirt',
+      'mount -t tmpfs hvtune-warm /var/log/libvirt',
+      'cp -a /etc/libvirt "$1/etc"',
+      'mount --bind "$1/etc" /etc/libvirt',
+      'exec libvirtd',
+    ].join('\n');
+    // unshare execs sh, which execs libvirtd: the child's PID is libvirtd's.
+    const child = spawnProcess('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', scratch], {
+      stdio: 'ignore',
+    });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const alive = () => child.exitCode === null && child.signalCode === null;
+    try {
+      await waitUntil(
+        'libvirtd (capabilities warm-up)',
+        async () => (await run('nsenter', ['-t', String(child.pid), '-m', 'virsh', '-c', LIBVIRT_URI, 'capabilities'])).code === 0,
+        alive,
+      );
+    } finally {
+      if (alive()) child.kill('SIGTERM');
+      await Promise.race([exited, sleep(10_000)]);
+      if (alive()) child.kill('SIGKILL');
+      await exited;
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  })();
+  return warming;
+}
+
+/** Start virtlogd and libvirtd inside `host`; resolves when virsh answers. */
+export async function startLibvirt(lab: Lab, host: LabHost | string): Promise<LabLibvirt> {
+  await warmLibvirtCaches();
+  const started: SpawnedProcess[] = [];
+  const stopAll = async () => {
+    for (const p of started.reverse()) await p.stop();
+  };
+  try {
+    started.push(await lab.spawn(host, ['virtlogd']));
+    const libvirtd = await lab.spawn(host, ['libvirtd']);
+    started.push(libvirtd);
+    const virshWorks = async () => (await lab.exec(host, ['virsh', '-c', LIBVIRT_URI, 'version'])).code === 0;
+    const alive = () => {
+      try {
+        process.kill(libvirtd.pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await waitUntil(`libvirtd in ${typeof host === 'string' ? host : host.name}`, virshWorks, alive);
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+  return {
+    stop: async () => {
+      const list = await lab.exec(host, ['virsh', '-c', LIBVIRT_URI, 'list', '--name']).catch(() => null);
+      for (const name of list?.code === 0 ? list.stdout.split('\n').filter(Boolean) : []) {
+        await lab.exec(host, ['virsh', '-c', LIBVIRT_URI, 'destroy', '--domain', name]);
+      }
+      await stopAll();
+    },
+  };
+}
+
+/** A small, bootless TCG domain (LAB.md: /dev/kvm here cannot run a guest) with one disk and NIC. */
+export function tcgDomainXml(name: string, opts: { disk: string; mac?: string; vcpus?: number; memoryMiB?: number }): string {
+  return `<domain type='qemu'>
+  <name>${name}</name>
+  <metadata>
+    <app:owner xmlns:app="http://example.org/app">lab</app:owner>
+  </metadata>
+  <memory unit='MiB'>${opts.memoryMiB ?? 64}</memory>
+  <vcpu placement='static'>${opts.vcpus ?? 2}</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/>
+      <source file='${opts.disk}'/>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <interface type='ethernet'>
+      <mac address='${opts.mac ?? '52:54:00:12:34:56'}'/>
+      <model type='virtio'/>
+    </interface>
+  </devices>
+</domain>
+`;
+}
+
+/** Create a 16 MiB qcow2 disk and define a TCG domain from it inside `host`. */
+export async function defineTcgDomain(lab: Lab, host: LabHost | string, name: string, opts: { mac?: string; vcpus?: number } = {}): Promise<void> {
+  const disk = `/var/lib/libvirt/images/${name}.qcow2`;
+  const img = await lab.exec(host, ['qemu-img', 'create', '-q', '-f', 'qcow2', disk, '16M']);
+  if (img.code !== 0) throw new Error(`lab: qemu-img create ${disk}: ${img.stderr.trim()}`);
+  const xmlPath = `/tmp/${name}.xml`;
+  await lab.writeFile(host, xmlPath, tcgDomainXml(name, { disk, ...opts }));
+  const r = await lab.exec(host, ['virsh', '-c', LIBVIRT_URI, 'define', '--file', xmlPath]);
+  if (r.code !== 0) throw new Error(`lab: virsh define ${name}: ${r.stderr.trim()}`);
+}
