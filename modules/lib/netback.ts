@@ -300,3 +300,55 @@ export function liveLoads(
 export function spreadOf(loads: readonly number[]): number {
   return loads.reduce((s, l) => s + l * l, 0);
 }
+
+export type NetbackModel =
+  | { kind: 'pool'; workers: number | null; evidence: string }
+  | { kind: 'per-vif' | 'per-queue'; evidence: string };
+
+/**
+ * Which netback the dom0 runs, from its kernel thread names (strongest evidence) and its kernel
+ * release: a fixed pool `netback/N` (XenServer 5.6-era), a thread per VIF `vif<domid>.<dev>`
+ * (Linux ≥ 3.12) or per queue `vif<domid>.<dev>-q<N>` (Linux ≥ 3.16).
+ */
+export function detectNetbackModel(kernelRelease: string, threadNames: readonly string[]): NetbackModel {
+  const pool = new Set(threadNames.filter((t) => /^netback\/\d+$/.test(t.trim())).map((t) => t.trim()));
+  if (pool.size) return { kind: 'pool', workers: pool.size, evidence: `${pool.size} netback/N kernel threads` };
+  const queue = threadNames.find((t) => /^vif\d+\.\d+-q\d+/.test(t.trim()));
+  if (queue) return { kind: 'per-queue', evidence: `kernel thread ${queue.trim()}` };
+  const perVif = threadNames.find((t) => /^vif\d+\.\d+$/.test(t.trim()));
+  if (perVif) return { kind: 'per-vif', evidence: `kernel thread ${perVif.trim()}` };
+  const m = /^(\d+)\.(\d+)/.exec(kernelRelease.trim());
+  const version = m ? Number(m[1]) * 1000 + Number(m[2]) : 0;
+  if (version >= 3016) return { kind: 'per-queue', evidence: `dom0 kernel ${kernelRelease.trim()} (≥ 3.16)` };
+  if (version >= 3012) return { kind: 'per-vif', evidence: `dom0 kernel ${kernelRelease.trim()} (≥ 3.12)` };
+  return { kind: 'pool', workers: null, evidence: `dom0 kernel ${kernelRelease.trim() || 'unknown'} (< 3.12)` };
+}
+
+/** The plan's table: VM, VIF device, network, worker before → after, and the load per worker. */
+export function renderNetbackTable(vms: readonly ModelVm[], plan: NetbackPlan, dummyNetwork: string): string {
+  const { current, best } = plan;
+  const byKey = new Map(vms.map((v) => [v.key, v]));
+  const rows: string[][] = [['VM', 'VIF', 'network', 'busy', 'worker']];
+  for (const vmKey of best.layout.startOrder) {
+    const vm = byKey.get(vmKey)!;
+    const vifs = new Map(vm.vifs.map((f) => [f.key, f]));
+    const devices = byDevice(vm.vifs).map((f) => f.device);
+    best.layout.vifOrder[vmKey].forEach((key, i) => {
+      const f = vifs.get(key)!;
+      const device = f.device === devices[i] ? `${f.device}` : `${f.device} → ${devices[i]}`;
+      rows.push([vm.name, device, f.network, f.weight ? String(f.weight) : '-', `${current.workerOf[key]} → ${best.workerOf[key]}`]);
+    });
+    const last = devices.length ? devices[devices.length - 1] : -1;
+    for (let i = 0; i < (best.layout.dummies[vmKey] ?? 0); i++)
+      rows.push([vm.name, `+${last + 1 + i}`, dummyNetwork, '-', `- → ${best.workerOf[`${vmKey}#dummy${i}`]}`]);
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  const lines = rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd());
+  const loads = (e: Evaluation) => e.loads.map((l, i) => `${i + 1}:${l}`).join(' ');
+  const names = best.layout.startOrder.map((k) => byKey.get(k)!.name);
+  return [
+    `netback workers ${current.loads.length} (worker N = kernel thread netback/N-1); start order: ${names.join(', ')}`,
+    ...lines,
+    `load per worker: ${loads(current)}  →  ${loads(best)}`,
+  ].join('\n');
+}

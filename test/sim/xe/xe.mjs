@@ -1,0 +1,378 @@
+#!/usr/bin/env node
+// xe simulator: a stand-in for XenServer's `xe` CLI, for tests only (no XenServer can run in the
+// lab). It keeps its state in a JSON file and implements the commands hvtune's xenserver_vif
+// module uses, in xe's documented syntax (`xe <command> key=value… [--minimal]`), with the netback
+// allocation model of seed 000: a fixed pool of workers, VIFs assigned round-robin, VIF by VIF in
+// device order, as VMs start after a host restart.
+//
+//   xe simulator-seed file=scenario.json   (admin) replace the state with a scenario
+//   xe simulator-netback                   (admin) print the worker of every attached VIF
+//
+// State: $XE_SIMULATOR_STATE or /var/lib/xe-simulator/state.json. No dependencies.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+const STATE = process.env.XE_SIMULATOR_STATE || '/var/lib/xe-simulator/state.json';
+
+class XeError extends Error {}
+
+// Field tables: name → [access annotation as xe prints it, getter].
+const FIELDS = {
+  vm: {
+    uuid: [' RO', (o) => o.uuid],
+    'name-label': [' RW', (o) => o.nameLabel],
+    'power-state': [' RO', (o) => o.powerState],
+    'dom-id': [' RO', (o) => String(o.domid)],
+    'is-control-domain': [' RO', (o) => String(o.isControlDomain)],
+    'is-a-template': [' RW', () => 'false'],
+    'is-a-snapshot': [' RO', () => 'false'],
+    order: [' RW', (o) => String(o.order)],
+    'start-delay': [' RW', (o) => String(o.startDelay)],
+    'VCPUs-number': [' RO', (o) => String(o.vcpus)],
+    'resident-on': [' RO', (o, s) => (o.powerState === 'running' ? s.host.uuid : '<not in database>')],
+    'other-config': ['MRW', (o) => formatMap(o.otherConfig)],
+  },
+  vif: {
+    uuid: [' RO', (o) => o.uuid],
+    'vm-uuid': [' RO', (o) => o.vm],
+    'vm-name-label': [' RO', (o, s) => findVm(s, o.vm).nameLabel],
+    device: [' RO', (o) => String(o.device)],
+    'network-uuid': [' RO', (o) => o.network],
+    'network-name-label': [' RO', (o, s) => findNetwork(s, o.network).nameLabel],
+    MAC: [' RO', (o) => o.mac],
+    MTU: [' RO', (o, s) => o.otherConfig.mtu ?? String(findNetwork(s, o.network).mtu)],
+    'currently-attached': [' RO', (o) => String(o.attached)],
+    'other-config': ['MRW', (o) => formatMap(o.otherConfig)],
+  },
+  network: {
+    uuid: [' RO', (o) => o.uuid],
+    'name-label': [' RW', (o) => o.nameLabel],
+    bridge: [' RO', (o) => o.bridge],
+    MTU: [' RW', (o) => String(o.mtu)],
+    'other-config': ['MRW', (o) => formatMap(o.otherConfig)],
+  },
+  host: {
+    uuid: [' RO', (o) => o.uuid],
+    'name-label': [' RW', (o) => o.nameLabel],
+    enabled: [' RO', (o) => String(o.enabled)],
+    'software-version': ['MRO', (o) => formatMap(o.softwareVersion)],
+  },
+};
+const DEFAULT_PARAMS = {
+  vm: ['uuid', 'name-label', 'power-state'],
+  vif: ['uuid', 'vm-uuid', 'device', 'network-uuid'],
+  network: ['uuid', 'name-label', 'bridge'],
+  host: ['uuid', 'name-label'],
+};
+const CLASS_TYPE = { vm: 'VM', vif: 'VIF', network: 'network', host: 'host' };
+
+const formatMap = (m) => Object.entries(m).map(([k, v]) => `${k}: ${v}`).join('; ');
+
+function load() {
+  try {
+    return JSON.parse(readFileSync(STATE, 'utf8'));
+  } catch {
+    throw new XeError(`Error: the xe simulator has no state at ${STATE}; run: xe simulator-seed file=SCENARIO.json`);
+  }
+}
+
+function save(state) {
+  mkdirSync(dirname(STATE), { recursive: true });
+  writeFileSync(STATE + '.tmp', JSON.stringify(state, null, 2) + '\n');
+  renameSync(STATE + '.tmp', STATE);
+}
+
+function objects(state, cls) {
+  if (cls === 'vm') return [state.controlDomain, ...state.vms];
+  if (cls === 'host') return [state.host];
+  return state[cls + 's'];
+}
+
+function invalidUuid(cls, uuid) {
+  return new XeError(`The uuid you supplied was invalid.\ntype: ${CLASS_TYPE[cls]}\nuuid: ${uuid}`);
+}
+function findVm(state, uuid) {
+  const vm = objects(state, 'vm').find((v) => v.uuid === uuid);
+  if (!vm) throw invalidUuid('vm', uuid);
+  return vm;
+}
+function findNetwork(state, uuid) {
+  const n = state.networks.find((x) => x.uuid === uuid);
+  if (!n) throw invalidUuid('network', uuid);
+  return n;
+}
+function required(args, name) {
+  if (args[name] === undefined) throw new XeError(`Required parameter not found: ${name}`);
+  return args[name];
+}
+
+/** `uuid=` or, for VMs, `vm=<name or uuid>` as xe's VM selectors accept. */
+function select(state, cls, args) {
+  if (args.uuid !== undefined) {
+    const o = objects(state, cls).find((x) => x.uuid === args.uuid);
+    if (!o) throw invalidUuid(cls, args.uuid);
+    return o;
+  }
+  if (cls === 'vm' && args.vm !== undefined) {
+    const hits = state.vms.filter((v) => v.uuid === args.vm || v.nameLabel === args.vm);
+    if (hits.length !== 1) throw new XeError(`No matching VMs found\nvm: ${args.vm}`);
+    return hits[0];
+  }
+  throw new XeError('Required parameter not found: uuid');
+}
+
+function render(state, cls, o, params) {
+  const names = params.length ? params : DEFAULT_PARAMS[cls];
+  const fields = names.map((name) => {
+    const f = FIELDS[cls][name];
+    if (!f) throw new XeError(`Unknown field '${name}'`);
+    return [`${name} (${f[0]})`, f[1](o, state)];
+  });
+  const width = Math.max(...fields.map(([k]) => k.length));
+  return fields
+    .map(([k, v], i) => (i === 0 ? k.padEnd(width) : k.padStart(width)) + ': ' + v)
+    .join('\n');
+}
+
+function list(state, cls, args, flags) {
+  const params = args.params === 'all' ? Object.keys(FIELDS[cls]) : args.params ? args.params.split(',') : [];
+  const filters = Object.entries(args).filter(([k]) => k !== 'params');
+  const rows = objects(state, cls).filter((o) =>
+    filters.every(([k, v]) => {
+      const [field, key] = k.split(':');
+      const f = FIELDS[cls][field];
+      if (!f) return false;
+      const text = f[1](o, state);
+      return key === undefined ? text === v : Object.fromEntries(text.split('; ').map((p) => p.split(': ')))[key] === v;
+    }),
+  );
+  if (flags.has('minimal')) {
+    const first = params[0] ?? 'uuid';
+    return rows.map((o) => FIELDS[cls][first][1](o, state)).join(',') + '\n';
+  }
+  return rows.map((o) => render(state, cls, o, params) + '\n\n\n').join('');
+}
+
+function paramGet(state, cls, args) {
+  const o = select(state, cls, args);
+  const name = required(args, 'param-name');
+  const f = FIELDS[cls][name];
+  if (!f) throw new XeError(`Unknown field '${name}'`);
+  const text = f[1](o, state);
+  if (args['param-key'] === undefined) return text + '\n';
+  const map = name === 'other-config' ? o.otherConfig : name === 'software-version' ? o.softwareVersion : null;
+  if (!map || !(args['param-key'] in map)) throw new XeError(`Key ${args['param-key']} not found in map`);
+  return map[args['param-key']] + '\n';
+}
+
+const WRITABLE = {
+  vm: { 'name-label': ['nameLabel', String], order: ['order', Number], 'start-delay': ['startDelay', Number] },
+  vif: {},
+  network: { 'name-label': ['nameLabel', String], MTU: ['mtu', Number] },
+};
+
+function paramSet(state, cls, args) {
+  const o = select(state, cls, args);
+  for (const [k, v] of Object.entries(args)) {
+    if (k === 'uuid' || (cls === 'vm' && k === 'vm')) continue;
+    if (k.startsWith('other-config:')) {
+      o.otherConfig[k.slice('other-config:'.length)] = v;
+      continue;
+    }
+    const w = WRITABLE[cls][k];
+    if (!w) {
+      if (FIELDS[cls][k]) throw new XeError(`Error: the parameter '${k}' is read-only.`);
+      throw new XeError(`Unknown field '${k}'`);
+    }
+    if (w[1] === Number && !/^-?\d+$/.test(v)) throw new XeError(`Error: expected an integer for '${k}', got '${v}'`);
+    o[w[0]] = w[1](v);
+  }
+  return '';
+}
+
+function randomMac() {
+  const b = randomBytes(6);
+  b[0] = (b[0] & 0xfe) | 0x02; // locally administered, unicast
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+function badPowerState(vm, expected) {
+  return new XeError(
+    "You attempted an operation on a VM that was not in an appropriate power state at the time; for example, you attempted to start a VM that was already running.  The parameters returned are the VM's handle, and the expected and actual VM state at the time of the call.\n" +
+      `vm: ${vm.uuid} (${vm.nameLabel})\nexpected: ${expected}\nactual: ${vm.powerState}`,
+  );
+}
+
+/** The netback model: a running VM's VIFs take the next workers round-robin, in device order. */
+function startVm(state, vm) {
+  if (vm.powerState !== 'halted') throw badPowerState(vm, 'halted');
+  vm.powerState = 'running';
+  vm.domid = state.nextDomid++;
+  const vifs = state.vifs.filter((f) => f.vm === vm.uuid).sort((a, b) => a.device - b.device);
+  for (const f of vifs) {
+    f.attached = true;
+    if (state.netback.model === 'pool') f.worker = (state.netback.nextSlot++ % state.netback.workers) + 1;
+  }
+}
+
+function shutdownVm(state, vm) {
+  if (vm.powerState !== 'running') throw badPowerState(vm, 'running');
+  vm.powerState = 'halted';
+  vm.domid = -1;
+  for (const f of state.vifs.filter((x) => x.vm === vm.uuid)) {
+    f.attached = false;
+    delete f.worker;
+  }
+}
+
+const startOrder = (vms) =>
+  [...vms].sort((a, b) => a.order - b.order || a.nameLabel.localeCompare(b.nameLabel) || a.uuid.localeCompare(b.uuid));
+
+/** A host restart: netback starts empty, then VMs start one after another in `order`. */
+function rebootHost(state) {
+  const restart = state.vms.filter((v) => v.powerState === 'running' || v.otherConfig.auto_poweron === 'true');
+  for (const vm of state.vms.filter((v) => v.powerState === 'running')) shutdownVm(state, vm);
+  state.netback.nextSlot = 0;
+  state.nextDomid = 1;
+  for (const vm of startOrder(restart)) startVm(state, vm);
+  state.host.enabled = true;
+}
+
+function seed(args) {
+  const scenario = JSON.parse(readFileSync(required(args, 'file'), 'utf8'));
+  const hostName = scenario.host ?? 'xenserver-sim';
+  const state = {
+    host: {
+      uuid: randomUUID(),
+      nameLabel: hostName,
+      enabled: true,
+      softwareVersion: {
+        product_version: scenario.productVersion ?? '5.6.100',
+        linux: scenario.linux ?? '2.6.32.12-0.7.1.xs5.6.100.323.170596xen',
+        xen: '3.4.2',
+        network_backend: 'bridge',
+      },
+    },
+    netback: { model: scenario.netback ?? 'pool', workers: scenario.workers ?? 4, nextSlot: 0 },
+    nextDomid: 1,
+    networks: [],
+    vms: [],
+    vifs: [],
+  };
+  state.controlDomain = {
+    uuid: randomUUID(), nameLabel: `Control domain on host: ${hostName}`, powerState: 'running', domid: 0,
+    isControlDomain: true, order: 0, startDelay: 0, vcpus: scenario.dom0Vcpus ?? state.netback.workers, otherConfig: {},
+  };
+  scenario.networks.forEach((name, i) =>
+    state.networks.push({ uuid: randomUUID(), nameLabel: name, bridge: `xenbr${i}`, mtu: 1500, otherConfig: {} }),
+  );
+  const netByName = (name) => {
+    const n = state.networks.find((x) => x.nameLabel === name);
+    if (!n) throw new XeError(`simulator-seed: unknown network ${name}`);
+    return n;
+  };
+  for (const v of scenario.vms) {
+    const vm = {
+      uuid: randomUUID(), nameLabel: v.name, powerState: 'halted', domid: -1, isControlDomain: false,
+      order: v.order ?? 0, startDelay: v.startDelay ?? 0, vcpus: 1, otherConfig: v.otherConfig ?? {},
+    };
+    state.vms.push(vm);
+    v.vifs.forEach((f, device) =>
+      state.vifs.push({
+        uuid: randomUUID(), vm: vm.uuid, device: f.device ?? device, network: netByName(f.network).uuid,
+        mac: f.mac ?? randomMac(), attached: false, otherConfig: f.otherConfig ?? {},
+      }),
+    );
+  }
+  // The scenario's running VMs were started in order after the last host restart.
+  for (const vm of startOrder(state.vms.filter((_, i) => scenario.vms[i].power === 'running'))) startVm(state, vm);
+  save(state);
+  return '';
+}
+
+function netbackReport(state) {
+  const lines = [`model: ${state.netback.model}`, `workers: ${state.netback.workers}`];
+  for (const f of state.vifs.filter((x) => x.attached).sort((a, b) => (a.worker ?? 0) - (b.worker ?? 0)))
+    lines.push(`${findVm(state, f.vm).nameLabel} ${f.device} ${findNetwork(state, f.network).nameLabel} ${f.worker ?? '-'}`);
+  return lines.join('\n') + '\n';
+}
+
+const COMMANDS = {
+  'vm-list': (s, a, fl) => list(s, 'vm', a, fl),
+  'vif-list': (s, a, fl) => list(s, 'vif', a, fl),
+  'network-list': (s, a, fl) => list(s, 'network', a, fl),
+  'host-list': (s, a, fl) => list(s, 'host', a, fl),
+  'vm-param-get': (s, a) => paramGet(s, 'vm', a),
+  'vif-param-get': (s, a) => paramGet(s, 'vif', a),
+  'network-param-get': (s, a) => paramGet(s, 'network', a),
+  'host-param-get': (s, a) => paramGet(s, 'host', a),
+  'vm-param-set': (s, a) => paramSet(s, 'vm', a),
+  'vif-param-set': (s, a) => paramSet(s, 'vif', a),
+  'network-param-set': (s, a) => paramSet(s, 'network', a),
+  'vif-create': (s, a) => {
+    const vm = findVm(s, required(a, 'vm-uuid'));
+    const network = findNetwork(s, required(a, 'network-uuid'));
+    const device = required(a, 'device');
+    if (!/^\d+$/.test(device)) throw new XeError(`Error: expected an integer for 'device', got '${device}'`);
+    if (s.vifs.some((f) => f.vm === vm.uuid && f.device === Number(device)))
+      throw new XeError(`A device with the name given already exists on the selected VM\ndevice: ${device}`);
+    const mac = a.mac === undefined || a.mac === 'random' ? randomMac() : a.mac.toLowerCase();
+    if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(mac)) throw new XeError(`The MAC address specified is not valid.\nmac: ${a.mac}`);
+    const vif = { uuid: randomUUID(), vm: vm.uuid, device: Number(device), network: network.uuid, mac, attached: false, otherConfig: {} };
+    s.vifs.push(vif);
+    return vif.uuid + '\n';
+  },
+  'vif-destroy': (s, a) => {
+    const vif = select(s, 'vif', a);
+    if (vif.attached) throw new XeError('You attempted an operation that was not allowed.\nreason: VIF is currently attached');
+    s.vifs = s.vifs.filter((f) => f !== vif);
+    return '';
+  },
+  'network-create': (s, a) => {
+    const n = { uuid: randomUUID(), nameLabel: required(a, 'name-label'), bridge: `xapi${s.networks.length}`, mtu: Number(a.MTU ?? 1500), otherConfig: {} };
+    s.networks.push(n);
+    return n.uuid + '\n';
+  },
+  'vm-start': (s, a) => (startVm(s, select(s, 'vm', a)), ''),
+  'vm-shutdown': (s, a) => (shutdownVm(s, select(s, 'vm', a)), ''),
+  'host-disable': (s) => ((s.host.enabled = false), ''),
+  'host-enable': (s) => ((s.host.enabled = true), ''),
+  'host-reboot': (s, a) => {
+    if ((a.uuid ?? a.host ?? s.host.uuid) !== s.host.uuid && a.host !== s.host.nameLabel) throw invalidUuid('host', a.uuid ?? a.host);
+    if (s.host.enabled)
+      throw new XeError(`This operation cannot be performed because the host is not disabled.\nhost: ${s.host.uuid} (${s.host.nameLabel})`);
+    rebootHost(s);
+    return '';
+  },
+  'simulator-netback': (s) => netbackReport(s),
+};
+const READ_ONLY = new Set(['vm-list', 'vif-list', 'network-list', 'host-list', 'simulator-netback']);
+
+function main(argv) {
+  const [command, ...rest] = argv;
+  const args = {};
+  const flags = new Set();
+  for (let i = 0; i < rest.length; i++) {
+    const word = rest[i];
+    if (['-s', '-p', '-u', '-pw', '-pwf'].includes(word)) i++; // connection options: local simulator
+    else if (word.startsWith('--')) flags.add(word.slice(2));
+    else if (word.includes('=')) args[word.slice(0, word.indexOf('='))] = word.slice(word.indexOf('=') + 1);
+    else throw new XeError(`Error: Unexpected argument '${word}'`);
+  }
+  if (command === 'simulator-seed') return seed(args);
+  const run = COMMANDS[command];
+  if (!run) throw new XeError(`Unknown command: ${command ?? ''}\nFor usage run: 'xe help'`);
+  const state = load();
+  const out = run(state, args, flags);
+  if (!READ_ONLY.has(command) && !command.endsWith('-param-get')) save(state);
+  return out;
+}
+
+try {
+  process.stdout.write(main(process.argv.slice(2)));
+} catch (e) {
+  if (!(e instanceof XeError)) throw e;
+  process.stderr.write(e.message + '\n');
+  process.exitCode = 1;
+}
