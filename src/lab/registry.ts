@@ -55,14 +55,6 @@ export function writeMarker(lab: LabState): void {
   renameSync(`${path}.tmp`, path);
 }
 
-function quiet(cmd: string, argv: string[]): void {
-  try {
-    execFileSync(cmd, argv, { stdio: 'ignore' });
-  } catch {
-    // already gone
-  }
-}
-
 function parentOf(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -88,11 +80,23 @@ export function killHost(host: HostState, opts: { wrapperToo?: boolean } = {}): 
   }
 }
 
-/** Remove a host's network (veth, netns) and dir. The caller has killed its processes. */
-export function removeHostNetwork(host: HostState): void {
-  // Deleting the root end removes both ends at once; the netns itself dies lazily in the kernel.
-  if (existsSync(`/sys/class/net/${host.subnet.veth}`)) quiet('ip', ['link', 'del', host.subnet.veth]);
-  if (existsSync(`/run/netns/${host.netns}`)) quiet('ip', ['netns', 'del', host.netns]);
+/** `ip -batch` lines that remove a host's network; deleting the root end of the veth removes both ends. */
+export function networkRemoval(host: HostState): string[] {
+  const lines: string[] = [];
+  if (existsSync(`/sys/class/net/${host.subnet.veth}`)) lines.push(`link del ${host.subnet.veth}`);
+  if (existsSync(`/run/netns/${host.netns}`)) lines.push(`netns del ${host.netns}`);
+  if (host.stopped) lines.push(`route del unreachable ${host.subnet.cidr}`);
+  return lines;
+}
+
+/** Run ip commands in one process, going on past the ones that fail (already gone). */
+export function ipBatchSync(lines: string[]): void {
+  if (lines.length === 0) return;
+  try {
+    execFileSync('ip', ['-force', '-batch', '-'], { input: lines.join('\n') + '\n', stdio: ['pipe', 'ignore', 'ignore'] });
+  } catch {
+    // -force reports the failed lines in its exit status; they were already gone
+  }
 }
 
 /** Everything the lab made, synchronously: safe in an 'exit' handler, safe to repeat. */
@@ -107,11 +111,8 @@ export function teardownSync(lab: LabState): void {
     }
   }
   for (const host of lab.hosts) killHost(host, { wrapperToo: true });
-  for (const host of lab.hosts) {
-    removeHostNetwork(host);
-    if (host.stopped) quiet('ip', ['route', 'del', 'unreachable', host.subnet.cidr]);
-    releaseSubnet(lab.id, host.subnet.index);
-  }
+  ipBatchSync(lab.hosts.flatMap(networkRemoval));
+  for (const host of lab.hosts) releaseSubnet(lab.id, host.subnet.index);
   if (existsSync(`${lab.dir}/${LAB_DIR_TAG}`)) rmSync(lab.dir, { recursive: true, force: true });
   try {
     unlinkSync(`${LABS_DIR}/${lab.id}`);

@@ -12,7 +12,7 @@ import {
 import { renderInventory, renderKnownHosts } from './inventory.js';
 import { allocateSubnets, netnsName, reserveLabId, WORK_ROOT } from './names.js';
 import {
-  killHost, LAB_DIR_TAG, processStartTime, registerLab, removeHostNetwork, teardownSync, writeMarker,
+  ipBatchSync, killHost, LAB_DIR_TAG, networkRemoval, processStartTime, registerLab, teardownSync, writeMarker,
   type HostState, type LabState,
 } from './registry.js';
 
@@ -251,7 +251,7 @@ class Tier1Lab implements Lab {
   async stopHost(host: LabHost | string): Promise<void> {
     const s = this.live(host);
     await endHosts([s]);
-    removeHostNetwork(s);
+    ipBatchSync(networkRemoval(s));
     // Without a route the address would go out of the machine's uplink and time out slowly.
     await mustRun('ip', ['route', 'add', 'unreachable', s.subnet.cidr]);
     s.stopped = true;
