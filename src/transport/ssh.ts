@@ -6,7 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import type { Duplex } from 'node:stream';
-import { Client, utils, type ClientChannel, type ConnectConfig } from 'ssh2';
+import ssh2, { type ClientChannel, type ConnectConfig } from 'ssh2';
+// ssh2 is CommonJS: Node's ESM loader sees only its default export.
+const { Client, utils } = ssh2;
 import { ConnectError, HvtuneError } from '../errors.js';
 import type { CommandResult } from '../module.js';
 import { joinArgv } from '../quote.js';
@@ -145,7 +147,7 @@ export class SshConnection {
     readonly target: SshTarget,
     private readonly client: Client,
     private readonly opts: SshOptions,
-    private readonly bastion?: SshConnection,
+    private readonly bastion?: SharedBastion,
   ) {
     this.ended = new Promise((resolve) =>
       client.once('close', () => {
@@ -157,14 +159,14 @@ export class SshConnection {
 
   static async connect(target: SshTarget, options: Partial<SshOptions> = {}): Promise<SshConnection> {
     const opts = { ...DEFAULT_SSH_OPTIONS, ...options };
-    let bastion: SshConnection | undefined;
+    let bastion: SharedBastion | undefined;
     let sock: Duplex | undefined;
     if (target.jump) {
-      bastion = await SshConnection.connect(target.jump, opts);
+      bastion = await acquireBastion(target.jump, opts);
       try {
-        sock = await bastion.forward(target);
+        sock = await bastion.connection.forward(target);
       } catch (err) {
-        await bastion.close();
+        await bastion.release();
         throw err;
       }
     }
@@ -172,9 +174,14 @@ export class SshConnection {
       const client = await SshConnection.handshake(target, opts, sock);
       return new SshConnection(target, client, opts, bastion);
     } catch (err) {
-      await bastion?.close();
+      await bastion?.release();
       throw err;
     }
+  }
+
+  /** True once the connection is closed, by us or by the other side. */
+  get closed(): boolean {
+    return this.gone;
   }
 
   private static async handshake(target: SshTarget, opts: SshOptions, sock?: Duplex): Promise<Client> {
@@ -263,7 +270,7 @@ export class SshConnection {
   }
 
   /** A channel from this host to another one, used as the socket of a jumped connection. */
-  private forward(to: SshTarget): Promise<Duplex> {
+  forward(to: SshTarget): Promise<Duplex> {
     return new Promise((resolve, reject) => {
       this.client.forwardOut('127.0.0.1', 0, to.address, to.port, (err, channel) => {
         if (err) {
@@ -358,6 +365,56 @@ export class SshConnection {
   async close(): Promise<void> {
     this.client.end();
     await this.ended;
-    await this.bastion?.close();
+    await this.bastion?.release();
   }
+}
+
+/**
+ * One connection per bastion for every host behind it (fifty hosts behind one jump host must not
+ * cost fifty logins on it); closed when the last host using it closes.
+ */
+interface SharedBastion {
+  connection: SshConnection;
+  release(): Promise<void>;
+}
+
+const bastions = new Map<string, { connection: Promise<SshConnection>; users: number }>();
+
+function bastionKey(target: SshTarget, opts: SshOptions): string {
+  const { address, port, user, identityFile, agent, jump } = target;
+  return JSON.stringify([opts.knownHostsFile, address, port, user, identityFile, agent, jump && bastionKey(jump, opts)]);
+}
+
+async function acquireBastion(target: SshTarget, opts: SshOptions): Promise<SharedBastion> {
+  const key = bastionKey(target, opts);
+  let entry = bastions.get(key);
+  if (entry && (await entry.connection.then((c) => c.closed, () => true))) {
+    if (bastions.get(key) === entry) bastions.delete(key);
+    entry = undefined;
+  }
+  if (!entry) {
+    entry = { connection: SshConnection.connect(target, opts), users: 0 };
+    bastions.set(key, entry);
+  }
+  const shared = entry;
+  shared.users++;
+  let connection: SshConnection;
+  try {
+    connection = await shared.connection;
+  } catch (err) {
+    // Every host waiting on this bastion gets its error; the next attempt connects afresh.
+    if (bastions.get(key) === shared) bastions.delete(key);
+    throw err;
+  }
+  let released = false;
+  return {
+    connection,
+    async release() {
+      if (released) return;
+      released = true;
+      if (--shared.users > 0) return;
+      if (bastions.get(key) === shared) bastions.delete(key);
+      await connection.close();
+    },
+  };
 }

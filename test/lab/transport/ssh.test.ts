@@ -234,6 +234,24 @@ describe('jump host', () => {
     await conn.close();
   });
 
+  it('shares one bastion connection among the hosts behind it, and closes it with the last', async () => {
+    const toBastion = () =>
+      execFileSync('ss', ['-Htn', 'state', 'established', 'dst', `127.0.0.1:${bastion.port}`], { encoding: 'utf8' })
+        .split('\n')
+        .filter(Boolean).length;
+    const before = toBastion();
+    const conns = await Promise.all(
+      [1, 2, 3].map((i) => SshConnection.connect(target(inner, `hv${i}`, { jump: target(bastion, 'bastion') }), options())),
+    );
+    expect(toBastion() - before).toBe(1);
+    expect((await Promise.all(conns.map((c) => c.exec('echo $SSH_CONNECTION')))).every((r) => r.stdout.endsWith(` ${inner.port}\n`))).toBe(true);
+    await conns[0].close();
+    expect((await conns[1].exec('echo still')).stdout).toBe('still\n');
+    await Promise.all(conns.slice(1).map((c) => c.close()));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(toBastion()).toBe(before);
+  });
+
   it('says when the bastion cannot reach the target', async () => {
     const port = await freePort();
     const jumped = { ...target(inner, 'hv2', { jump: target(bastion, 'bastion') }), port };
