@@ -175,6 +175,8 @@ export class KnownHostsFile {
     const pattern = opts.hash ? hashHostName(name) : name;
     const previous = writeQueues.get(this.path) ?? Promise.resolve();
     const next = previous.catch(() => undefined).then(async () => {
+      // Two connections to the same new host both ask to add it: write the line once.
+      if ((await this.verify(hostname, port, keyType, keyBase64)) === 'ok') return;
       await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
       const handle = await open(this.path, 'a+', 0o600);
       try {

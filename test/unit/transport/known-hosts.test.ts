@@ -137,6 +137,13 @@ describe('KnownHostsFile.add', () => {
     expect(await kh.verify('hv0', 22, ...keys.r)).toBe('ok');
   });
 
+  it('adds a key only once when several connections accept it at the same time', async () => {
+    const file = join(dir, 'once');
+    const kh = new KnownHostsFile(file);
+    await Promise.all([1, 2, 3].map(() => kh.add('hv5', 22, ...keys.a)));
+    expect(readFileSync(file, 'utf8')).toBe(`hv5 ${keys.a.join(' ')}\n`);
+  });
+
   it('writes hashed lines that ssh-keygen -F finds', async () => {
     const file = join(dir, 'hashed-add');
     const kh = new KnownHostsFile(file);
