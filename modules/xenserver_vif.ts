@@ -197,9 +197,11 @@ function plan(args: XenserverVifArgs, o: XenserverVifObserved): PlanResult {
   })), workers);
   const liveWorse = running.length > 0 && (Math.max(...live) > result.best.maxLoad || spreadOf(live) > result.best.spread);
   const order = result.best.layout.startOrder.map((k) => o.vms.find((v) => v.uuid === k)!.name).join(', ');
-  if (changes.length || liveWorse)
+  // Running VMs keep their workers until the host restarts; halted ones get theirs when started.
+  const restartNeeded = running.length > 0 ? liveWorse : changes.length > 0;
+  if (restartNeeded)
     pending.push({ effect: 'reboot', target: 'netback', summary: `restart the host and start VMs in order ${order} to spread busy VIFs over ${workers} netback workers` });
-  if (changes.length || liveWorse) warnings.push(renderNetbackTable(vms, result, args.dummy_network ?? DEFAULT_DUMMY));
+  if (changes.length || restartNeeded) warnings.push(renderNetbackTable(vms, result, args.dummy_network ?? DEFAULT_DUMMY));
   return { changes, pending, warnings };
 }
 
