@@ -149,6 +149,8 @@ class HostRun {
   private readonly notified = new Set<string>();
   private readonly finalizers = new Map<string, { module: Module; id: string; items: { change: Change; data?: unknown }[] }>();
   private touched: { paths: Set<string>; modules: Set<string> } = { paths: new Set(), modules: new Set() };
+  /** Check mode: files as earlier tasks' plans would leave them, so later tasks plan on top (honest chains). */
+  private readonly plannedFiles = new Map<string, string | null>();
 
   constructor(
     private readonly play: Play,
@@ -309,6 +311,23 @@ class HostRun {
     });
   }
 
+  private withPlannedFiles(fetched: Prefetched): ReadResult[] {
+    if (this.plannedFiles.size === 0) return fetched.results;
+    return fetched.results.map((r) => {
+      if (r.kind === 'file' && this.plannedFiles.has(r.path)) return { ...r, content: this.plannedFiles.get(r.path)! };
+      if (r.kind !== 'glob') return r;
+      const files = { ...r.files };
+      const dir = r.pattern.slice(0, r.pattern.lastIndexOf('/') + 1);
+      const name = new RegExp('^' + r.pattern.slice(dir.length).replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]') + '$');
+      for (const [path, content] of this.plannedFiles) {
+        if (!path.startsWith(dir) || !name.test(path.slice(dir.length))) continue;
+        if (content === null) delete files[path];
+        else files[path] = content;
+      }
+      return { ...r, files };
+    });
+  }
+
   private async runInstance(
     inst: TaskInstance,
     prefetch: Map<TaskInstance, Prefetched>,
@@ -327,12 +346,14 @@ class HostRun {
         await this.prefetch(at >= 0 ? keys.slice(at) : [inst], prefetch);
         fetched = prefetch.get(inst)!;
       }
-      const observed = module.parse(inst.args, fetched.results, ctx);
+      const results = this.opts.check ? this.withPlannedFiles(fetched) : fetched.results;
+      const observed = module.parse(inst.args, results, ctx);
       const planned: PlanResult = module.plan(inst.args, observed, ctx);
       const changes = planned.changes;
       const pending = planned.pending ?? [];
       const warnings = [...(planned.warnings ?? []), ...changes.flatMap((c) => c.warnings ?? [])];
 
+      if (this.opts.check) for (const c of changes) if (c.diff) this.plannedFiles.set(c.diff.path, c.diff.after);
       if (changes.length > 0 && !this.opts.check) {
         await module.apply(changes, this.host, inst.args);
         for (const c of changes) {

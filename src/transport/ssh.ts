@@ -6,13 +6,15 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import type { Duplex } from 'node:stream';
-import ssh2, { type ClientChannel, type ConnectConfig } from 'ssh2';
-// ssh2 is CommonJS: Node's ESM loader sees only its default export.
-const { Client, utils } = ssh2;
+import ssh2, { type Client as SshClient, type ClientChannel, type ConnectConfig } from 'ssh2';
 import { ConnectError, HvtuneError } from '../errors.js';
 import type { CommandResult } from '../module.js';
 import { joinArgv } from '../quote.js';
 import { KnownHostsFile, fingerprint, keyTypeOfBlob, knownKeyTypes } from './known-hosts.js';
+
+// ssh2 is CommonJS: Node's ESM loader does not see all of its exports (utils) as named ones.
+const { Client, utils } = ssh2;
+type Client = SshClient;
 
 export interface SshTarget {
   /** Inventory name, for messages. */

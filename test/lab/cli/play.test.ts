@@ -42,6 +42,11 @@ describe('hvtune play on three lab hosts', () => {
     expect(r.stdout).toContain('+net.ipv4.tcp_fin_timeout = 30');
     expect(r.stdout).toMatch(/set net\.ipv4\.tcp_fin_timeout: "60" → "30"/);
     expect(r.stdout).toMatch(/check mode/);
+    // Honest check mode: the second task's diff builds on the file the first task would write.
+    const json = await play(lab(), PLAYBOOK, { check: true });
+    const backlogDiff = json.report.changes.find((c) => c.task === 'backlog' && c.diff)?.diff ?? '';
+    expect(backlogDiff).toContain('\n net.ipv4.tcp_fin_timeout = 30\n');
+    expect(backlogDiff).toContain('\n+net.core.somaxconn = 4096\n');
     for (const [i, h] of lab().hosts.entries()) {
       expect(await live(h.name, 'net.ipv4.tcp_fin_timeout')).toBe(before[i]);
       expect(await lab().readFile(h.name, '/etc/sysctl.d/60-tcp.conf')).toBeNull();
