@@ -291,7 +291,7 @@ function unique(items: string[]): string[] {
 
 /** Candidates within a small edit distance of `word`, closest first (for "did you mean"). */
 export function closestMatches(word: string, candidates: Iterable<string>, max = 3): string[] {
-  const limit = Math.max(1, Math.floor(word.length / 3));
+  const limit = word.length < 3 ? 0 : Math.max(1, Math.floor(word.length / 3));
   const lower = word.toLowerCase();
   return [...new Set(candidates)]
     .map((c) => ({ c, d: editDistance(lower, c.toLowerCase()) }))

@@ -25,6 +25,7 @@ type Helper = (...args: any[]) => unknown;
 
 const hb = Handlebars.create();
 const CAPTURE = '__hvtune_capture';
+const TEXT = '__hvtune_text';
 /** Helpers whose arguments may be undefined variables. */
 const LENIENT = new Set(['default', 'defined']);
 const captures: { value: unknown }[] = [];
@@ -34,6 +35,11 @@ hb.registerHelper(CAPTURE, (value: unknown) => {
   captures[captures.length - 1].value = value;
   return '';
 });
+// Every mustache of a text template goes through this: Handlebars with noEscape adds two adjacent
+// numbers ("{{a}}{{b}}" with 8 and 8 gives "16"), and a mapping would print as [object Object].
+hb.registerHelper(TEXT, (value: unknown) =>
+  value === undefined || value === null ? '' : typeof value === 'object' && !Array.isArray(value) ? JSON.stringify(value) : String(value),
+);
 
 /** Add helpers (topology helpers from facts…). They get their positional arguments only. */
 export function registerHelpers(helpers: Record<string, Helper>): void {
@@ -102,7 +108,7 @@ function renderOne(text: string, ctx: TemplateContext, where: TemplateWhere, pro
   }
   const unknownHelper = markStrict(ast);
   if (unknownHelper) {
-    const close = closestMatches(unknownHelper, Object.keys(hb.helpers).filter((h) => h !== CAPTURE));
+    const close = closestMatches(unknownHelper, Object.keys(hb.helpers).filter((h) => !h.startsWith('__hvtune')));
     const mean = close.length ? `, did you mean ${close.map((c) => `"${c}"`).join(' or ')}?` : '';
     problems.push(problem(where, `unknown helper "${unknownHelper}" in ${JSON.stringify(text)}${mean}`));
     return text;
@@ -111,7 +117,7 @@ function renderOne(text: string, ctx: TemplateContext, where: TemplateWhere, pro
   const key = (single ? 'typed\u0000' : 'text\u0000') + text;
   let template = compiled.get(key);
   if (!template) {
-    const program = single ? captureProgram(ast.body[0] as hbs.AST.MustacheStatement) : ast;
+    const program = single ? captureProgram(ast.body[0] as hbs.AST.MustacheStatement) : textProgram(ast);
     template = hb.compile(program as unknown as hbs.AST.Program, { strict: true, noEscape: true });
     compiled.set(key, template);
   }
@@ -129,14 +135,28 @@ function renderOne(text: string, ctx: TemplateContext, where: TemplateWhere, pro
 
 /** `{{ expr }}` → `{{__hvtune_capture (expr)}}`, so the value comes back with its type. */
 function captureProgram(m: hbs.AST.MustacheStatement): hbs.AST.Program {
+  return { type: 'Program', body: [throughHelper(m, CAPTURE)], blockParams: [], strip: {}, loc: m.loc } as unknown as hbs.AST.Program;
+}
+
+/** Every `{{ expr }}` of a text template (blocks included) → `{{__hvtune_text (expr)}}`. */
+function textProgram(program: hbs.AST.Program): hbs.AST.Program {
+  const body = program.body.map((node) => {
+    if (node.type === 'MustacheStatement') return throughHelper(node as hbs.AST.MustacheStatement, TEXT);
+    if (node.type !== 'BlockStatement') return node;
+    const block = node as hbs.AST.BlockStatement;
+    return { ...block, program: block.program && textProgram(block.program), inverse: block.inverse && textProgram(block.inverse) };
+  });
+  return { ...program, body };
+}
+
+function throughHelper(m: hbs.AST.MustacheStatement, helper: string): hbs.AST.MustacheStatement {
   const isCall = m.params.length > 0 || (m.hash?.pairs.length ?? 0) > 0 || (isPath(m.path) && hb.helpers[m.path.original] !== undefined);
   const expr: hbs.AST.Expression = isCall
     ? ({ type: 'SubExpression', path: m.path, params: m.params, hash: m.hash, loc: m.loc } as hbs.AST.SubExpression)
     : m.path;
   if (isPath(expr)) (expr as hbs.AST.PathExpression & { strict?: boolean }).strict = true;
-  const capture: hbs.AST.PathExpression = { type: 'PathExpression', data: false, depth: 0, parts: [CAPTURE], original: CAPTURE, loc: m.loc };
-  const statement = { ...m, path: capture, params: [expr], hash: undefined as unknown as hbs.AST.Hash, escaped: false };
-  return { type: 'Program', body: [statement], blockParams: [], strip: {}, loc: m.loc } as unknown as hbs.AST.Program;
+  const path: hbs.AST.PathExpression = { type: 'PathExpression', data: false, depth: 0, parts: [helper], original: helper, loc: m.loc };
+  return { ...m, path, params: [expr], hash: undefined as unknown as hbs.AST.Hash, escaped: false };
 }
 
 /**

@@ -1,20 +1,12 @@
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { InputError, formatProblem } from '../../../src/errors.js';
+import { formatProblem } from '../../../src/errors.js';
+import { problemsOf } from './problems.js';
 import { loadInventory, parseExtraVars, parseInventory } from '../../../src/inventory.js';
 
 const dir = join(import.meta.dirname, '../../fixtures/input/inventory');
 const fixture = (name: string) => join(dir, name);
 
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof InputError) return err.problems.map(formatProblem);
-    throw err;
-  }
-  throw new Error('expected an InputError');
-}
 
 describe('inventory', () => {
   const inv = loadInventory(fixture('prod.yml'));

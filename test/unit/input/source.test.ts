@@ -1,16 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { InputError, formatProblem } from '../../../src/errors.js';
+import { problemsOf } from './problems.js';
 import { formatPath, loadSource, parseSource } from '../../../src/source.js';
 
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof InputError) return err.problems.map(formatProblem);
-    throw err;
-  }
-  throw new Error('expected an InputError');
-}
 
 const text = `plays:
   - name: one
