@@ -38,7 +38,7 @@ export function parseFacts(stdout: string): Facts {
   const facts: Facts = {
     hostname: fileText(raw, '/proc/sys/kernel/hostname') ?? '',
     kernel: { release, version: parseKernelVersion(release), build: fileText(raw, '/proc/sys/kernel/version') ?? '' },
-    distribution: parseOsRelease(sectionLines(raw, 'os-release') ?? []),
+    distribution: parseOsRelease(raw.files.get('/etc/os-release') ?? raw.files.get('/usr/lib/os-release') ?? []),
     cpu,
     numa,
     nics: parseNics(raw),

@@ -2,7 +2,7 @@
 // hugepages and KSM. Values are numbers or null — null means "not known", never 0.
 
 import type { HugepagePool, MemoryFacts } from './types.js';
-import { type RawFacts, fileText, matchFiles, sectionLines, toInt } from './sections.js';
+import { type RawFacts, fileText, matchFiles, toInt } from './sections.js';
 
 const POOL_RE = /^\/sys\/kernel\/mm\/hugepages\/hugepages-(\d+)kB\/(nr|free|resv|surplus)_hugepages$/;
 const THP = '/sys/kernel/mm/transparent_hugepage';
@@ -39,7 +39,7 @@ export function parseHugepagePools(raw: RawFacts): HugepagePool[] {
 }
 
 export function parseMemory(raw: RawFacts): MemoryFacts {
-  const meminfo = parseMeminfoLines(sectionLines(raw, 'meminfo') ?? []);
+  const meminfo = parseMeminfoLines(raw.files.get('/proc/meminfo') ?? []);
   const enabled = parseBracketChoice(fileText(raw, `${THP}/enabled`));
   const defrag = parseBracketChoice(fileText(raw, `${THP}/defrag`));
   return {

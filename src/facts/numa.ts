@@ -4,7 +4,7 @@
 
 import type { NumaFacts, NumaNode } from './types.js';
 import { parseCpuListOrEmpty } from './cpulist.js';
-import { type RawFacts, matchFiles, sectionLines, toInt } from './sections.js';
+import { type RawFacts, matchFiles, toInt } from './sections.js';
 
 const NODE_RE = /^\/sys\/devices\/system\/node\/node(\d+)\/(cpulist|distance)$/;
 const NODE_HP_RE = /^\/sys\/devices\/system\/node\/node(\d+)\/hugepages\/hugepages-(\d+)kB\/(nr|free)_hugepages$/;
@@ -37,14 +37,8 @@ export function parseNuma(raw: RawFacts, onlineCpus: number[]): NumaFacts {
     if (m[3] === 'nr') pool.total = value ?? 0;
     else pool.free = value;
   }
-  const memLines = new Map<number, string[]>();
-  for (const line of sectionLines(raw, 'node-meminfo') ?? []) {
-    const i = line.indexOf(':');
-    const m = i > 0 ? NODE_MEM_RE.exec(line.slice(0, i)) : null;
-    if (m) (memLines.get(Number(m[1])) ?? memLines.set(Number(m[1]), []).get(Number(m[1]))!).push(line.slice(i + 1));
-  }
-  for (const [id, lines] of memLines) {
-    const n = node(id);
+  for (const { m, lines } of matchFiles(raw, NODE_MEM_RE)) {
+    const n = node(Number(m[1]));
     n.memTotalKiB = nodeMeminfoValue(lines, 'MemTotal');
     n.memFreeKiB = nodeMeminfoValue(lines, 'MemFree');
   }

@@ -43,7 +43,7 @@ export function parseExists(raw: RawFacts): Set<string> {
  */
 export function parseBoot(raw: RawFacts, commands: Set<string>, exists: Set<string>): BootFacts {
   const firmware = exists.has('/sys/firmware/efi') ? 'uefi' : 'bios';
-  const blsFlag = (sectionLines(raw, 'grub-default') ?? []).some((l) => /^GRUB_ENABLE_BLSCFG=["']?true["']?\s*$/.test(l.trim()));
+  const blsFlag = (raw.files.get('/etc/default/grub') ?? []).some((l) => /^GRUB_ENABLE_BLSCFG=["']?true["']?\s*$/.test(l.trim()));
   const bls = exists.has('/boot/loader/entries') && (blsFlag || commands.has('grubby'));
   const efiConfigs = (sectionLines(raw, 'efi-grub') ?? []).flatMap((l) => {
     const m = /^(\/boot\/efi\/EFI\/[^:]+\/grub\.cfg):(\d+)$/.exec(l.trim());

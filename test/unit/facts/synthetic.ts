@@ -49,6 +49,10 @@ export function renderGathererOutput(l: SyntheticLayout): string {
   const f = (path: string, value: string | number) => files.push(`${path}:${value}`);
   const sys = '/sys/devices/system';
   const total = l.sockets * l.coresPerSocket * l.threadsPerCore;
+  for (const line of l.osRelease) f('/etc/os-release', line);
+  if (l.family === 'rhel') f('/etc/default/grub', 'GRUB_ENABLE_BLSCFG=true');
+  const mem = l.memPerNodeKiB * l.sockets * l.nodesPerSocket;
+  for (const line of [`MemTotal:       ${mem} kB`, `MemFree:        ${mem - 4_000_000} kB`, 'Hugepagesize:       2048 kB']) f('/proc/meminfo', line);
   f('/proc/sys/kernel/hostname', l.hostname);
   f('/proc/sys/kernel/osrelease', l.release);
   f('/proc/sys/kernel/version', '#1 SMP PREEMPT_DYNAMIC');
@@ -74,6 +78,8 @@ export function renderGathererOutput(l: SyntheticLayout): string {
   for (const [node, cpus] of nodeCpus) {
     f(`${sys}/node/node${node}/cpulist`, formatCpuList(cpus));
     f(`${sys}/node/node${node}/distance`, l.distances[node].join(' '));
+    f(`${sys}/node/node${node}/meminfo`, `Node ${node} MemTotal:       ${l.memPerNodeKiB} kB`);
+    f(`${sys}/node/node${node}/meminfo`, `Node ${node} MemFree:        ${l.memPerNodeKiB - 1_000_000} kB`);
     f(`${sys}/node/node${node}/hugepages/hugepages-2048kB/nr_hugepages`, 0);
     f(`${sys}/node/node${node}/hugepages/hugepages-1048576kB/nr_hugepages`, 0);
   }
@@ -92,14 +98,8 @@ export function renderGathererOutput(l: SyntheticLayout): string {
   f('/sys/class/net/lo/mtu', 65536);
   f('/sys/class/net/lo/operstate', 'unknown');
 
-  const out = ['@@hvtune:files', ...files, '@@hvtune:os-release', ...l.osRelease, '@@hvtune:cpuinfo'];
-  out.push('processor\t: 0', `vendor_id\t: ${l.vendor}`, `model name\t: ${l.model}`, `flags\t\t: ${l.flags}`, '@@hvtune:meminfo');
-  const mem = l.memPerNodeKiB * nodeCpus.size;
-  out.push(`MemTotal:       ${mem} kB`, `MemFree:        ${mem - 4_000_000} kB`, 'Hugepagesize:       2048 kB', '@@hvtune:node-meminfo');
-  for (const node of nodeCpus.keys()) {
-    out.push(`${sys}/node/node${node}/meminfo:Node ${node} MemTotal:       ${l.memPerNodeKiB} kB`);
-    out.push(`${sys}/node/node${node}/meminfo:Node ${node} MemFree:        ${l.memPerNodeKiB - 1_000_000} kB`);
-  }
+  const out = ['@@hvtune:files', ...files, '@@hvtune:cpuinfo'];
+  out.push('processor\t: 0', `vendor_id\t: ${l.vendor}`, `model name\t: ${l.model}`, `flags\t\t: ${l.flags}`);
   out.push('@@hvtune:links', 'lrwxrwxrwx 1 root root 0 Jan  1 00:00 /sys/class/net/lo -> ../../devices/virtual/net/lo');
   for (const n of l.nics) {
     const bridge = n.pci.slice(0, 7);
@@ -114,7 +114,7 @@ export function renderGathererOutput(l: SyntheticLayout): string {
   out.push('@@hvtune:exists', '/dev/kvm', '/run/systemd/system', '/usr/lib/systemd/network', '/run/libvirt/libvirt-sock');
   out.push(...(rhel ? ['/sys/firmware/efi', '/etc/NetworkManager', '/boot/grub2/grub.cfg', '/boot/loader/entries'] : ['/boot/grub/grub.cfg']));
   out.push('@@hvtune:efi-grub', ...(rhel ? ['/boot/efi/EFI/rocky/grub.cfg:1'] : []));
-  out.push('@@hvtune:grub-default', ...(rhel ? ['GRUB_ENABLE_BLSCFG=true'] : []), '@@hvtune:commands');
+  out.push('@@hvtune:commands');
   out.push(...(rhel ? ['/usr/sbin/grubby', '/usr/sbin/grub2-mkconfig', '/usr/bin/nmcli'] : ['/usr/sbin/update-grub']));
   out.push('/usr/sbin/ethtool', '/usr/bin/virsh', '/usr/bin/systemd-detect-virt', '/usr/bin/udevadm', '/usr/bin/timeout');
   out.push('@@hvtune:interrupts', '@@hvtune:detect-virt', 'none');
