@@ -133,8 +133,12 @@ class Tier1Lab implements Lab {
     // Written before anything exists on the machine, so lab-clean finds whatever a crash leaves.
     this.state.hosts.push(...states);
     writeMarker(this.state);
-    const added = await Promise.all(states.map((s) => this.buildHost(s)));
+    // Settle every build before failing: a teardown must not race a host still being made.
+    const built = await Promise.allSettled(states.map((s) => this.buildHost(s)));
     writeMarker(this.state);
+    const failed = built.find((b): b is PromiseRejectedResult => b.status === 'rejected');
+    if (failed) throw failed.reason;
+    const added = built.map((b) => (b as PromiseFulfilledResult<LabHost>).value);
     this.hosts.push(...added);
     for (const group of opts.groups ?? []) this.groups.set(group, [...(this.groups.get(group) ?? []), ...names]);
     this.writeClientFiles();
@@ -234,6 +238,9 @@ class Tier1Lab implements Lab {
     this.shadows.set(s.name, shadows);
     let file = shadows.get(path);
     if (file === undefined) {
+      if ((await this.exec(s.name, ['test', '-f', path])).code !== 0) {
+        throw new Error(`lab: cannot shadow ${path} on ${s.name}: no such file there (keys absent in a netns cannot be shadowed)`);
+      }
       file = join(s.dir, 'shadows', path.slice(1).replace(/\//g, '%'));
       mkdirSync(dirname(file), { recursive: true });
       writeFileSync(file, content);

@@ -1,11 +1,13 @@
 // The tier-1 lab harness itself: hosts that a real ssh client reaches with the lab's key and
 // known_hosts, isolated from each other and from the machine, and a teardown that leaves nothing.
 
-import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Client } from 'ssh2';
 import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
+import { allocateSubnets, LABS_DIR, netnsName, reserveLabId, SUBNETS_DIR, WORK_ROOT } from '../../src/lab/names.js';
 import { createLab, type Lab, type LabHost } from '../../src/lab/tier1.js';
 import { useLab } from './lab.js';
 
@@ -262,5 +264,43 @@ describe('tier-1 lab: destroy', () => {
     expect(existsSync(lab.dir)).toBe(false);
     expect(existsSync(marker)).toBe(false);
     await expect(lab.destroy()).resolves.toBeUndefined();
+  });
+});
+
+describe('tier-1 lab: scripts/lab-clean', () => {
+  test('sweeps a lab whose owner died, and leaves a live lab alone', async () => {
+    const live = getLab();
+    // What a crashed test process leaves: marker, subnet lock, netns with a veth and a process in it, dir.
+    const id = reserveLabId('dead');
+    const [subnet] = allocateSubnets(id, 1);
+    const ns = netnsName(id, 'hv1');
+    const dir = `${WORK_ROOT}/${id}`;
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(`${dir}/.hvtune-lab-id`, `${id}\n`);
+    await runCommand('ip', ['netns', 'add', ns]);
+    await runCommand('ip', ['link', 'add', subnet.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+    const inside = spawn('ip', ['netns', 'exec', ns, 'sleep', '1000'], { stdio: 'ignore' });
+    const insideExit = new Promise((resolve) => inside.once('exit', (_code, signal) => resolve(signal)));
+    const deadOwner = spawn('true');
+    await new Promise((resolve) => deadOwner.once('exit', resolve));
+    writeFileSync(`${LABS_DIR}/${id}`, [
+      `owner ${deadOwner.pid} 0`, 'parent 1', 'run -', `dir ${dir}`,
+      `host hv1 ${ns} ${subnet.veth} ${subnet.index} ${subnet.cidr} 0 0`, '',
+    ].join('\n'));
+    expect(await netnsList()).toContain(ns);
+
+    const script = fileURLToPath(new URL('../../scripts/lab-clean', import.meta.url));
+    const r = await runCommand('bash', [script]);
+    expect(r.stdout).toContain(`swept lab ${id}`);
+
+    expect(await insideExit).toBe('SIGKILL');
+    expect(await netnsList()).not.toContain(ns);
+    expect(existsSync(`/sys/class/net/${subnet.veth}`)).toBe(false);
+    expect(existsSync(dir)).toBe(false);
+    expect(existsSync(`${SUBNETS_DIR}/${subnet.index}`)).toBe(false);
+    expect(existsSync(`${LABS_DIR}/${id}`)).toBe(false);
+    // The live lab is untouched.
+    expect(existsSync(`${LABS_DIR}/${live.id}`)).toBe(true);
+    expect((await ssh(live, host('hv1'), 'hostname')).stdout).toBe('hv1\n');
   });
 });
