@@ -31,8 +31,8 @@ export function freePort(): Promise<number> {
 }
 
 /** An ed25519 key pair made by ssh-keygen; returns `type base64`. */
-export function makeKey(path: string): string {
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'hvtune-test', '-f', path]);
+export function makeKey(path: string, type = 'ed25519'): string {
+  execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', 'hvtune-test', '-f', path]);
   return readFileSync(path + '.pub', 'utf8').split(' ').slice(0, 2).join(' ');
 }
 
@@ -60,7 +60,11 @@ exec /usr/sbin/sshd -D -e -f "$1"
  * Start sshd in `dir` with host key `hostKey` (made if missing) accepting `clientPublicKey` for
  * root. The same dir and host key can be started again after stop().
  */
-export async function startLocalSshd(dir: string, clientPublicKey: string, opts: { port?: number; hostKey?: string } = {}): Promise<LocalSshd> {
+export async function startLocalSshd(
+  dir: string,
+  clientPublicKey: string,
+  opts: { port?: number; hostKey?: string; extraHostKeys?: string[] } = {},
+): Promise<LocalSshd> {
   mkdirSync(dir, { recursive: true });
   const hostKey = opts.hostKey ?? join(dir, 'host_ed25519_key');
   let hostKeyPublic: string;
@@ -77,6 +81,7 @@ export async function startLocalSshd(dir: string, clientPublicKey: string, opts:
     [
       `ListenAddress 127.0.0.1:${port}`,
       `HostKey ${hostKey}`,
+      ...(opts.extraHostKeys ?? []).map((k) => `HostKey ${k}`),
       'PermitRootLogin prohibit-password',
       'PasswordAuthentication no',
       'KbdInteractiveAuthentication no',

@@ -105,6 +105,26 @@ describe('host keys', () => {
     expect(readFileSync(file, 'utf8')).toBe(text);
   });
 
+  it('asks for the key type known_hosts has, so a server with several keys is not taken for changed', async () => {
+    const ecdsaPath = join(dir, 'multi', 'host_ecdsa_key');
+    execFileSync('mkdir', ['-p', join(dir, 'multi')]);
+    const ecdsa = makeKey(ecdsaPath, 'ecdsa');
+    const multi = await startLocalSshd(join(dir, 'multi'), readFileSync(clientKey + '.pub', 'utf8').trim(), { extraHostKeys: [ecdsaPath] });
+    try {
+      const file = join(dir, 'kh-ecdsa-only');
+      writeFileSync(file, `[127.0.0.1]:${multi.port} ${ecdsa}\n`);
+      const conn = await SshConnection.connect(target(multi), options({ knownHostsFile: file }));
+      await conn.close();
+      // The same server, a different ecdsa key on record: changed, although its ed25519 key is unknown.
+      writeFileSync(file, `[127.0.0.1]:${multi.port} ${makeKey(join(dir, 'other_ecdsa'), 'ecdsa')}\n`);
+      expect((await connectError(target(multi), options({ knownHostsFile: file, acceptNewHostKeys: true }))).message).toContain(
+        'host key has CHANGED: the server offers ecdsa-sha2-nistp256',
+      );
+    } finally {
+      await multi.stop();
+    }
+  });
+
   it('refuses a @revoked key', async () => {
     const file = join(dir, 'kh-revoked');
     writeFileSync(file, knownLine(bastion) + `@revoked * ${bastion.hostKeyPublic}\n`);
