@@ -8,8 +8,8 @@ import {
   ABSOLUTE_PATH_PATTERN,
   ACCOUNT_PATTERN,
   type FileState,
-  fileStateScript,
-  fileStateFromResult,
+  fileStateFromResults,
+  fileStateRequests,
   readFileState,
   sameAccount,
 } from './lib/file-state.js';
@@ -97,11 +97,11 @@ export const file = {
 
   read(args: FileArgs): ReadRequest[] {
     const wantContent = (args.state ?? 'file') === 'file' && args.content !== undefined;
-    return [{ kind: 'script', script: fileStateScript(args.path, { content: wantContent }) }];
+    return fileStateRequests(args.path, { content: wantContent });
   },
 
   parse(_args: FileArgs, results: ReadResult[]): FileState {
-    return fileStateFromResult(results[0]);
+    return fileStateFromResults(results);
   },
 
   plan(args: FileArgs, observed: FileState): PlanResult {

@@ -6,7 +6,7 @@
 
 import type { Change, HostHandle, Module, PlanResult, ReadRequest, ReadResult } from '../src/module.js';
 import { ApplyVerifyError, TaskError } from '../src/errors.js';
-import { ABSOLUTE_PATH_PATTERN, type FileState, fileStateScript, fileStateFromResult, readFileState } from './lib/file-state.js';
+import { ABSOLUTE_PATH_PATTERN, type FileState, fileStateFromResults, fileStateRequests, readFileState } from './lib/file-state.js';
 
 export interface LineInFileArgs {
   path: string;
@@ -79,11 +79,11 @@ export const lineinfile = {
   },
 
   read(args: LineInFileArgs): ReadRequest[] {
-    return [{ kind: 'script', script: fileStateScript(args.path, { content: true }) }];
+    return fileStateRequests(args.path, { content: true });
   },
 
   parse(_args: LineInFileArgs, results: ReadResult[]): FileState {
-    return fileStateFromResult(results[0]);
+    return fileStateFromResults(results);
   },
 
   plan(args: LineInFileArgs, observed: FileState): PlanResult {

@@ -3,7 +3,7 @@
 // parser fixtures capture.
 
 import { sh } from '../../src/quote.js';
-import type { HostHandle, ReadResult } from '../../src/module.js';
+import type { HostHandle, ReadRequest, ReadResult } from '../../src/module.js';
 
 export type PathType = 'absent' | 'file' | 'directory' | 'symlink' | 'other';
 
@@ -78,9 +78,30 @@ export function sameAccount(want: string, name: string | null, id: number | null
   return /^[0-9]+$/.test(want) ? id === Number(want) : name === want;
 }
 
-/** The state from the read result of fileStateScript (parse phase). */
-export function fileStateFromResult(r: ReadResult): FileState {
-  return parseFileState(r.kind === 'script' || r.kind === 'cmd' ? r.stdout : '');
+/**
+ * Read requests for a path's state: the stat script, then (with content) a plain file read, which
+ * the engine knows to re-read after an earlier task wrote the file and, in check mode, to show
+ * as that task would leave it.
+ */
+export function fileStateRequests(path: string, opts: { content: boolean }): ReadRequest[] {
+  const stat: ReadRequest = { kind: 'script', script: fileStateScript(path, { content: false }) };
+  return opts.content ? [stat, { kind: 'file', path }] : [stat];
+}
+
+/** The state from the results of fileStateRequests (parse phase). */
+export function fileStateFromResults(results: ReadResult[]): FileState {
+  const [stat, file] = results;
+  const state = parseFileState(stat.kind === 'script' || stat.kind === 'cmd' ? stat.stdout : '');
+  if (file?.kind !== 'file') return state;
+  if (file.content !== null && state.type === 'absent') {
+    // check mode: an earlier task of the run would create it
+    return { ...state, type: 'file', content: file.content };
+  }
+  if (file.content === null && state.type === 'file') {
+    // check mode: an earlier task would remove it
+    return { type: 'absent', mode: null, owner: null, group: null, uid: null, gid: null, content: null };
+  }
+  return { ...state, content: state.type === 'file' ? file.content : null };
 }
 
 /** Read a path's state through a host handle (apply's read-back). */
