@@ -25,7 +25,7 @@ export interface SshTarget {
   /** `~` is expanded. */
   identityFile?: string;
   password?: string;
-  /** Agent socket; defaults to SSH_AUTH_SOCK when set. */
+  /** Agent socket; undefined = SSH_AUTH_SOCK if set, '' = no agent. */
   agent?: string;
   /** Wrap commands with `sudo -n sh -c …` when user is not root. */
   become?: boolean;
