@@ -3,7 +3,7 @@
 // file under /run/hvtune-lab/ and checked against what the machine already uses.
 
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 
 export const STATE_DIR = '/run/hvtune-lab';
 export const LABS_DIR = `${STATE_DIR}/labs`;
@@ -59,6 +59,14 @@ function ensureStateDirs(): void {
 
 let labCounter = 0;
 
+function netnsTaken(prefix: string): boolean {
+  try {
+    return readdirSync('/run/netns').some((name) => name.startsWith(prefix));
+  } catch {
+    return false; // no namespaces at all yet
+  }
+}
+
 /**
  * Reserve a lab id unique on this machine: the marker file LABS_DIR/<id> is created exclusively
  * (its content is replaced by the full marker right after). The id carries the process and the
@@ -72,6 +80,7 @@ export function reserveLabId(tag?: string): string {
   const worker = process.env.VITEST_POOL_ID ?? process.env.VITEST_WORKER_ID ?? '0';
   for (;;) {
     const id = `${tag ? tag + '-' : ''}${process.pid}w${worker}n${labCounter++}`;
+    if (netnsTaken(netnsName(id, ''))) continue; // a namespace left by an earlier process with this PID
     if (exclusiveCreate(`${LABS_DIR}/${id}`, `owner ${process.pid}\n`)) return id;
   }
 }

@@ -68,11 +68,17 @@ export interface Lab {
 }
 
 export interface LabOptions {
+  /** Number of hosts, default 3 (or the number of names). */
   hosts?: number;
+  /** Inventory names, default hv1..hvN. */
   names?: string[];
+  /** Working dir, default a fresh one under /tmp/hvtune-lab/; destroy() removes it. */
   dir?: string;
+  /** Goes into the lab id and namespace names (1-12 letters or digits). */
   tag?: string;
+  /** path → value, shadowed on every host at creation (see Lab.shadow). */
   shadows?: Record<string, string>;
+  /** Inventory groups; group `lab` always holds every host unless defined here. */
   groups?: Record<string, string[]>;
 }
 
