@@ -46,7 +46,7 @@ export const connectionProperties = {
 } as const;
 
 const variables = {
-  type: 'object',
+  type: ['object', 'null'],
   propertyNames: { pattern: VARIABLE_NAME_PATTERN, 'x-message': 'must be a variable name (letters, digits and _)' },
 } as const;
 

@@ -64,6 +64,12 @@ describe('inventory', () => {
     expect(same.hosts.get('hv1')!.groups).toEqual(['all', 'alpha', 'zeta']);
   });
 
+  test('empty vars, hosts and children are allowed', () => {
+    const empty = parseInventory('all:\n  vars:\n  hosts:\n    hv1:\n      vars:\n  children:\n    kvm:\n', 'e.yml');
+    expect(empty.hosts.get('hv1')!.vars).toEqual({});
+    expect(empty.groups.get('kvm')).toEqual({ name: 'kvm', hosts: [], children: [] });
+  });
+
   test('top-level groups other than all are children of all', () => {
     const top = parseInventory('web:\n  hosts: { w1: }\n  vars: { a: 1 }\n', 'top.yml');
     expect(top.hosts.get('w1')!.groups).toEqual(['all', 'web']);
