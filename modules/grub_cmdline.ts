@@ -89,12 +89,11 @@ const schema = {
         '_DEFAULT: normal entries only).',
     },
   },
-  anyOf: [{ required: ['present'] }, { required: ['absent'] }],
-  'x-message': 'needs present and/or absent',
 } as const;
 
 function validate(args: GrubCmdlineArgs) {
   const problems: { path: string; message: string }[] = [];
+  if (!args.present?.length && !args.absent?.length) problems.push({ path: 'present', message: 'needs present and/or absent' });
   const keys = new Map<string, string>();
   for (const arg of args.present ?? []) {
     const other = keys.get(argKey(arg));

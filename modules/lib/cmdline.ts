@@ -241,7 +241,26 @@ export function editChain(
     next[li][lj] = arg;
     for (const i of live) next[i] = next[i].filter((a, j) => (i === li && j === lj) || a === SELF_REF || argKey(a) !== key);
   }
+  keepHugepagePairs(next, present);
   return next;
+}
+
+/**
+ * `hugepages=N` counts pages of the `hugepagesz=` before it, so a pair given in `present` stays
+ * adjacent, in that order, wherever set semantics put its members.
+ */
+function keepHugepagePairs(next: string[][], present: readonly string[]): void {
+  present.forEach((size, p) => {
+    const count = present[p + 1];
+    if (argKey(size) !== 'hugepagesz' || count === undefined || argKey(count) !== 'hugepages') return;
+    for (const args of next) {
+      const s = args.indexOf(size);
+      const c = args.indexOf(count);
+      if (s === -1 || c === -1 || c === s + 1) continue;
+      args.splice(c, 1);
+      args.splice(args.indexOf(size) + 1, 0, count);
+    }
+  });
 }
 
 /** Replace the value spans of changed assignments in one file's text; other bytes are kept. */

@@ -1,0 +1,87 @@
+// grub_cmdline on a tier-1 lab host: the edit and its check-mode diff are real; regeneration is
+// not possible here (no boot-config tool; update-grub's grub-probe rejects overlay roots), so apply
+// must fail with that message and leave /etc/default/grub byte for byte as it was.
+
+import { beforeAll, describe, expect, test } from 'vitest';
+import { useLab } from '../lab.js';
+import { changesOn, play } from '../play.js';
+
+const lab = useLab({ hosts: 1 });
+const GRUB = '/etc/default/grub';
+// Debian 12's stock file, with a hand-added line of the kind seed 004 appends.
+const STOCK = `# If you change this file, run 'update-grub' afterwards to update
+# /boot/grub/grub.cfg.
+# For full documentation of the options in this file, see:
+#   info -f grub -n 'Simple configuration'
+
+GRUB_DEFAULT=0
+GRUB_TIMEOUT=5
+GRUB_DISTRIBUTOR=\`lsb_release -i -s 2> /dev/null || echo Debian\`
+GRUB_CMDLINE_LINUX_DEFAULT="quiet"
+GRUB_CMDLINE_LINUX="console=ttyS0,115200n8 hugepages=4"
+
+# Uncomment to disable graphical terminal (grub-pc only)
+#GRUB_TERMINAL=console
+`;
+const playbook = (args: string) => `- name: kernel command line
+  hosts: lab
+  tasks:
+    - name: hugepages and mitigations
+      grub_cmdline: ${args}
+`;
+const SEED_ARGS = '{ present: [hugepagesz=1G, hugepages=16, mitigations=off], absent: [rhgb] }';
+let hasUpdateGrub = false;
+
+beforeAll(async () => {
+  await lab().writeFile('hv1', GRUB, STOCK);
+  hasUpdateGrub = (await lab().exec('hv1', ['sh', '-c', 'command -v update-grub'])).code === 0;
+});
+
+describe('grub_cmdline on a tier-1 host', () => {
+  test('check shows one reboot change with the diff, warns about mitigations=off, and changes nothing', async () => {
+    const r = await play(lab(), playbook(SEED_ARGS), { check: true, diff: true });
+    expect(r.code).toBe(2);
+    const [change, ...more] = changesOn(r.report, 'hv1');
+    expect(more).toEqual([]);
+    expect(change).toMatchObject({ module: 'grub_cmdline', target: GRUB, effect: 'reboot' });
+    expect(change.diff).toContain('-GRUB_CMDLINE_LINUX="console=ttyS0,115200n8 hugepages=4"');
+    expect(change.diff).toContain('+GRUB_CMDLINE_LINUX="console=ttyS0,115200n8 hugepagesz=1G hugepages=16 mitigations=off"');
+    expect(change.warnings.join('\n')).toContain('mitigations=off turns off protection against CPU vulnerabilities');
+    expect(await lab().readFile('hv1', GRUB)).toBe(STOCK);
+  });
+
+  test('apply cannot regenerate the boot config here: it fails with the reason and restores the file byte for byte', async () => {
+    const r = await play(lab(), playbook(SEED_ARGS));
+    expect(r.code).toBe(1);
+    const message = r.report.failures.map((f) => f.message).join('\n');
+    expect(message).toContain(`${GRUB} restored`);
+    if (hasUpdateGrub) expect(message).toContain('update-grub failed');
+    else expect(message).toContain('no boot-config tool found');
+    expect(await lab().readFile('hv1', GRUB)).toBe(STOCK);
+  });
+
+  test('arguments already persisted but not booted: no change, a pending reboot per argument in the recap', async () => {
+    const persisted = STOCK.replace('hugepages=4"', 'hugepages=4 hugepagesz=1G"');
+    await lab().writeFile('hv1', GRUB, persisted);
+    const r = await play(lab(), playbook('{ present: [hugepagesz=1G, hugepages=4] }'), { check: true });
+    expect(r.code).toBe(0);
+    expect(changesOn(r.report, 'hv1')).toEqual([]);
+    expect(r.report.recap.hv1.pending).toEqual([
+      expect.objectContaining({ effect: 'reboot', target: 'cmdline:hugepagesz=1G' }),
+      expect.objectContaining({ effect: 'reboot', target: 'cmdline:hugepages=4' }),
+    ]);
+    await lab().writeFile('hv1', GRUB, STOCK);
+  });
+
+  test('a grub.d file that sets the variable later is where the change is planned, and the plan says so', async () => {
+    const dropIn = '/etc/default/grub.d/50-cloudimg-settings.cfg';
+    await lab().writeFile('hv1', dropIn, 'GRUB_CMDLINE_LINUX_DEFAULT="console=tty1 console=ttyS0"\n');
+    const r = await play(lab(), playbook('{ present: [iommu=pt], variable: GRUB_CMDLINE_LINUX_DEFAULT }'), { check: true, diff: true });
+    expect(r.code).toBe(2);
+    const changes = changesOn(r.report, 'hv1');
+    expect(changes.map((c) => c.target)).toEqual([dropIn]);
+    expect(changes[0].diff).toContain('+GRUB_CMDLINE_LINUX_DEFAULT="console=tty1 console=ttyS0 iommu=pt"');
+    expect(changes[0].warnings.join('\n')).toContain(`is sourced after ${GRUB}`);
+    await lab().exec('hv1', ['rm', '-f', dropIn]);
+  });
+});
