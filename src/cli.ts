@@ -165,10 +165,9 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .command('demo')
     .description('Start a lab of real SSH hosts, run the example playbook with --check --diff, apply it, run it again, tear the lab down.')
     .option('--hosts <n>', 'lab hosts', '3')
-    .option('--keep', 'leave the lab running and print how to reach it')
     .action(async (o) => {
       const { runDemo } = await import('./commands/demo.js');
-      code = await runDemo({ hosts: Number(o.hosts), keep: !!o.keep }, io);
+      code = await runDemo({ hosts: Math.max(1, Number(o.hosts) || 3) }, io);
     });
 
   try {

@@ -14,16 +14,14 @@ function projectFile(rel: string): string {
   return join(dir, rel);
 }
 
-export async function runDemo(opts: { hosts: number; keep: boolean }, io: CliIO): Promise<number> {
+export async function runDemo(opts: { hosts: number }, io: CliIO): Promise<number> {
   const { createLab } = await import('../lab/tier1.js');
   const { runCli } = await import('../cli.js');
   const playbook = projectFile('playbooks/tcp-tuning.yml');
   io.stdout(`Starting a lab of ${opts.hosts} hosts (network namespaces + overlay root + sshd)…`);
   const t0 = Date.now();
   const lab = await createLab({ hosts: opts.hosts, tag: 'demo' });
-  const stop = async () => {
-    if (!opts.keep) await lab.destroy();
-  };
+  const stop = () => lab.destroy();
   const onSignal = () => void stop().finally(() => process.exit(130));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -44,10 +42,6 @@ export async function runDemo(opts: { hosts: number; keep: boolean }, io: CliIO)
         io.stderr(`demo: expected exit ${expect}, got ${code}`);
         return 1;
       }
-    }
-    if (opts.keep) {
-      io.stdout(`\nThe lab is still running. Inventory: ${lab.inventoryPath}; known_hosts: ${lab.knownHostsPath}; key: ${lab.keyPath}`);
-      io.stdout(`Stop it with: scripts/lab-clean (or kill ${lab.hosts.map((h) => h.pid).join(' ')})`);
     }
     return 0;
   } finally {
