@@ -10,12 +10,13 @@
 //   node_cpus_reserved facts node n   node's CPUs minus its n lowest cores (with their
 //                                     hyper-threads), left for the host        → nodeCpusReserved
 //   one_thread_per_core facts cpus    the lowest thread of each core in cpus  → oneThreadPerCore
-//   min a b…, max a b…, clamp x lo hi numbers
-//   pin_vm facts node vcpus reserve [emulator=…]
+//   clamp x lo hi                     x within [lo, hi] (min and max are the template engine's)
+//   pin_vm facts node vcpus [reserve] [emulator]   (emulator also as a hash: emulator=1)
 //                                     { vcpupin: {"0": "1", …}, emulatorpin: "11-19" } → pinVm;
 //                                     used alone in a mustache it stays an object
 
 import { TaskError } from './errors.js';
+import { registerHelpers } from './template.js';
 import type { CpuThread, Facts } from './facts.js';
 import { formatCpuList, parseCpuList } from './facts/cpulist.js';
 
@@ -245,11 +246,6 @@ function arity(helper: string, params: unknown[], n: number, usage: string): voi
   if (params.length !== n) throw new TaskError(`${helper}: expected ${usage}, got ${params.length} argument(s)`);
 }
 
-function numbers(helper: string, params: unknown[]): number[] {
-  if (!params.length) throw new TaskError(`${helper}: expected at least one number`);
-  return params.flatMap((p) => (Array.isArray(p) ? p : [p])).map((p, i) => toNumber(p, `${helper} argument ${i + 1}`));
-}
-
 type Helper = (...args: any[]) => unknown;
 
 export const topologyHelpers: Record<string, Helper> = {
@@ -279,12 +275,6 @@ export const topologyHelpers: Record<string, Helper> = {
     arity('one_thread_per_core', params, 2, 'one_thread_per_core facts CPUS');
     return oneThreadPerCore(factsArg(params[0], 'one_thread_per_core'), params[1] as CpuListInput);
   },
-  min(...args: unknown[]) {
-    return Math.min(...numbers('min', splitOptions(args).params));
-  },
-  max(...args: unknown[]) {
-    return Math.max(...numbers('max', splitOptions(args).params));
-  },
   clamp(...args: unknown[]) {
     const { params } = splitOptions(args);
     arity('clamp', params, 3, 'clamp X LO HI');
@@ -292,23 +282,20 @@ export const topologyHelpers: Record<string, Helper> = {
   },
   pin_vm(...args: unknown[]) {
     const { params, hash } = splitOptions(args);
-    if (params.length < 3 || params.length > 4) {
-      throw new TaskError(`pin_vm: expected pin_vm facts NODE VCPUS [RESERVE] [emulator=…], got ${params.length} argument(s)`);
+    if (params.length < 3 || params.length > 5) {
+      throw new TaskError(`pin_vm: expected pin_vm facts NODE VCPUS [RESERVE] [EMULATOR], got ${params.length} argument(s)`);
     }
     return pinVm({
       facts: factsArg(params[0], 'pin_vm'),
       node: toInteger(params[1], 'pin_vm node'),
       vcpus: toInteger(params[2], 'pin_vm vcpus'),
       reserve: params[3] === undefined ? 1 : toInteger(params[3], 'pin_vm reserve'),
-      emulator: (hash.emulator as EmulatorPlacement | undefined) ?? 'auto',
+      emulator: ((params[4] ?? hash.emulator) as EmulatorPlacement | undefined) ?? 'auto',
     });
   },
 };
 
-/** Register every topology helper with the template engine. */
-export async function registerTopologyHelpers(): Promise<void> {
-  // Resolved at run time so this file does not depend on the template engine at build time.
-  const template = (await import(TEMPLATE_MODULE)) as { registerHelpers(h: Record<string, Helper>): void };
-  template.registerHelpers(topologyHelpers);
+/** Register every topology helper with the template engine (min and max are its own). */
+export function registerTopologyHelpers(): void {
+  registerHelpers(topologyHelpers);
 }
-const TEMPLATE_MODULE = './template.js';

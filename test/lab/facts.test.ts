@@ -5,7 +5,10 @@ import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { FACTS_SCRIPT, parseFacts, type Facts } from '../../src/facts.js';
+import { sshConnector, sshOptions } from '../../src/cli.js';
+import { factsCommand } from '../../src/commands/facts.js';
 import { connectHost, type RemoteHost } from '../../src/host.js';
+import { loadInventory } from '../../src/inventory.js';
 import { LIBVIRT_URI, startLibvirt, tcgDomainXml, type LabLibvirt } from '../../src/lab/libvirt.js';
 import type { LabHost } from '../../src/lab/tier1.js';
 import { parseCpuList } from '../../src/topology.js';
@@ -181,4 +184,20 @@ describe('a KVM host with a private libvirtd', () => {
   test('a host without libvirtd answers domains: null, not an empty list', () => {
     expect(facts.get(lab().hosts[0].name)!.domains).toBeNull();
   });
+});
+
+test('hvtune facts over the lab inventory: every host, its own hostname, exit 0', async () => {
+  const inventory = loadInventory(lab().inventoryPath);
+  const out: string[] = [];
+  const r = await factsCommand({
+    inventory,
+    connect: sshConnector(inventory, sshOptions({ knownHosts: lab().knownHostsPath, timeout: '10' })),
+    json: true,
+    out: (s) => out.push(s),
+  });
+  expect(r.code).toBe(0);
+  const printed = JSON.parse(out.join('')) as { hosts: Record<string, Facts> };
+  for (const host of lab().hosts) {
+    expect(printed.hosts[host.name].hostname).toBe(await hostFile(host, '/proc/sys/kernel/hostname'));
+  }
 });
