@@ -61,7 +61,7 @@ describe('grub_cmdline on a tier-1 host', () => {
   });
 
   test('arguments already persisted but not booted: no change, a pending reboot per argument in the recap', async () => {
-    const persisted = STOCK.replace('hugepages=4"', 'hugepages=4 hugepagesz=1G"');
+    const persisted = STOCK.replace('hugepages=4"', 'hugepagesz=1G hugepages=4"');
     await lab().writeFile('hv1', GRUB, persisted);
     const r = await play(lab(), playbook('{ present: [hugepagesz=1G, hugepages=4] }'), { check: true });
     expect(r.code).toBe(0);
