@@ -170,8 +170,13 @@ export const file = {
       const op = c.data as FileOp;
       switch (op.op) {
         case 'write':
-          await host.writeFile(path, op.content, { backup });
-          await setAttributes(host, path, op);
+          // writeFile keeps the old file's mode and owner unless told otherwise
+          await host.writeFile(path, op.content, {
+            backup,
+            ...(op.mode !== null ? { mode: parseInt(op.mode, 8) } : {}),
+            ...(op.owner !== null ? { owner: op.owner } : {}),
+            ...(op.group !== null ? { group: op.group } : {}),
+          });
           break;
         case 'mkdir':
           await host.run(['mkdir', '-p', '--', path]);

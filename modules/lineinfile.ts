@@ -101,23 +101,16 @@ export const lineinfile = {
       target: args.path,
       effect: 'persistent',
       diff: { path: args.path, before: observed.type === 'absent' ? null : observed.content, after: edit.content },
-      data: {
-        content: edit.content,
-        mode: observed.mode,
-        owner: observed.owner,
-        group: observed.group,
-      },
+      data: { content: edit.content },
     };
     return { changes: [change] };
   },
 
   async apply(changes: Change[], host: HostHandle, args: LineInFileArgs): Promise<void> {
     for (const c of changes) {
-      const d = c.data as { content: string; mode: string | null; owner: string | null; group: string | null };
+      const d = c.data as { content: string };
+      // writeFile keeps the mode and owner of the file it replaces
       await host.writeFile(args.path, d.content, { backup: args.backup ?? true });
-      // keep the file's mode and owner: the atomic write creates a new inode
-      if (d.owner !== null) await host.run(['chown', `${d.owner}:${d.group}`, '--', args.path]);
-      if (d.mode !== null) await host.run(['chmod', d.mode, '--', args.path]);
       const now = await readFileState(host, args.path, { content: true });
       if (now.content !== d.content) {
         throw new ApplyVerifyError(host.name, args.path, d.content, now.content, 'the file changed while it was written');

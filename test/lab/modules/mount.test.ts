@@ -1,0 +1,135 @@
+// mount on a tier-1 lab host: a real hugetlbfs mount of 1 GiB pages inside the host's own mount
+// namespace (it dies with the host) and its /etc/fstab line. The host's /dev is the machine's
+// (bind-mounted), so the tests mount under /mnt, which lives in the host's overlay.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { useLab } from '../lab.js';
+import { play } from '../play.js';
+
+const lab = useLab({ hosts: 1 });
+const MP = '/mnt/hugepages1G';
+
+const playbook = (state: string, opts = 'pagesize=1G,mode=1770,gid=kvm') => `
+- name: hugepages
+  hosts: lab
+  tasks:
+    - name: hugetlbfs 1G
+      mount: { path: ${MP}, src: hugetlbfs, fstype: hugetlbfs, opts: "${opts}", state: ${state} }
+`;
+
+/** hugetlbfs mounts of the machine itself (outside every lab host): must never change. */
+const machineHugetlbfs = () =>
+  readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes('hugetlbfs')).sort();
+
+async function hostMount(path: string): Promise<string> {
+  const r = await lab().exec(lab().hosts[0], ['findmnt', '-n', '-o', 'FSTYPE,OPTIONS', '--mountpoint', path]);
+  return r.stdout.trim();
+}
+
+describe('mount: hugetlbfs of 1 GiB pages', () => {
+  const machineBefore = machineHugetlbfs();
+  let fstabBefore: string;
+  const line = 'hugetlbfs /mnt/hugepages1G hugetlbfs pagesize=1G,mode=1770,gid=kvm 0 0\n';
+
+  it('check mode shows the fstab diff and the mount, and changes nothing', async () => {
+    const h = lab().hosts[0];
+    fstabBefore = (await lab().readFile(h, '/etc/fstab')) ?? '';
+    const r = await play(lab(), playbook('mounted'), { check: true, diff: true });
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.report.changes.map((c) => [c.target, c.effect])).toEqual([
+      ['/etc/fstab', 'persistent'],
+      [`mount:${MP}`, 'live'],
+    ]);
+    expect(r.report.changes[0].diff).toContain('+' + line.trimEnd());
+    expect(await lab().readFile(h, '/etc/fstab')).toBe(fstabBefore);
+    expect(await hostMount(MP)).toBe('');
+    expect((await lab().exec(h, ['test', '-e', MP])).code).not.toBe(0);
+  });
+
+  it('apply writes fstab and mounts in the host only; a second run changes nothing', async () => {
+    const h = lab().hosts[0];
+    const r = await play(lab(), playbook('mounted'));
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.report.recap[h.name]).toMatchObject({ changed: 1, failed: 0 });
+    expect(await lab().readFile(h, '/etc/fstab')).toBe(fstabBefore + line);
+    // the kernel's own spelling: pagesize in M, the group by number
+    const gid = (await lab().exec(h, ['getent', 'group', 'kvm'])).stdout.split(':')[2];
+    expect(await hostMount(MP)).toBe(`hugetlbfs rw,relatime,gid=${gid},mode=1770,pagesize=1024M`);
+    expect((await lab().exec(h, ['stat', '-c', '%a %G', MP])).stdout.trim()).toBe('1770 kvm');
+    expect(machineHugetlbfs()).toEqual(machineBefore);
+
+    const again = await play(lab(), playbook('mounted'));
+    expect(again.code).toBe(0);
+    expect(again.report.changes).toEqual([]);
+  });
+
+  it('finds a hand unmount (live drift only) and mounts again', async () => {
+    const h = lab().hosts[0];
+    await lab().exec(h, ['umount', MP]);
+    const check = await play(lab(), playbook('mounted'), { check: true });
+    expect(check.code).toBe(2);
+    expect(check.report.changes.map((c) => [c.target, c.before, c.after])).toEqual([
+      [`mount:${MP}`, null, 'hugetlbfs pagesize=1G,mode=1770,gid=kvm'],
+    ]);
+    expect((await play(lab(), playbook('mounted'))).code).toBe(0);
+    expect(await hostMount(MP)).toContain('pagesize=1024M');
+  });
+
+  it('finds a hand edit of fstab (persisted drift only), puts the line back and keeps the others', async () => {
+    const h = lab().hosts[0];
+    const edited = '# added by hand\n' + fstabBefore + line.replace('mode=1770', 'mode=0755');
+    await lab().writeFile(h, '/etc/fstab', edited);
+    const check = await play(lab(), playbook('mounted'), { check: true });
+    expect(check.report.changes.map((c) => c.target)).toEqual(['/etc/fstab']);
+    expect(check.report.changes[0].diff).toContain('-' + line.replace('mode=1770', 'mode=0755').trimEnd());
+    expect((await play(lab(), playbook('mounted'))).code).toBe(0);
+    expect(await lab().readFile(h, '/etc/fstab')).toBe('# added by hand\n' + fstabBefore + line);
+    expect(await lab().readFile(h, '/etc/fstab.hvtune-backup')).toBe(edited);
+  });
+
+  it('a group that does not exist is a clear error in check mode', async () => {
+    const r = await play(lab(), playbook('mounted', 'pagesize=1G,gid=nosuchgroup'), { check: true });
+    expect(r.code).toBe(1);
+    expect(r.report.failures[0].message).toContain('gid=nosuchgroup names a group that does not exist');
+  });
+
+  it('state absent unmounts and removes the line; a second run changes nothing', async () => {
+    const h = lab().hosts[0];
+    const r = await play(lab(), playbook('absent'));
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.report.changes.map((c) => c.target)).toEqual(['/etc/fstab', `mount:${MP}`]);
+    expect(await hostMount(MP)).toBe('');
+    expect(await lab().readFile(h, '/etc/fstab')).toBe('# added by hand\n' + fstabBefore);
+    expect((await play(lab(), playbook('absent'))).report.changes).toEqual([]);
+    expect(machineHugetlbfs()).toEqual(machineBefore);
+  });
+});
+
+describe('playbooks/memory-and-disk-host.yml', () => {
+  const text = readFileSync(join(import.meta.dirname, '../../../playbooks/memory-and-disk-host.yml'), 'utf8');
+  // the host's /dev is the machine's: mount under the host's own /mnt instead
+  const vars = ['-e', 'hugepages_1g_mount=/mnt/hp1g'];
+
+  it('without systemd the KSM tasks fail clearly, and the mount is still planned', async () => {
+    const r = await play(lab(), text, { check: true, args: vars });
+    expect(r.code).toBe(1);
+    expect(r.report.changes.map((c) => c.target)).toEqual(['/etc/fstab', 'mount:/mnt/hp1g']);
+    expect(r.report.failures.map((f) => f.message).join('\n')).toMatch(/cannot manage ksm\.service: PID 1 is "sshd", not systemd/);
+  });
+
+  it('with --skip-tags ksm: check, apply, and a second run with nothing to change', async () => {
+    const args = [...vars, '--skip-tags', 'ksm'];
+    const check = await play(lab(), text, { check: true, args });
+    expect(check.code).toBe(2);
+    expect(check.report.changes).toHaveLength(2);
+    const apply = await play(lab(), text, { args });
+    expect(apply.code, apply.stdout + apply.stderr).toBe(0);
+    expect(await hostMount('/mnt/hp1g')).toMatch(/^hugetlbfs .*mode=1770,pagesize=1024M$/);
+    const again = await play(lab(), text, { args });
+    expect(again.report.changes).toEqual([]);
+    await play(lab(), text.replace('state: mounted', 'state: absent'), { args });
+    expect(await hostMount('/mnt/hp1g')).toBe('');
+  });
+});
