@@ -1,0 +1,64 @@
+// Plan fixtures: one YAML file per behaviour, { description, args, observed, expect }. A domain's
+// XML may come from xml/<file> (real `virsh dumpxml` output captured on lab hosts).
+
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { parse as parseYaml } from 'yaml';
+import { libvirt_domain, type LibvirtDomainObserved } from '../../../../modules/libvirt_domain.js';
+import type { Facts } from '../../../../src/facts.js';
+
+const here = new URL('.', import.meta.url).pathname;
+const xml = (file: string) => readFileSync(join(here, 'xml', file), 'utf8');
+
+interface DomainFixture { name: string; state: string; persisted?: string; persisted_file?: string; live?: string | null; live_file?: string }
+interface ChangeExpect { target: string; effect: string; before?: string | null; after?: string | null; diff_adds?: string[]; diff_removes?: string[] }
+interface Fixture {
+  description: string;
+  args: Record<string, unknown>;
+  observed: Omit<LibvirtDomainObserved, 'domains'> & { domains: DomainFixture[] };
+  expect: { changes?: ChangeExpect[]; pending?: { effect: string; target: string }[]; warnings?: string[]; error?: string };
+}
+
+const files = readdirSync(join(here, 'plan')).filter((f) => f.endsWith('.yaml')).sort();
+const ctx = { host: 'hv1', facts: { hostname: 'hv1', kernel: { release: '6.1.0', version: [6, 1, 0] } } as Facts };
+
+function observed(f: Fixture): LibvirtDomainObserved {
+  return {
+    ...f.observed,
+    domains: f.observed.domains.map((d) => ({
+      name: d.name,
+      state: d.state,
+      persisted: d.persisted ?? xml(d.persisted_file!),
+      live: d.live_file ? xml(d.live_file) : d.live ?? null,
+    })),
+  };
+}
+
+describe.each(files)('%s', (file) => {
+  const f = parseYaml(readFileSync(join(here, 'plan', file), 'utf8')) as Fixture;
+  test(f.description, () => {
+    const run = () => libvirt_domain.plan(f.args as never, observed(f), ctx);
+    if (f.expect.error !== undefined) {
+      expect(run).toThrow(f.expect.error);
+      return;
+    }
+    const result = run();
+    expect(result.changes.map((c) => ({ target: c.target, effect: c.effect }))).toEqual(
+      (f.expect.changes ?? []).map((c) => ({ target: c.target, effect: c.effect })),
+    );
+    (f.expect.changes ?? []).forEach((want, i) => {
+      const got = result.changes[i];
+      if ('before' in want) expect(got.before).toBe(want.before);
+      if ('after' in want) expect(got.after).toBe(want.after);
+      const lines = (t: string | null | undefined) => new Set((t ?? '').split('\n').map((l) => l.trim()));
+      for (const line of want.diff_adds ?? []) {
+        expect(lines(got.diff?.after).has(line), `diff adds ${line}`).toBe(true);
+        expect(lines(got.diff?.before).has(line), `${line} was not there before`).toBe(false);
+      }
+      for (const line of want.diff_removes ?? []) expect(lines(got.diff?.after).has(line), `diff removes ${line}`).toBe(false);
+    });
+    expect((result.pending ?? []).map((p) => ({ effect: p.effect, target: p.target }))).toEqual(f.expect.pending ?? []);
+    expect(result.warnings ?? []).toEqual(f.expect.warnings ?? []);
+  });
+});
