@@ -257,7 +257,9 @@ function plan(args: ModprobeArgs, observed: ModprobeObserved, ctx: PlanContext) 
   } else if (state === 'blacklisted' && live.state === 'builtin') {
     warnings.push(`${module} is built into this kernel: a blacklist cannot stop it`);
   }
-  return { changes, pending, warnings };
+  // The JSON report keeps warnings per change: attach them to the first one when there is one.
+  if (changes.length && warnings.length) changes[0] = { ...changes[0], warnings };
+  return { changes, pending, warnings: changes.length ? [] : warnings };
 }
 
 function loadFileChange(path: string, before: string | null, after: string | null, summary: string): Change {

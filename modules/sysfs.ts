@@ -169,7 +169,9 @@ function plan(args: SysfsArgs, observed: SysfsObserved, ctx: PlanContext) {
       changes.push({ summary: `${args.persist === 'no' ? 'stop persisting' : 'persist'} ${args.path} in ${TMPFILES}`, target: TMPFILES, effect: 'persistent', diff: { path: TMPFILES, before: observed.tmpfiles, after: next }, data: { kind: 'tmpfiles' } satisfies SysfsChangeData });
     }
   }
-  return { changes, warnings: [...warnings] };
+  // The JSON report keeps warnings per change: attach them to the first one when there is one.
+  if (changes.length && warnings.size) changes[0] = { ...changes[0], warnings: [...warnings] };
+  return { changes, warnings: changes.length ? [] : [...warnings] };
 }
 
 async function apply(changes: Change[], host: HostHandle, args: SysfsArgs): Promise<void> {
