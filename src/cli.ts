@@ -16,6 +16,8 @@ import { listrRenderer } from './output/listr.js';
 import { jsonRenderer } from './output/json.js';
 import { colors, noColors } from './output/format.js';
 import { docText, modulesText } from './commands/doc.js';
+import { factsCommand, loadFactsFile } from './commands/facts.js';
+import { registerTopologyHelpers } from './topology.js';
 import type { Facts } from './facts.js';
 
 export interface CliIO {
@@ -72,6 +74,7 @@ export function sshConnector(inv: Inventory, opts: SshOptions): Connector {
 }
 
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
+  registerTopologyHelpers();
   const style = io.tty ? colors : noColors;
   let code = 0;
   const program = new Command('hvtune')
@@ -103,9 +106,9 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       .option('--json', 'print one JSON report instead of progress')
       .option('-v, --verbose', 'more output (each task as it starts, round trips)'),
   ).action(async (playbookFile: string, o) => {
-    const { inventory, playbook, modules } = await loadInputs(playbookFile, o.inventory, o.extraVars);
+    const { inventory, playbook, modules } = await loadInputs(playbookFile, o.inventory, o.extraVars, io.stderr);
     const check = !!o.check;
-    const factsOverride = o.facts ? await loadSavedFacts(o.facts) : undefined;
+    const factsOverride = o.facts ? await loadFactsFile(o.facts) : undefined;
     const hosts = playHosts(playbook, inventory, o.limit);
     const out = io.stdout;
     const renderer: Renderer = o.json
@@ -134,6 +137,32 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     code = exitCode(report);
   });
 
+  withConnection(
+    program
+      .command('facts')
+      .description('Gather and print facts: CPU/NUMA topology, NICs, memory, boot, role, domains.')
+      .requiredOption('-i, --inventory <file>', 'inventory YAML file')
+      .option('-l, --limit <pattern>', 'only hosts matching this pattern')
+      .option('--json', 'print JSON')
+      .option('--save <file>', 'save the facts to a file, for `hvtune play --facts FILE`')
+      .option('-f, --forks <n>', 'hosts handled at once', '20'),
+  ).action(async (o) => {
+    const inventory = loadInventory(o.inventory);
+    const ssh = sshOptions(o);
+    const result = await factsCommand({
+      inventory,
+      limit: o.limit,
+      // connectHost gathers the facts in one round trip when given none
+      connect: (host) => connectHost(sshTarget(inventory, host), ssh),
+      json: !!o.json,
+      save: o.save,
+      forks: Math.max(1, Number(o.forks) || 20),
+      out: io.stdout,
+      err: io.stderr,
+    });
+    code = result.code;
+  });
+
   program
     .command('validate')
     .description('Check a playbook and inventory (schema, modules, templates) without connecting to any host.')
@@ -141,7 +170,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .requiredOption('-i, --inventory <file>', 'inventory YAML file')
     .option('-e, --extra-vars <key=value>', 'extra variable', collect, [])
     .action(async (playbookFile: string, o) => {
-      const { playbook, inventory } = await loadInputs(playbookFile, o.inventory, o.extraVars);
+      const { playbook, inventory } = await loadInputs(playbookFile, o.inventory, o.extraVars, io.stderr);
       const hosts = playHosts(playbook, inventory);
       const tasks = playbook.plays.reduce((n, p) => n + p.tasks.length + p.handlers.length, 0);
       for (const play of playbook.plays) {
@@ -187,7 +216,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   return code;
 }
 
-async function loadInputs(playbookFile: string, inventoryFile: string, extra: string[]) {
+async function loadInputs(playbookFile: string, inventoryFile: string, extra: string[], warn: (s: string) => void) {
   const modules = await loadModules();
   const problems = [];
   let inventory: Inventory | undefined;
@@ -206,6 +235,7 @@ async function loadInputs(playbookFile: string, inventoryFile: string, extra: st
     problems.push(...err.problems);
   }
   if (problems.length) throw new InputError(problems);
+  for (const w of inventory!.warnings ?? []) warn(`warning: ${formatProblem(w)}`);
   return { inventory: inventory!, playbook: playbook!, modules };
 }
 
@@ -214,14 +244,4 @@ function playHosts(playbook: Playbook, inventory: Inventory, limit?: string): st
   const limited = limit ? new Set(selectLimit(inventory, limit)) : null;
   const all = new Set(playbook.plays.flatMap((p) => selectHosts(inventory, p.hosts)));
   return [...inventory.hosts.keys()].filter((h) => all.has(h) && (!limited || limited.has(h)));
-}
-
-async function loadSavedFacts(file: string): Promise<Record<string, Facts>> {
-  const { readFile } = await import('node:fs/promises');
-  try {
-    const data = JSON.parse(await readFile(file, 'utf8')) as { hosts?: Record<string, Facts> } | Record<string, Facts>;
-    return ('hosts' in data && data.hosts ? data.hosts : data) as Record<string, Facts>;
-  } catch (err) {
-    throw new HvtuneError(`${file}: cannot read saved facts: ${(err as Error).message}`);
-  }
 }
