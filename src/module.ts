@@ -117,6 +117,13 @@ export interface ApplyContext {
   check: false;
 }
 
+/** One setting's three states (DESIGN.md), normalised text; null = not set anywhere / absent. */
+export interface SettingState {
+  desired: string | null;
+  persisted: string | null;
+  live: string | null;
+}
+
 export interface Module<Args = any, Observed = any> {
   name: string;
   description: string;
@@ -134,4 +141,15 @@ export interface Module<Args = any, Observed = any> {
   apply(changes: Change[], host: HostHandle, args: Args): Promise<void>;
   /** Once-per-host work after a play (see Change.finalize). Throw to fail the host. */
   finalize?(id: string, items: { change: Change; data?: unknown }[], host: HostHandle): Promise<void>;
+  /**
+   * Optional: every setting this task manages, name → desired/persisted/live, for `hvtune snapshot`
+   * and `drift`: pure. Without it the engine falls back to the plan's changes and the Observed.
+   */
+  snapshot?(args: Args, observed: Observed): Record<string, SettingState>;
+  /**
+   * Optional: the change that puts an applied change's `before` back (apply runs it with the same
+   * args), for `hvtune rollback`: pure. Null when this module cannot undo it; file diffs without a
+   * finalize are restored by the engine itself.
+   */
+  restore?(change: Change, args: Args): Change | null;
 }

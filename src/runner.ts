@@ -24,6 +24,22 @@ export interface RunOptions {
   forks: number;
   /** facts to use instead of gathering, host → facts */
   factsOverride?: Record<string, Facts>;
+  /** Called with every task's plan before it is applied (saved plans, snapshots, run records). */
+  onPlanned?: (planned: PlannedTask) => void;
+}
+
+/** One task instance as planned on one host: what saved plans and run records keep. */
+export interface PlannedTask {
+  host: string;
+  play: string;
+  task: string;
+  module: string;
+  handler: boolean;
+  /** rendered, validated arguments */
+  args: unknown;
+  observed: unknown;
+  facts: Facts;
+  result: PlanResult;
 }
 
 /** How the runner reaches a host: the CLI passes the SSH transport, tests may pass others. */
@@ -312,20 +328,7 @@ class HostRun {
   }
 
   private withPlannedFiles(fetched: Prefetched): ReadResult[] {
-    if (this.plannedFiles.size === 0) return fetched.results;
-    return fetched.results.map((r) => {
-      if (r.kind === 'file' && this.plannedFiles.has(r.path)) return { ...r, content: this.plannedFiles.get(r.path)! };
-      if (r.kind !== 'glob') return r;
-      const files = { ...r.files };
-      const dir = r.pattern.slice(0, r.pattern.lastIndexOf('/') + 1);
-      const name = new RegExp('^' + r.pattern.slice(dir.length).replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]') + '$');
-      for (const [path, content] of this.plannedFiles) {
-        if (!path.startsWith(dir) || !name.test(path.slice(dir.length))) continue;
-        if (content === null) delete files[path];
-        else files[path] = content;
-      }
-      return { ...r, files };
-    });
+    return overlayPlannedFiles(fetched.results, this.plannedFiles);
   }
 
   private async runInstance(
@@ -349,6 +352,7 @@ class HostRun {
       const results = this.opts.check ? this.withPlannedFiles(fetched) : fetched.results;
       const observed = module.parse(inst.args, results, ctx);
       const planned: PlanResult = module.plan(inst.args, observed, ctx);
+      this.opts.onPlanned?.({ host: hostName, play: this.play.name, task: inst.label, module: module.name, handler: inst.handler, args: inst.args, observed, facts: this.facts, result: planned });
       const changes = planned.changes;
       const pending = planned.pending ?? [];
       const warnings = [...(planned.warnings ?? []), ...changes.flatMap((c) => c.warnings ?? [])];
@@ -436,6 +440,24 @@ class HostRun {
     this.finalizers.clear();
     return true;
   }
+}
+
+/** Read results as files planned by earlier tasks would leave them (path → content, null = removed). */
+export function overlayPlannedFiles(results: ReadResult[], plannedFiles: ReadonlyMap<string, string | null>): ReadResult[] {
+  if (plannedFiles.size === 0) return results;
+  return results.map((r) => {
+    if (r.kind === 'file' && plannedFiles.has(r.path)) return { ...r, content: plannedFiles.get(r.path)! };
+    if (r.kind !== 'glob') return r;
+    const files = { ...r.files };
+    const dir = r.pattern.slice(0, r.pattern.lastIndexOf('/') + 1);
+    const name = new RegExp('^' + r.pattern.slice(dir.length).replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]') + '$');
+    for (const [path, content] of plannedFiles) {
+      if (!path.startsWith(dir) || !name.test(path.slice(dir.length))) continue;
+      if (content === null) delete files[path];
+      else files[path] = content;
+    }
+    return { ...r, files };
+  });
 }
 
 export function unifiedDiff(path: string, before: string | null, after: string | null): string {
