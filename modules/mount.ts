@@ -46,6 +46,8 @@ type MountOp =
 
 const FSTAB = '/etc/fstab';
 const MOUNTINFO = '/proc/self/mountinfo';
+/** File systems whose options a remount does not change (no reconfigure in the kernel). */
+const NO_REMOUNT_OPTIONS = new Set(['hugetlbfs']);
 
 export const mount = {
   name: 'mount',
@@ -171,10 +173,14 @@ export const mount = {
     }
     if (observed.mountPoint === 'other') throw new TaskError(`${path} exists and is not a directory: cannot mount on it`);
     if (!liveOk) {
-      const op: MountOp['op'] = live === null ? 'mount' : live.fstype !== fstype ? 'replace' : 'remount';
+      // hugetlbfs has no reconfigure: a remount exits 0 and keeps the old options, so it is
+      // unmounted and mounted again (which fails, saying so, while guests hold its pages)
+      const remountable = !NO_REMOUNT_OPTIONS.has(fstype);
+      const op: MountOp['op'] = live === null ? 'mount' : live.fstype !== fstype || !remountable ? 'replace' : 'remount';
       const summary =
         op === 'mount' ? `mount ${fstype} on ${path}` :
-        op === 'replace' ? `unmount ${live!.fstype} from ${path} and mount ${fstype}` :
+        live!.fstype !== fstype ? `unmount ${live!.fstype} from ${path} and mount ${fstype}` :
+        op === 'replace' ? `unmount ${path} and mount it again with ${missing.join(',')} (${fstype} ignores options on remount)` :
         `remount ${path} with ${missing.join(',')}`;
       changes.push({
         summary,

@@ -192,18 +192,20 @@ export function sameMountOptions(a: string, b: string, ctx: OptionContext = {}):
 }
 
 /**
- * Desired options that the live mount does not have (as `key=value` or flag), ignoring options the
- * kernel never shows. The live mount may show more (rw, relatime, its defaults): that is fine.
+ * Desired options (as the playbook wrote them) that the live mount does not have, ignoring options
+ * the kernel never shows. The live mount may show more (rw, relatime, its defaults): that is fine.
  */
 export function missingLiveOptions(desired: string, live: string, ctx: OptionContext = {}): string[] {
   const want = parseMountOptions(desired, ctx);
   const have = parseMountOptions(live, ctx);
   const out: string[] = [];
-  for (const [k, v] of want) {
-    if (NOT_SHOWN_LIVE.has(k) || k.startsWith('x-') || k === 'comment') continue;
+  for (const item of desired.split(',')) {
+    const k = item.split('=')[0];
+    if (!want.has(k) || NOT_SHOWN_LIVE.has(k) || k.startsWith('x-') || k === 'comment') continue;
+    const v = want.get(k)!;
     // percentages (tmpfs size=50%) are turned into bytes by the kernel: not comparable
     if (v !== null && v.endsWith('%')) continue;
-    if (!have.has(k) || have.get(k) !== v) out.push(v === null ? k : `${k}=${v}`);
+    if (!have.has(k) || have.get(k) !== v) out.push(item);
   }
   return out;
 }

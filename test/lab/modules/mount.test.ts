@@ -89,6 +89,20 @@ describe('mount: hugetlbfs of 1 GiB pages', () => {
     expect(await lab().readFile(h, '/etc/fstab.hvtune-backup')).toBe(edited);
   });
 
+  it('finds a hand mount with other options; hugetlbfs is mounted again since remount keeps them', async () => {
+    const h = lab().hosts[0];
+    await lab().exec(h, ['sh', '-c', `umount ${MP} && mount -t hugetlbfs -o pagesize=1G,mode=0755 hugetlbfs ${MP}`]);
+    const check = await play(lab(), playbook('mounted'), { check: true });
+    expect(check.report.changes.map((c) => [c.target, c.summary])).toEqual([
+      [`mount:${MP}`, `unmount ${MP} and mount it again with mode=1770,gid=kvm (hugetlbfs ignores options on remount)`],
+    ]);
+    const r = await play(lab(), playbook('mounted'));
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(await hostMount(MP)).toMatch(/gid=\d+,mode=1770,pagesize=1024M$/);
+    // the hand mount is gone, not hidden under ours
+    expect((await lab().exec(h, ['findmnt', '-n', '-o', 'TARGET', MP])).stdout.trim().split('\n')).toHaveLength(1);
+  });
+
   it('a group that does not exist is a clear error in check mode', async () => {
     const r = await play(lab(), playbook('mounted', 'pagesize=1G,gid=nosuchgroup'), { check: true });
     expect(r.code).toBe(1);
@@ -104,6 +118,29 @@ describe('mount: hugetlbfs of 1 GiB pages', () => {
     expect(await lab().readFile(h, '/etc/fstab')).toBe('# added by hand\n' + fstabBefore);
     expect((await play(lab(), playbook('absent'))).report.changes).toEqual([]);
     expect(machineHugetlbfs()).toEqual(machineBefore);
+  });
+});
+
+describe('mount: state present', () => {
+  const present = `
+- name: at next boot
+  hosts: lab
+  tasks:
+    - name: hugetlbfs at boot
+      mount: { path: /mnt/hp-boot, src: hugetlbfs, fstype: hugetlbfs, opts: "pagesize=2M", state: present }
+`;
+  it('writes fstab only and lists the mount as pending a reboot, also when nothing is left to change', async () => {
+    const h = lab().hosts[0];
+    const first = await play(lab(), present);
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    expect(first.report.changes.map((c) => c.target)).toEqual(['/etc/fstab']);
+    expect(await lab().readFile(h, '/etc/fstab')).toContain('hugetlbfs /mnt/hp-boot hugetlbfs pagesize=2M 0 0\n');
+    expect(await hostMount('/mnt/hp-boot')).toBe('');
+    const again = await play(lab(), present);
+    expect(again.report.changes).toEqual([]);
+    expect(again.report.pending).toMatchObject([{ host: h.name, effect: 'reboot', target: 'mount:/mnt/hp-boot' }]);
+    expect(again.report.recap[h.name].pending).toHaveLength(1);
+    await play(lab(), present.replace('state: present', 'state: absent'));
   });
 });
 
