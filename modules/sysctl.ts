@@ -1,6 +1,6 @@
 // sysctl: kernel parameters, live (/proc/sys) and persisted (a sysctl.d file), kept apart.
 
-import type { Change, HostHandle, Module, PlanContext, ReadRequest, ReadResult } from '../src/module.js';
+import type { Change, HostHandle, Module, PlanContext, ReadRequest, ReadResult, SettingState } from '../src/module.js';
 import { ApplyVerifyError, RemoteCommandError, TaskError } from '../src/errors.js';
 import { sh } from '../src/quote.js';
 import {
@@ -230,6 +230,39 @@ async function setAndVerify(host: HostHandle, live: { key: string; path: string;
   }
 }
 
+/** Desired, persisted (what the boot files give) and live value of every key of the task. */
+function snapshot(args: SysctlArgs, observed: SysctlObserved): Record<string, SettingState> {
+  const files = { ...observed.bootFiles };
+  if (observed.file.content !== null) files[observed.file.path] = observed.file.content;
+  else delete files[observed.file.path];
+  const atBoot = bootValues(files);
+  const states: Record<string, SettingState> = {};
+  for (const [key, desired] of desiredValues(args)) {
+    const live = observed.keys[key]?.live ?? null;
+    const persisted = atBoot.get(key)?.value ?? null;
+    states[key] = {
+      desired,
+      persisted: persisted === null ? null : normaliseSysctlValue(persisted),
+      live: live === null ? null : normaliseSysctlValue(live),
+    };
+  }
+  return states;
+}
+
+/** A live value goes back to its before; the file is restored by the engine from its diff. */
+function restore(change: Change): Change | null {
+  const data = change.data as SysctlChangeData | undefined;
+  if (data?.kind !== 'live' || change.before === null || change.before === undefined) return null;
+  return {
+    summary: `restore ${data.key}`,
+    target: change.target,
+    effect: 'live',
+    before: change.after ?? null,
+    after: change.before,
+    data: { ...data, value: change.before } satisfies SysctlChangeData,
+  };
+}
+
 export const sysctl = {
   name: 'sysctl',
   description: 'Kernel parameters: live values in /proc/sys and their persistence in a sysctl.d file.',
@@ -238,6 +271,8 @@ export const sysctl = {
   parse,
   plan,
   apply,
+  snapshot,
+  restore,
 } satisfies Module<SysctlArgs, SysctlObserved>;
 
 export default sysctl;
