@@ -18,15 +18,15 @@ export function renderTemplateFile(source: string, vars: Record<string, unknown>
 
 /**
  * Replace `template` by its rendered `content` in a file task's arguments. `load` reads a local
- * file (the engine resolves the path against the playbook's directory).
+ * file (the engine resolves the path against the playbook's directory, e.g. with readFileSync).
  */
-export async function resolveFileTemplate<T extends { template?: string; content?: string }>(
+export function resolveFileTemplate<T extends { template?: string; content?: string }>(
   args: T,
-  load: (path: string) => Promise<string>,
+  load: (path: string) => string,
   vars: Record<string, unknown>,
-): Promise<Omit<T, 'template'> & { content?: string }> {
+): Omit<T, 'template'> & { content?: string } {
   if (args.template === undefined) return args;
   if (args.content !== undefined) throw new Error('file: give either content or template, not both');
   const { template, ...rest } = args;
-  return { ...rest, content: renderTemplateFile(await load(template), vars, template) };
+  return { ...rest, content: renderTemplateFile(load(template), vars, template) };
 }
