@@ -178,7 +178,7 @@ export const mount = {
       const remountable = !NO_REMOUNT_OPTIONS.has(fstype);
       const op: MountOp['op'] = live === null ? 'mount' : live.fstype !== fstype || !remountable ? 'replace' : 'remount';
       const summary =
-        op === 'mount' ? `mount ${fstype} on ${path}` :
+        op === 'mount' ? `mount ${fstype} on ${path}${observed.mountPoint === 'absent' ? ' (creating the directory)' : ''}` :
         live!.fstype !== fstype ? `unmount ${live!.fstype} from ${path} and mount ${fstype}` :
         op === 'replace' ? `unmount ${path} and mount it again with ${missing.join(',')} (${fstype} ignores options on remount)` :
         `remount ${path} with ${missing.join(',')}`;
