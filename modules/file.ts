@@ -95,6 +95,13 @@ export const file = {
     return problems;
   },
 
+  /** `template:` is a local file, rendered by the engine's templates into `content`. */
+  resolve(args: FileArgs, local: { readFile(path: string): string; render(text: string, name: string): string }): FileArgs {
+    if (args.template === undefined || args.content !== undefined) return args;
+    const { template, ...rest } = args;
+    return { ...rest, content: local.render(local.readFile(template), template) };
+  },
+
   read(args: FileArgs): ReadRequest[] {
     const wantContent = (args.state ?? 'file') === 'file' && args.content !== undefined;
     return fileStateRequests(args.path, { content: wantContent });

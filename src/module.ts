@@ -131,6 +131,11 @@ export interface Module<Args = any, Observed = any> {
   schema: Record<string, unknown>;
   /** Extra validation the schema cannot express; return messages keyed by JSON pointer-ish path. */
   validate?(args: Args): { path: string; message: string }[];
+  /**
+   * Controller-side inputs (a local template file) turned into plain arguments after rendering,
+   * before validation and read. `readFile` resolves paths relative to the playbook.
+   */
+  resolve?(args: Args, local: { readFile(path: string): string; render(text: string, name: string): string }): Args;
   /** Reads this task needs: pure, no I/O. */
   read(args: Args, ctx: PlanContext): ReadRequest[];
   /** Turn raw results (same order as read's requests) into typed observations: pure. */

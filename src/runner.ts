@@ -2,6 +2,8 @@
 // Per host: connect once, gather facts once, render, batch every task's reads into one round
 // trip, plan (pure), then report (check) or apply, finalize, handlers. It emits events; it never prints.
 
+import { readFileSync } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import type { Change, HostHandle, Module, Pending, PlanResult, ReadRequest, ReadResult } from './module.js';
 import type { ChangeRecord, FailureRecord, HostRecap, PendingRecord, RunEvent, RunReport, TaskStatus } from './events.js';
@@ -227,7 +229,8 @@ class HostRun {
     for (const item of items) {
       const ctx = this.context(item);
       if (task.when !== undefined && !evalCondition(task.when, ctx, this.where(task))) continue;
-      const args = renderValue(task.args, ctx, this.where(task));
+      let args = renderValue(task.args, ctx, this.where(task));
+      if (module.resolve) args = this.resolveLocal(module, task, args, ctx);
       const problems = validateArgs(task, args);
       if (problems.length) throw new InputError(problems);
       const label = item === undefined ? task.name : `${task.name} (item=${shortItem(item)})`;
@@ -235,6 +238,19 @@ class HostRun {
     }
     if (out.length === 0) return { skipped: task.when !== undefined ? 'condition false' : 'empty loop' };
     return out;
+  }
+
+  private resolveLocal(module: Module, task: Task, args: unknown, ctx: Record<string, unknown>): unknown {
+    const base = dirname(task.pos.file);
+    try {
+      return module.resolve!(args, {
+        readFile: (path) => readFileSync(resolvePath(base, path), 'utf8'),
+        render: (text, name) => String(renderValue(text, ctx, { ...this.where(task), task: `${task.name} (${name})` })),
+      });
+    } catch (err) {
+      if (err instanceof InputError) throw err;
+      throw new InputError([{ pos: task.pos, path: task.path, message: errorMessage(err) }]);
+    }
   }
 
   private async runTasks(tasks: Task[], handler: boolean): Promise<boolean> {
@@ -385,6 +401,7 @@ class HostRun {
         if (!this.recap.pending.some((q) => q.target === p.target && q.effect === p.effect)) this.recap.pending.push(p);
       }
       this.report.changes.push(...records);
+      this.report.warnings.push(...(planned.warnings ?? []).map((w) => `${hostName}: ${inst.label}: ${w}`));
       this.report.pending.push(...pendingRecords);
       const status: TaskStatus = changes.length ? 'changed' : 'ok';
       this.recap.ok++;

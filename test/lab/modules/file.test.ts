@@ -98,3 +98,34 @@ describe('file', () => {
     expect(refused.report.failures[0].message).toContain('not empty');
   });
 });
+
+describe('file with a template', () => {
+  it('renders a local template (relative to the playbook) with vars and facts, strictly', async () => {
+    const { mkdirSync, writeFileSync } = await import('node:fs');
+    const { dirname, join } = await import('node:path');
+    const book = labFile(
+      lab(),
+      'site.yml',
+      `- name: templated
+  hosts: lab
+  vars: { ksm_enabled: 0 }
+  tasks:
+    - name: ksm defaults
+      file: { path: /etc/default/hvtune-ksm, template: templates/ksm.hbs, mode: "0644" }
+`,
+    );
+    mkdirSync(join(dirname(book), 'templates'));
+    writeFileSync(join(dirname(book), 'templates/ksm.hbs'), '# on {{facts.hostname}}\nKSM_ENABLED={{ksm_enabled}}\n');
+    const base = ['play', book, '-i', lab().inventoryPath, '--known-hosts', lab().knownHostsPath, '--json'];
+    const applied = await hvtune(base);
+    expect(applied.code, applied.stderr).toBe(0);
+    const host = lab().hosts[0];
+    expect(await lab().readFile(host, '/etc/default/hvtune-ksm')).toBe(`# on ${host.name}\nKSM_ENABLED=0\n`);
+    expect(JSON.parse((await hvtune(base)).stdout).changes).toEqual([]);
+
+    writeFileSync(join(dirname(book), 'templates/ksm.hbs'), 'KSM_ENABLED={{no_such_var}}\n');
+    const bad = await hvtune(base);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout + bad.stderr).toMatch(/no_such_var/);
+  });
+});
