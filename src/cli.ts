@@ -17,6 +17,9 @@ import { jsonRenderer } from './output/json.js';
 import { colors, noColors } from './output/format.js';
 import { docText, modulesText } from './commands/doc.js';
 import { factsCommand, loadFactsFile } from './commands/facts.js';
+import { registerStateCommands } from './commands/plan.js';
+import { planInputs } from './planfile.js';
+import { DEFAULT_RECORDS_DIR, playRecorder, writeRecord } from './records.js';
 import { registerTopologyHelpers } from './topology.js';
 import type { Facts } from './facts.js';
 
@@ -104,11 +107,14 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       .option('-f, --forks <n>', 'hosts handled at once', '20')
       .option('--facts <file>', 'use facts saved by `hvtune facts --save` instead of gathering them')
       .option('--json', 'print one JSON report instead of progress')
-      .option('-v, --verbose', 'more output (each task as it starts, round trips)'),
+      .option('-v, --verbose', 'more output (each task as it starts, round trips)')
+      .option('--records <dir>', 'where the run record of an apply goes (for hvtune rollback)', DEFAULT_RECORDS_DIR),
   ).action(async (playbookFile: string, o) => {
     const { inventory, playbook, modules } = await loadInputs(playbookFile, o.inventory, o.extraVars, io.stderr);
     const check = !!o.check;
     const factsOverride = o.facts ? await loadFactsFile(o.facts) : undefined;
+    // every apply leaves a run record: what changed, before and after (hvtune rollback RECORD)
+    const recorder = check ? null : playRecorder(planInputs(playbookFile, o.inventory, playbook));
     const hosts = playHosts(playbook, inventory, o.limit);
     const out = io.stdout;
     const renderer: Renderer = o.json
@@ -130,10 +136,15 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         extraVars: parseExtraVars(o.extraVars),
         forks: Math.max(1, Number(o.forks) || 20),
         factsOverride,
+        onPlanned: recorder?.onPlanned,
       },
-      (e) => renderer.handle(e),
+      (e) => {
+        recorder?.onEvent(e);
+        renderer.handle(e);
+      },
     );
     await renderer.done();
+    if (recorder) io.stderr(`run record: ${writeRecord(o.records, recorder.record(report))}`);
     code = exitCode(report);
   });
 
@@ -198,6 +209,18 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       const { runDemo } = await import('./commands/demo.js');
       code = await runDemo({ hosts: Math.max(1, Number(o.hosts) || 3) }, io);
     });
+
+  registerStateCommands(program, {
+    io: { out: io.stdout, err: io.stderr, style },
+    loadInputs: (playbookFile, inventoryFile, extra) => loadInputs(playbookFile, inventoryFile, extra, io.stderr),
+    loadInventory: (file) => loadInventory(file),
+    loadModules,
+    loadFacts: loadFactsFile,
+    connector: (inv, flags) => sshConnector(inv, sshOptions(flags as unknown as ConnectionFlags)),
+    hostConnector: (inv, flags) => (host, facts) => connectHost(sshTarget(inv, host), sshOptions(flags as unknown as ConnectionFlags), facts),
+    withConnection,
+    setCode: (c) => (code = c),
+  });
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -1,0 +1,219 @@
+// Saved plans (`hvtune plan -o PLAN.json`, `hvtune rollback`): per host, every task with its
+// rendered args and the changes planned from what was observed, plus content hashes of the inputs.
+// The saved plan is the contract, as in Terraform: apply runs exactly these changes, after checking
+// that the host still is what the plan was computed from.
+
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { HvtuneError } from './errors.js';
+import type { Change, Pending } from './module.js';
+import type { Facts } from './facts.js';
+import type { Playbook } from './playbook.js';
+import type { PlannedTask } from './runner.js';
+
+export const PLAN_FORMAT = 'hvtune-plan';
+export const PLAN_VERSION = 1;
+
+/** An input file and the sha256 of its content when the plan was made (null: it did not exist). */
+export interface InputFile {
+  path: string;
+  sha256: string | null;
+}
+
+export interface PlanInputs {
+  playbook: InputFile | null;
+  inventory: InputFile;
+  templates: InputFile[];
+}
+
+export interface PlanTask {
+  /** index of the play in the playbook: finalizers and handlers run per play */
+  play: number;
+  task: string;
+  module: string;
+  handler: boolean;
+  args: unknown;
+  /**
+   * A rollback task: `changes` put back what a run changed, and apply checks that planning `args`
+   * now changes none of their targets (the host is still as that run left it).
+   */
+  restore?: boolean;
+  changes: Change[];
+  pending: Pending[];
+}
+
+export interface PlanHost {
+  facts: Facts;
+  tasks: PlanTask[];
+}
+
+export interface SavedPlan {
+  format: typeof PLAN_FORMAT;
+  version: typeof PLAN_VERSION;
+  kind: 'plan' | 'rollback';
+  /** the run record a rollback plan undoes */
+  record?: string;
+  createdAt: string;
+  inputs: PlanInputs;
+  options: { limit?: string; tags: string[]; skipTags: string[]; extraVars: Record<string, unknown> };
+  hosts: Record<string, PlanHost>;
+}
+
+export function sha256(content: string | Buffer): string {
+  return createHash('sha256').update(content).digest('hex');
+}
+
+export function hashFile(path: string): InputFile {
+  const abs = resolve(path);
+  return { path: abs, sha256: existsSync(abs) ? sha256(readFileSync(abs)) : null };
+}
+
+/** Local template files the playbook's tasks name (`template:` arguments), resolved against its folder. */
+export function templatePaths(playbook: Playbook): string[] {
+  const found = new Set<string>();
+  const visit = (value: unknown) => {
+    if (Array.isArray(value)) value.forEach(visit);
+    else if (value && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) {
+        if (k === 'template' && typeof v === 'string' && !v.includes('{{')) found.add(resolve(dirname(playbook.file), v));
+        else visit(v);
+      }
+    }
+  };
+  for (const play of playbook.plays) for (const t of [...play.tasks, ...play.handlers]) visit(t.args);
+  return [...found].sort();
+}
+
+export function planInputs(playbookFile: string | null, inventoryFile: string, playbook?: Playbook): PlanInputs {
+  return {
+    playbook: playbookFile === null ? null : hashFile(playbookFile),
+    inventory: hashFile(inventoryFile),
+    templates: playbook ? templatePaths(playbook).map(hashFile) : [],
+  };
+}
+
+/** Inputs whose content differs now from when the plan was made, as sentences. */
+export function changedInputs(inputs: PlanInputs): string[] {
+  const files = [inputs.playbook, inputs.inventory, ...inputs.templates].filter((f): f is InputFile => f !== null);
+  const out: string[] = [];
+  for (const f of files) {
+    const now = hashFile(f.path).sha256;
+    if (now === f.sha256) continue;
+    out.push(now === null ? `${f.path} no longer exists` : f.sha256 === null ? `${f.path} did not exist when the plan was made` : `${f.path} changed since the plan was made`);
+  }
+  return out;
+}
+
+/** Group the runner's planned tasks by host, numbering plays in the order they started. */
+export function collectPlannedTasks(): {
+  onPlanned(p: PlannedTask): void;
+  playStarted(): void;
+  hosts: Record<string, PlanHost>;
+  /** the last task planned on a host (run records attach the result to it) */
+  last(host: string): PlanTask | undefined;
+} {
+  const hosts: Record<string, PlanHost> = {};
+  let play = -1;
+  return {
+    hosts,
+    playStarted: () => void play++,
+    onPlanned(p) {
+      const host = (hosts[p.host] ??= { facts: p.facts, tasks: [] });
+      host.tasks.push({
+        play: Math.max(play, 0),
+        task: p.task,
+        module: p.module,
+        handler: p.handler,
+        args: p.args,
+        changes: p.result.changes,
+        pending: p.result.pending ?? [],
+      });
+    },
+    last: (host) => hosts[host]?.tasks.at(-1),
+  };
+}
+
+export function changeCount(plan: { hosts: Record<string, { tasks: { changes: Change[] }[] }> }): number {
+  return Object.values(plan.hosts).reduce((n, h) => n + h.tasks.reduce((m, t) => m + t.changes.length, 0), 0);
+}
+
+export function serialisePlan(plan: SavedPlan): string {
+  return JSON.stringify(plan, null, 2) + '\n';
+}
+
+/** Parse and check a saved plan; every problem names the file and what was expected. */
+export function parsePlan(text: string, file: string): SavedPlan {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new HvtuneError(`${file}: not a saved plan: ${(err as Error).message}`);
+  }
+  const p = data as Partial<SavedPlan>;
+  if (!p || typeof p !== 'object' || p.format !== PLAN_FORMAT) {
+    throw new HvtuneError(`${file}: not a saved plan: expected "format": "${PLAN_FORMAT}" (make one with hvtune plan -o ${file})`);
+  }
+  if (p.version !== PLAN_VERSION) throw new HvtuneError(`${file}: plan format version ${p.version}, this hvtune reads version ${PLAN_VERSION}`);
+  if (!p.inputs || typeof p.inputs.inventory?.path !== 'string') throw new HvtuneError(`${file}: expected inputs.inventory.path`);
+  if (!p.hosts || typeof p.hosts !== 'object') throw new HvtuneError(`${file}: expected "hosts": an object of host → tasks`);
+  for (const [host, h] of Object.entries(p.hosts)) {
+    if (!h || !Array.isArray(h.tasks)) throw new HvtuneError(`${file}: hosts.${host}: expected "tasks": a list`);
+    h.tasks.forEach((t, i) => {
+      const at = `${file}: hosts.${host}.tasks[${i}]`;
+      if (typeof t.module !== 'string' || typeof t.task !== 'string' || typeof t.play !== 'number') {
+        throw new HvtuneError(`${at}: expected "play" (number), "task" and "module" (strings)`);
+      }
+      if (!Array.isArray(t.changes) || t.changes.some((c) => typeof c?.target !== 'string' || typeof c.effect !== 'string')) {
+        throw new HvtuneError(`${at}: expected "changes": a list of changes with target and effect`);
+      }
+      t.pending ??= [];
+      t.handler = t.handler === true;
+    });
+  }
+  return p as SavedPlan;
+}
+
+export function readPlan(file: string): SavedPlan {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new HvtuneError(`${file}: cannot read the plan: ${(err as Error).message}`);
+  }
+  return parsePlan(text, file);
+}
+
+const show = (v: string | null | undefined) => (v === null || v === undefined ? 'absent' : JSON.stringify(v));
+
+function changeText(c: Change): string {
+  if (c.diff) return c.diff.before === null ? 'create the file' : c.diff.after === null ? 'remove the file' : 'edit the file';
+  return `${show(c.before)} → ${show(c.after)}`;
+}
+
+/**
+ * How the changes planned now differ from the saved ones, one sentence per setting; empty when
+ * the host is still what the plan was computed from. Summaries, warnings and data are not compared:
+ * targets, effects, befores and afters (file contents for diffs) are.
+ */
+export function compareChanges(saved: Change[], fresh: Change[]): string[] {
+  const unused = [...fresh];
+  const out: string[] = [];
+  for (const s of saved) {
+    const i = unused.findIndex((f) => f.target === s.target);
+    if (i < 0) {
+      out.push(`${s.target}: no longer needs the planned change (${changeText(s)}): it was changed since the plan`);
+      continue;
+    }
+    const [f] = unused.splice(i, 1);
+    if (s.diff || f.diff) {
+      if ((s.diff?.before ?? null) !== (f.diff?.before ?? null)) out.push(`${s.target}: the file changed since the plan`);
+      else if ((s.diff?.after ?? null) !== (f.diff?.after ?? null)) out.push(`${s.target}: would now be written differently than planned`);
+    }
+    if ((s.before ?? null) !== (f.before ?? null)) out.push(`${s.target}: was ${show(s.before)} when planned, is now ${show(f.before)}`);
+    else if ((s.after ?? null) !== (f.after ?? null)) out.push(`${s.target}: would now be set to ${show(f.after)}, the plan says ${show(s.after)}`);
+    else if (s.effect !== f.effect) out.push(`${s.target}: now needs ${f.effect}, the plan says ${s.effect}`);
+  }
+  for (const f of unused) out.push(`${f.target}: now needs a change the plan does not have (${changeText(f)})`);
+  return out;
+}
