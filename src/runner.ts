@@ -65,6 +65,8 @@ interface TaskInstance {
 interface Prefetched {
   requests: ReadRequest[];
   results: ReadResult[];
+  /** the read failed: the task fails with this */
+  error?: unknown;
 }
 
 const RESTART_EFFECTS = new Set(['reboot', 'module-reload', 'vm-restart', 'service-restart']);
@@ -133,7 +135,15 @@ export async function runPlaybook(
           send({ type: 'host-done', host: name, recap });
           return false;
         }
-        const ok = await new HostRun(play, invHost, host, factsCache.get(name)!, modules, opts, report, send).run();
+        let ok: boolean;
+        try {
+          ok = await new HostRun(play, invHost, host, factsCache.get(name)!, modules, opts, report, send).run();
+        } catch (err) {
+          // a lost connection or an engine fault: this host fails, the others go on
+          recap.failed++;
+          report.failures.push({ host: name, task: null, message: errorMessage(err) });
+          ok = false;
+        }
         report.roundTrips[name] = host.roundTrips;
         send({ type: 'host-done', host: name, recap });
         return ok;
@@ -315,8 +325,9 @@ class HostRun {
       let requests: ReadRequest[];
       try {
         requests = inst.module.read(inst.args, { host: this.inv.name, facts: this.facts });
-      } catch {
-        continue; // runInstance reports it
+      } catch (err) {
+        into.set(inst, { requests: [], results: [], error: err });
+        continue;
       }
       spans.push([inst, requests, all.length]);
       all.push(...requests);
@@ -325,7 +336,18 @@ class HostRun {
       for (const [inst, requests] of spans) into.set(inst, { requests, results: [] });
       return;
     }
-    const results = await this.host.read(all);
+    let results: ReadResult[];
+    try {
+      results = await this.host.read(all);
+    } catch (err) {
+      if (spans.length === 1) {
+        into.set(spans[0][0], { requests: spans[0][1], results: [], error: err });
+        return;
+      }
+      // One unreadable path must fail its own task, not the host: read task by task.
+      for (const [inst] of spans) await this.prefetch([inst], into);
+      return;
+    }
     for (const [inst, requests, start] of spans) {
       into.set(inst, { requests, results: results.slice(start, start + requests.length) });
     }
@@ -365,6 +387,7 @@ class HostRun {
         await this.prefetch(at >= 0 ? keys.slice(at) : [inst], prefetch);
         fetched = prefetch.get(inst)!;
       }
+      if (fetched.error !== undefined) throw fetched.error;
       const results = this.opts.check ? this.withPlannedFiles(fetched) : fetched.results;
       const observed = module.parse(inst.args, results, ctx);
       const planned: PlanResult = module.plan(inst.args, observed, ctx);

@@ -169,3 +169,24 @@ describe('unreachable and host keys', () => {
     expect(readFileSync(empty, 'utf8')).not.toContain(hv1.hostKeyPublic.split(' ')[1]);
   });
 });
+
+describe('a read that fails', () => {
+  it('fails its own task, not the host: earlier tasks still run and the error names the path', async () => {
+    const r = await play(
+      lab(),
+      `- name: mixed
+  hosts: ${lab().hosts[0].name}
+  tasks:
+    - name: fine
+      sysctl: { values: { net.ipv4.tcp_fin_timeout: 30 }, file: /etc/sysctl.d/60-tcp.conf }
+    - name: a directory where a file should be
+      file: { path: /etc/ssh, content: "x" }
+`,
+      { check: true },
+    );
+    expect(r.code).toBe(1);
+    expect(r.report.recap[lab().hosts[0].name]).toMatchObject({ ok: 1, failed: 1, unreachable: false });
+    expect(r.report.failures[0]).toMatchObject({ task: 'a directory where a file should be' });
+    expect(r.report.failures[0].message).toMatch(/\/etc\/ssh/);
+  });
+});
