@@ -1,0 +1,270 @@
+// The tier-2 lab (LAB.md): a real Debian VM under QEMU/TCG, booted through its own GRUB from a
+// copy-on-write layer over the cached image of scripts/vm-image. Its virtio-net (4 queues) and
+// e1000e NICs sit on taps in a network namespace the harness creates; ssh reaches the guest
+// through qemu's user network, forwarded from an address on a veth into that namespace.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { joinArgv } from '../quote.js';
+import { mustRun, run, type RunResult } from './host.js';
+import { renderInventory, renderKnownHosts } from './inventory.js';
+import { WORK_ROOT } from './names.js';
+import { allocateVmNetwork, releaseVmNetwork, sweepDeadVms, writeVmMarker, type VmNetwork } from './vm-network.js';
+
+const VM_IMAGE_SCRIPT = fileURLToPath(new URL('../../scripts/vm-image', import.meta.url));
+const DEFAULT_BOOT_TIMEOUT_MS = 240_000;
+
+export interface VmOptions {
+  /** Directory printed by scripts/vm-image; default: run the script (instant when cached). */
+  imageDir?: string;
+  /** Working dir, default a fresh one under /tmp/hvtune-lab/; stop() removes it. */
+  dir?: string;
+  /** Queues of the virtio-net NIC (ens3); its MSI-X vectors are 2 per queue pair + 2. */
+  queues?: number;
+  memoryMiB?: number;
+  cpus?: number;
+  /** How long a boot may take until sshd answers. */
+  bootTimeoutMs?: number;
+}
+
+/** Milliseconds measured by the harness. */
+export interface VmTimings {
+  image: number;
+  boot: number;
+  reboots: number[];
+}
+
+export interface Vm {
+  /** Inventory name: vm1, in group `vm`. */
+  name: string;
+  /** Address and port ssh uses (the forward into the VM's management NIC). */
+  address: string;
+  port: number;
+  keyPath: string;
+  knownHostsPath: string;
+  inventoryPath: string;
+  dir: string;
+  /** Network namespace that holds the taps and the qemu process. */
+  netns: string;
+  /** PID of qemu. */
+  pid: number;
+  /** The guest's serial console so far. */
+  consoleLog(): string;
+  timings: VmTimings;
+  /** Run argv in the guest as root over ssh. Never throws on a non-zero exit. */
+  exec(argv: string[], opts?: { stdin?: string; timeoutSeconds?: number }): Promise<RunResult>;
+  /** Like exec, but throws with the command's stderr unless it exits 0; returns stdout. */
+  mustExec(argv: string[]): Promise<string>;
+  /** A real reboot (`systemctl reboot`, SeaBIOS, GRUB, kernel): resolves when the new boot answers ssh. */
+  reboot(): Promise<void>;
+  /** Kill qemu by PID, remove the namespace and the dir. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Build or find the cached image; returns its directory. */
+export async function vmImage(): Promise<string> {
+  const r = await run(VM_IMAGE_SCRIPT, []);
+  if (r.code !== 0) throw new Error(`lab: scripts/vm-image failed (exit ${r.code}):\n${r.stderr.trim()}`);
+  return r.stdout.trim().split('\n').pop() ?? '';
+}
+
+class QemuVm implements Vm {
+  readonly name = 'vm1';
+  readonly port = 22;
+  readonly keyPath: string;
+  readonly knownHostsPath: string;
+  readonly inventoryPath: string;
+  readonly timings: VmTimings = { image: 0, boot: 0, reboots: [] };
+  pid = 0;
+  private child: ChildProcess | undefined;
+  private exited = Promise.resolve();
+  private stopped = false;
+
+  constructor(
+    readonly dir: string,
+    private readonly network: VmNetwork,
+    private readonly imageDir: string,
+    private readonly options: VmOptions,
+  ) {
+    this.keyPath = join(dir, 'id_ed25519');
+    this.knownHostsPath = join(dir, 'known_hosts');
+    this.inventoryPath = join(dir, 'inventory.yml');
+  }
+
+  get address(): string {
+    return this.network.guestForward;
+  }
+
+  get netns(): string {
+    return this.network.netns;
+  }
+
+  private get consolePath(): string {
+    return join(this.dir, 'console.log');
+  }
+
+  consoleLog(): string {
+    return existsSync(this.consolePath) ? readFileSync(this.consolePath, 'utf8') : '';
+  }
+
+  async prepare(): Promise<void> {
+    copyFileSync(join(this.imageDir, 'id_ed25519'), this.keyPath);
+    const hostKeyPublic = readFileSync(join(this.imageDir, 'host_key.pub'), 'utf8').trim().split(/\s+/).slice(0, 2).join(' ');
+    const host = { name: this.name, address: this.address, port: this.port, hostKeyPublic };
+    writeFileSync(this.knownHostsPath, renderKnownHosts([host]));
+    writeFileSync(
+      this.inventoryPath,
+      renderInventory({ hosts: [host], groups: new Map([['vm', [this.name]]]), identityFile: this.keyPath }),
+    );
+    // The cached image stays pristine: every VM writes to its own layer.
+    await mustRun('qemu-img', [
+      'create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', join(this.imageDir, 'disk.img'), join(this.dir, 'disk.qcow2'),
+    ]);
+  }
+
+  qemuArgv(): string[] {
+    const queues = this.options.queues ?? 4;
+    const { taps } = this.network;
+    return [
+      'netns', 'exec', this.network.netns,
+      'qemu-system-x86_64',
+      '-name', this.name,
+      '-machine', 'pc,accel=tcg', '-cpu', 'max',
+      '-smp', String(this.options.cpus ?? 2), '-m', String(this.options.memoryMiB ?? 1024),
+      '-display', 'none', '-vga', 'none', '-monitor', 'none', '-serial', `file:${this.consolePath}`,
+      '-drive', `file=${join(this.dir, 'disk.qcow2')},format=qcow2,if=none,id=root`,
+      '-device', 'virtio-blk-pci,drive=root,addr=0x6',
+      // PCI slots fix the guest's interface names: ens3, ens4, ens5.
+      '-netdev', `tap,id=mq,ifname=${taps.virtio},script=no,downscript=no,queues=${queues}`,
+      '-device', `virtio-net-pci,netdev=mq,mq=on,vectors=${2 * queues + 2},rx_queue_size=1024,addr=0x3,mac=52:54:00:00:03:01`,
+      '-netdev', `tap,id=em,ifname=${taps.e1000e},script=no,downscript=no`,
+      '-device', 'e1000e,netdev=em,addr=0x4,mac=52:54:00:00:04:01',
+      // restrict=on: the guest reaches nothing outside; only the ssh forward comes in.
+      '-netdev', `user,id=mgmt,restrict=on,hostfwd=tcp:${this.network.guestForward}:22-10.0.2.15:22`,
+      '-device', 'virtio-net-pci,netdev=mgmt,addr=0x5,mac=52:54:00:00:05:01',
+    ];
+  }
+
+  async boot(): Promise<void> {
+    const started = Date.now();
+    const child = spawn('ip', this.qemuArgv(), { stdio: ['ignore', 'ignore', 'pipe'], detached: false });
+    this.child = child;
+    const stderr: Buffer[] = [];
+    child.stderr?.on('data', (b: Buffer) => stderr.push(b));
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    // `ip netns exec` execs qemu: this PID is qemu's.
+    this.pid = child.pid ?? 0;
+    writeVmMarker(this.network, this.pid, this.dir);
+    await this.waitForLogin(undefined, () => Buffer.concat(stderr).toString('utf8'));
+    this.timings.boot = Date.now() - started;
+  }
+
+  private running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Wait until ssh logs in and, when given, the boot id differs from `previousBootId`. */
+  private async waitForLogin(previousBootId: string | undefined, qemuStderr: () => string = () => ''): Promise<void> {
+    const deadline = Date.now() + (this.options.bootTimeoutMs ?? DEFAULT_BOOT_TIMEOUT_MS);
+    for (;;) {
+      if (!this.running()) {
+        throw new Error(`lab: qemu of ${this.name} exited: ${qemuStderr().trim()}\n${this.consoleTail()}`);
+      }
+      if (Date.now() > deadline) throw new Error(`lab: ${this.name} did not answer ssh in time\n${this.consoleTail()}`);
+      // Until the guest's sshd listens, qemu accepts the forwarded connection and closes it: ssh fails fast.
+      const r = await this.exec(['cat', '/proc/sys/kernel/random/boot_id'], { timeoutSeconds: 10 });
+      if (r.code === 0 && r.stdout.trim() !== '' && r.stdout.trim() !== previousBootId) return;
+      await sleep(500);
+    }
+  }
+
+  private consoleTail(): string {
+    return `console (last lines):\n${this.consoleLog().split('\n').slice(-25).join('\n')}`;
+  }
+
+  exec(argv: string[], opts: { stdin?: string; timeoutSeconds?: number } = {}): Promise<RunResult> {
+    return run('ssh', [...this.sshOptions(opts.timeoutSeconds ?? 10), `root@${this.address}`, '--', joinArgv(argv)], {
+      stdin: opts.stdin,
+    });
+  }
+
+  async mustExec(argv: string[]): Promise<string> {
+    const r = await this.exec(argv);
+    if (r.code !== 0) throw new Error(`${this.name}: ${joinArgv(argv)} exited ${r.code}: ${r.stderr.trim()}`);
+    return r.stdout;
+  }
+
+  private sshOptions(connectTimeout: number): string[] {
+    return [
+      '-i', this.keyPath, '-p', String(this.port),
+      '-o', `UserKnownHostsFile=${this.knownHostsPath}`, '-o', 'StrictHostKeyChecking=yes',
+      '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'LogLevel=ERROR',
+      '-o', `ConnectTimeout=${connectTimeout}`, '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3',
+      '-F', '/dev/null',
+    ];
+  }
+
+  async reboot(): Promise<void> {
+    const started = Date.now();
+    const bootId = (await this.mustExec(['cat', '/proc/sys/kernel/random/boot_id'])).trim();
+    // The connection may drop before ssh reports an exit status; the new boot id is the proof.
+    await this.exec(['systemctl', 'reboot']);
+    await this.waitForLogin(bootId);
+    this.timings.reboots.push(Date.now() - started);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.running()) {
+      process.kill(this.pid, 'SIGTERM');
+      const killed = await Promise.race([this.exited.then(() => true), sleep(10_000).then(() => false)]);
+      if (!killed && this.running()) {
+        process.kill(this.pid, 'SIGKILL');
+        await this.exited;
+      }
+    }
+    releaseVmNetwork(this.network);
+    rmSync(this.dir, { recursive: true, force: true });
+    process.removeListener('exit', this.onExit);
+  }
+
+  /** A test run that ends without stop() (a crash, ^C) still leaves nothing. */
+  readonly onExit = (): void => {
+    if (this.stopped) return;
+    if (this.running()) {
+      try {
+        process.kill(this.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    releaseVmNetwork(this.network);
+    rmSync(this.dir, { recursive: true, force: true });
+  };
+}
+
+/** Boot the tier-2 VM; resolves when root can log in over ssh. */
+export async function startVm(opts: VmOptions = {}): Promise<Vm> {
+  sweepDeadVms();
+  const imageStarted = Date.now();
+  const imageDir = opts.imageDir ?? (await vmImage());
+  const imageMs = Date.now() - imageStarted;
+  mkdirSync(WORK_ROOT, { recursive: true });
+  const dir = opts.dir ?? mkdtempSync(join(WORK_ROOT, 'vm-'));
+  const network = await allocateVmNetwork();
+  const vm = new QemuVm(dir, network, imageDir, opts);
+  vm.timings.image = imageMs;
+  process.on('exit', vm.onExit);
+  try {
+    await vm.prepare();
+    await vm.boot();
+  } catch (e) {
+    await vm.stop();
+    throw e;
+  }
+  return vm;
+}
