@@ -179,7 +179,7 @@ function plan(args: XenserverVifArgs, o: XenserverVifObserved): PlanResult {
   const strategies = args.strategy ?? STRATEGIES;
   const vms = toModel(allowShutdown);
   const result = planNetback(vms, { workers, strategies });
-  if (!result.exhaustive) warnings.push('the search stopped at its budget; this is the best plan found, not proven best');
+  if (!result.exhaustive) warnings.push('the search stopped at its size or time limit; this is the best plan found, not proven best');
   if (!allowShutdown && strategies.includes('reorder') && o.vms.some((v) => v.power !== 'halted')) {
     const unrestricted = planNetback(toModel(true), { workers, strategies }).best;
     const shutdowns = unrestricted.touched.filter((k) => o.vms.find((v) => v.uuid === k)?.power !== 'halted'

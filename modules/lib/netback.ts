@@ -54,8 +54,9 @@ export interface PlanOptions {
   workers: number;
   /** Allowed fixes, most preferred first. */
   strategies: Strategy[];
-  /** Search budget (nodes); beyond it the best plan found so far is returned. */
+  /** Search budget (nodes) and time limit; beyond either the best plan found so far is returned. */
   budget?: number;
+  deadlineMs?: number;
 }
 
 export interface NetbackPlan {
@@ -115,7 +116,8 @@ export function orderValues(vms: readonly ModelVm[], startOrder: readonly string
     const value = distinct ? sortedValues[i] : i + 1;
     if (byKey.get(key)!.order !== value) writes[key] = value;
   });
-  const unchanged = startOrder.every((k, i) => k === currentStartOrder(vms)[i].key);
+  const today = currentStartOrder(vms);
+  const unchanged = startOrder.every((k, i) => k === today[i].key);
   return unchanged ? {} : writes;
 }
 
@@ -231,20 +233,34 @@ export function planNetback(vms: readonly ModelVm[], opts: PlanOptions): Netback
     `${vm.reorderable}|${byDevice(vm.vifs).map((f) => f.weight).join(',')}`;
   const totalWeight = vms.reduce((s, v) => s + v.vifs.reduce((t, f) => t + f.weight, 0), 0);
   let nodes = 0;
-  const budget = opts.budget ?? 400_000;
+  const budget = opts.budget ?? 2_000_000;
+  const deadline = Date.now() + (opts.deadlineMs ?? 1500);
   let exhaustive = true;
   const loads = new Array<number>(W).fill(0);
   const chosenOrder: string[] = [];
   const chosen: Record<string, VmOption> = {};
 
-  const visit = (remaining: ModelVm[], slot: number): void => {
-    if (++nodes > budget) {
+  // Prune a branch that cannot beat the best plan: its final loads are at least the water-filled
+  // loads (remaining busy weight poured onto the least-loaded workers), and VMs touched only grow.
+  const integral = vms.every((v) => v.vifs.every((f) => Number.isInteger(f.weight)));
+  // With distinct `order` values a VM started at another position always gets a new value.
+  const orderIsDistinct = new Set(vms.map((v) => v.order)).size === vms.length;
+  const position = new Map(ordered.map((v, i) => [v.key, i]));
+  const cannotWin = (remainingWeight: number, touchedSoFar: number): boolean => {
+    const { level, spread } = waterFill(loads, remainingWeight, integral);
+    const maxBound = Math.max(level, ...loads);
+    if (maxBound > best.maxLoad + EPSILON) return true;
+    if (maxBound < best.maxLoad - EPSILON) return false;
+    if (spread > best.spread + EPSILON) return true;
+    return spread > best.spread - EPSILON && touchedSoFar > best.touched.length;
+  };
+
+  const visit = (remaining: ModelVm[], slot: number, remainingWeight: number, touchedSoFar: number): void => {
+    if (++nodes > budget || ((nodes & 1023) === 0 && Date.now() > deadline)) {
       exhaustive = false;
       return;
     }
-    const curMax = Math.max(...loads);
-    const bound = Math.max(curMax, totalWeight / W);
-    if (bound > best.maxLoad + EPSILON) return;
+    if (cannotWin(remainingWeight, touchedSoFar)) return;
     if (!remaining.length) {
       const layout: Layout = {
         startOrder: [...chosenOrder],
@@ -263,19 +279,75 @@ export function planNetback(vms: readonly ModelVm[], opts: PlanOptions): Netback
       seenShapes.add(shape);
       const rest = remaining.filter((v) => v !== vm);
       chosenOrder.push(vm.key);
-      for (const opt of options.get(vm.key)!) {
+      options.get(vm.key)!.forEach((opt, index) => {
+        if (!exhaustive) return;
         opt.weights.forEach((w, i) => (loads[(slot + i) % W] += w));
         chosen[vm.key] = opt;
-        visit(rest, slot + opt.weights.length + opt.dummies);
+        const weight = opt.weights.reduce((t, w) => t + w, 0);
+        // option 0 is the VM as it is (no reorder, no dummy)
+        const moved = orderIsDistinct && position.get(vm.key) !== chosenOrder.length - 1;
+        visit(rest, (slot + opt.weights.length + opt.dummies) % W, remainingWeight - weight, touchedSoFar + (index > 0 || moved ? 1 : 0));
         opt.weights.forEach((w, i) => (loads[(slot + i) % W] -= w));
-        if (!exhaustive) break;
-      }
+      });
       chosenOrder.pop();
       if (!exhaustive) break;
     }
   };
-  visit(ordered, 0);
+  best = greedy(vms, ordered, options, opts, best);
+  visit(ordered, 0, totalWeight, 0);
   return { current, best, exhaustive };
+}
+
+/** A quick first plan in today's start order: each VM takes the option that loads workers least. */
+function greedy(vms: readonly ModelVm[], ordered: ModelVm[], options: Map<string, VmOption[]>, opts: PlanOptions, best: Evaluation): Evaluation {
+  const W = opts.workers;
+  const loads = new Array<number>(W).fill(0);
+  const layout: Layout = { startOrder: ordered.map((v) => v.key), vifOrder: {}, dummies: {} };
+  let slot = 0;
+  for (const vm of ordered) {
+    let pick = options.get(vm.key)![0];
+    let pickCost = [Infinity, Infinity];
+    for (const opt of options.get(vm.key)!) {
+      const trial = [...loads];
+      opt.weights.forEach((w, i) => (trial[(slot + i) % W] += w));
+      const cost = [Math.max(...trial), trial.reduce((t, l) => t + l * l, 0)];
+      if (cost[0] < pickCost[0] - EPSILON || (Math.abs(cost[0] - pickCost[0]) <= EPSILON && cost[1] < pickCost[1] - EPSILON)) {
+        pick = opt;
+        pickCost = cost;
+      }
+    }
+    pick.weights.forEach((w, i) => (loads[(slot + i) % W] += w));
+    layout.vifOrder[vm.key] = pick.vifOrder;
+    layout.dummies[vm.key] = pick.dummies;
+    slot = (slot + pick.weights.length + pick.dummies) % W;
+  }
+  const e = evaluate(vms, layout, opts);
+  return compareEvaluations(e, best, opts.strategies) < 0 ? e : best;
+}
+
+/** Pour `amount` onto the lowest loads (continuous): the least possible max and sum of squares. */
+export function waterFill(loads: readonly number[], amount: number, integral = false): { level: number; spread: number } {
+  if (integral) {
+    // Integer weights: pour unit by unit onto the lowest worker (a tighter, still valid bound).
+    const l = [...loads];
+    for (let u = 0; u < Math.round(amount); u++) l[l.indexOf(Math.min(...l))] += 1;
+    return { level: amount > 0 ? Math.max(...l) : 0, spread: l.reduce((t, x) => t + x * x, 0) };
+  }
+  const sorted = [...loads].sort((a, b) => a - b);
+  let left = amount;
+  let level = sorted[0] ?? 0;
+  let i = 0;
+  while (left > EPSILON && i < sorted.length) {
+    while (i + 1 < sorted.length && sorted[i + 1] <= level + EPSILON) i++;
+    const width = i + 1;
+    const next = i + 1 < sorted.length ? sorted[i + 1] : Infinity;
+    const rise = Math.min(left / width, next - level);
+    level += rise;
+    left -= rise * width;
+    if (next === Infinity) break;
+  }
+  const spread = sorted.reduce((t, l) => t + Math.max(l, level) ** 2, 0);
+  return { level: amount > 0 ? level : 0, spread: amount > 0 ? spread : sorted.reduce((t, l) => t + l * l, 0) };
 }
 
 /** Workers that carry at least one busy VIF. */
