@@ -39,7 +39,11 @@ interface Probe<T> {
 }
 
 export interface EthtoolObserved {
-  device: { name: string | null; candidates: string[]; driver: string | null; mac: string | null; pci: string | null };
+  device: {
+    name: string | null; candidates: string[]; driver: string | null; mac: string | null; pci: string | null;
+    /** virtio feature bits ('0'/'1' per bit) of a virtio NIC, from /sys/class/net/IF/device/features */
+    virtioFeatures?: string | null;
+  };
   ethtoolMissing: boolean;
   live: {
     ring: Probe<Limits> | null;
@@ -62,6 +66,8 @@ type ChangeData =
 type LiveGroup = 'ring' | 'channels' | 'coalesce' | 'features' | 'rx-flow-hash' | 'txqueuelen' | 'xps';
 
 const NET = '/sys/class/net';
+const VIRTIO_NET_F_NOTF_COAL = 53;
+const VIRTIO_NAPI_COALESCE = new Set(['rx-frames', 'tx-frames']);
 const FACT_MECHANISM: Record<string, Mechanism> = { 'systemd-link': 'link-file', NetworkManager: 'networkmanager', ifupdown: 'ifupdown', udev: 'udev' };
 
 const IFNAME = '^[A-Za-z0-9_.:@-]{1,15}$';
@@ -180,7 +186,7 @@ export function liveScript(args: EthtoolArgs, withNetworkManager = false): strin
     'matches() { if [ -n "$W_NAME" ]; then [ "$1" = "$W_NAME" ]; elif [ -n "$W_MAC" ]; then [ "$(tr A-F a-f < /sys/class/net/$1/address 2>/dev/null)" = "$W_MAC" ]; else case "$(readlink -f /sys/class/net/$1/device 2>/dev/null)/" in */"$W_PCI"/*) true;; *) false;; esac; fi; }',
     // A MAC is shared by a NIC and its VLANs or bond: prefer the device-backed interface.
     'find() { for d in /sys/class/net/*; do n=${d##*/}; matches "$n" || continue; k=virtual; [ -e "$d/device" ] && k=device; echo "$n $k"; if [ -z "$dev" ] || { [ "$k" = device ] && [ "$dk" = virtual ]; }; then dev=$n; dk=$k; fi; done; }',
-    'sysinfo() { d=/sys/class/net/$dev; echo "address $(cat "$d/address")"; echo "txqueuelen $(cat "$d/tx_queue_len")"; echo "devpath $(readlink -f "$d/device" 2>/dev/null)"; for q in "$d"/queues/tx-*; do [ -e "$q" ] && echo "xps ${q##*/tx-} $(cat "$q/xps_cpus" 2>/dev/null || echo -)"; done; }',
+    'sysinfo() { d=/sys/class/net/$dev; echo "address $(cat "$d/address")"; echo "txqueuelen $(cat "$d/tx_queue_len")"; echo "devpath $(readlink -f "$d/device" 2>/dev/null)"; echo "virtio-features $(cat "$d/device/features" 2>/dev/null)"; for q in "$d"/queues/tx-*; do [ -e "$q" ] && echo "xps ${q##*/tx-} $(cat "$q/xps_cpus" 2>/dev/null || echo -)"; done; }',
     'nminfo() { command -v nmcli >/dev/null || return 127; c=$(nmcli -g GENERAL.CONNECTION device show "$dev") || return 1; echo "connection $c"; [ -n "$c" ] && nmcli -t -f ethtool connection show "$c"; }',
     'dev= dk=',
     'printf "@@hvtune match\\n"; find; printf "@@hvtune-rc 0\\n"',
@@ -208,7 +214,7 @@ export function parseLive(args: EthtoolArgs, stdout: string): Omit<EthtoolObserv
   const sys = new Map<string, string>();
   const xps: Record<string, string | null> = {};
   for (const line of (sec.get('sys')?.text ?? '').split('\n')) {
-    const m = /^(\w+) ?(.*)$/.exec(line);
+    const m = /^([\w-]+) ?(.*)$/.exec(line);
     if (!m) continue;
     if (m[1] === 'xps') {
       const [queue, mask] = m[2].split(' ');
@@ -231,7 +237,7 @@ export function parseLive(args: EthtoolArgs, stdout: string): Omit<EthtoolObserv
     nm = { connection, props };
   }
   return {
-    device: { name: chosen ? chosen.split(' ')[0] : null, candidates: candidates.map((c) => c.split(' ')[0]), driver: info ? parseDriverInfo(info.text).driver : null, mac: sys.get('address') || null, pci: pci ? pci[1] : null },
+    device: { name: chosen ? chosen.split(' ')[0] : null, candidates: candidates.map((c) => c.split(' ')[0]), driver: info ? parseDriverInfo(info.text).driver : null, mac: sys.get('address') || null, pci: pci ? pci[1] : null, virtioFeatures: sys.get('virtio-features') || null },
     ethtoolMissing: info?.code === 127,
     live: {
       ring: probe(sec.get('g'), parseLimits),
@@ -305,7 +311,11 @@ function resolve(args: EthtoolArgs, o: EthtoolObserved, facts: Facts): { setting
     else
       for (const [key, value] of Object.entries(args.coalesce)) {
         if (p.value[key] === null || p.value[key] === undefined) problems.push(`${dev} does not support coalesce ${key} (ethtool -c shows n/a)`);
-        else s.coalesce[key] = key.startsWith('adaptive-') ? normaliseOnOff(value)! : Number(value);
+        else if (o.device.driver === 'virtio_net' && !VIRTIO_NAPI_COALESCE.has(key) && o.device.virtioFeatures?.[VIRTIO_NET_F_NOTF_COAL] !== '1') {
+          // ethtool -c shows these for every virtio NIC, but only a device offering notification
+          // coalescing accepts them; finding that out in apply would be too late.
+          problems.push(`${dev} cannot set coalesce ${key}: the virtio device does not offer notification coalescing (VIRTIO_NET_F_NOTF_COAL); only tx-frames/rx-frames (napi) can change`);
+        } else s.coalesce[key] = key.startsWith('adaptive-') ? normaliseOnOff(value)! : Number(value);
       }
   }
   for (const [flow, letters] of Object.entries(args.rx_flow_hash ?? {})) {
