@@ -8,6 +8,7 @@ import {
   type Layout,
   type ModelVm,
   type Strategy,
+  waterFill,
 } from '../../../../modules/lib/netback.js';
 
 /** mulberry32: small, deterministic. */
@@ -122,5 +123,27 @@ describe('netback planner properties (seeded random layouts)', () => {
     });
     expect(crowded.length).toBeGreaterThan(20);
     expect(crowded.filter(avoidable).length).toBeGreaterThan(10);
+  });
+});
+
+describe('large pools', () => {
+  it('30 VMs × 3 VIFs plan within the time limit, balanced as far as possible', () => {
+    const vms: ModelVm[] = Array.from({ length: 30 }, (_, v) => ({
+      key: `vm${v}`, name: `vm${String(v).padStart(2, '0')}`, order: 0, reorderable: true,
+      vifs: [0, 1, 2].map((d) => ({ key: `vm${v}-${d}`, device: d, network: `n${d}`, weight: d === (v % 3 === 0 ? 1 : 2) ? 1 : 0 })),
+    }));
+    const started = Date.now();
+    const { current, best } = planNetback(vms, { workers: 4, strategies: ['start_order', 'reorder', 'dummy'], deadlineMs: 500 });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(current.loads).toEqual([7, 9, 8, 6]);
+    expect([...best.loads].sort()).toEqual([7, 7, 8, 8]); // 30 busy VIFs on 4 workers: 8 at most
+  });
+});
+
+describe('waterFill (the search bound)', () => {
+  it('pours onto the lowest workers; integer weights fill unit by unit', () => {
+    expect(waterFill([0, 2, 4], 3)).toEqual({ level: 2.5, spread: 2.5 ** 2 * 2 + 16 });
+    expect(waterFill([0, 2, 4], 3, true)).toEqual({ level: 4, spread: 2 * 2 + 3 * 3 + 16 });
+    expect(waterFill([1, 1], 0)).toEqual({ level: 0, spread: 2 });
   });
 });
