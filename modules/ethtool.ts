@@ -445,6 +445,8 @@ async function apply(changes: Change[], host: HostHandle, args: EthtoolArgs): Pr
 
 export const ethtool = {
   name: 'ethtool',
+  // read() picks the persistence files from facts.ethtoolPersistence
+  readNeedsFacts: true,
   description: 'NIC rings, channels, offloads, coalescing, rx-flow-hash, txqueuelen and xps, live and persisted across reboots.',
   schema,
   read,

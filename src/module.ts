@@ -15,12 +15,14 @@ export type Effect = 'live' | 'persistent' | 'reboot' | 'module-reload' | 'vm-re
  * - cmd: run argv (quoted by the engine) and capture stdout/stderr/exit code.
  * - script: a POSIX sh script; build it with the `sh` tagged template of src/quote.ts so every
  *   interpolation is quoted.
+ * `stable: true` on a cmd/script: no apply of this run changes its output (capabilities, which keys
+ * are writable), so the engine never reads it again after an apply.
  */
 export type ReadRequest =
   | { kind: 'file'; path: string }
   | { kind: 'glob'; pattern: string }
-  | { kind: 'cmd'; argv: string[] }
-  | { kind: 'script'; script: string };
+  | { kind: 'cmd'; argv: string[]; stable?: boolean }
+  | { kind: 'script'; script: string; stable?: boolean };
 
 export interface CommandResult {
   stdout: string;
@@ -131,6 +133,8 @@ export interface Module<Args = any, Observed = any> {
   schema: Record<string, unknown>;
   /** Extra validation the schema cannot express; return messages keyed by JSON pointer-ish path. */
   validate?(args: Args): { path: string; message: string }[];
+  /** read() looks at facts: the engine then gathers facts before the reads, not with them. */
+  readNeedsFacts?: boolean;
   /**
    * Controller-side inputs (a local template file) turned into plain arguments after rendering,
    * before validation and read. `readFile` resolves paths relative to the playbook.

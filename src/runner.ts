@@ -122,8 +122,9 @@ export async function runPlaybook(
         try {
           if (!connections.has(name)) connections.set(name, connect(invHost));
           host = await connections.get(name)!;
-          if (!factsCache.has(name)) {
-            const facts = opts.factsOverride?.[name] ?? (play.gatherFacts ? await gatherFacts(host) : minimalFacts(name));
+          const saved = opts.factsOverride?.[name];
+          if (!factsCache.has(name) && (saved || !play.gatherFacts || !canDeferFacts(play, modules))) {
+            const facts = saved ?? (play.gatherFacts ? await gatherFacts(host) : minimalFacts(name));
             factsCache.set(name, facts);
             host.setFacts(facts);
           }
@@ -137,7 +138,11 @@ export async function runPlaybook(
         }
         let ok: boolean;
         try {
-          ok = await new HostRun(play, invHost, host, factsCache.get(name)!, modules, opts, report, send).run();
+          // Facts not gathered yet travel with the first batch of reads: one round trip fewer.
+          const facts = factsCache.get(name);
+          const run = new HostRun(play, invHost, host, facts ?? minimalFacts(name), modules, opts, report, send);
+          if (!facts) run.gatherWithReads((f) => factsCache.set(name, f));
+          ok = await run.run();
         } catch (err) {
           // a lost connection or an engine fault: this host fails, the others go on
           recap.failed++;
@@ -165,6 +170,16 @@ export async function runPlaybook(
   }
 }
 
+/**
+ * Can this play's reads be sent before its facts are known? Only if no template, condition or
+ * loop mentions facts and no module needs facts to describe its reads.
+ */
+function canDeferFacts(play: Play, modules: ReadonlyMap<string, Module>): boolean {
+  return [...play.tasks, ...play.handlers].every(
+    (t) => !modules.get(t.module)?.readNeedsFacts && !/facts/.test(JSON.stringify([t.args, t.when, t.loop])),
+  );
+}
+
 function minimalFacts(name: string): Facts {
   return { hostname: name, kernel: { release: 'unknown', version: [0, 0, 0] } };
 }
@@ -177,14 +192,19 @@ class HostRun {
   private readonly notified = new Set<string>();
   private readonly finalizers = new Map<string, { module: Module; id: string; items: { change: Change; data?: unknown }[] }>();
   private touched: { paths: Set<string>; modules: Set<string> } = { paths: new Set(), modules: new Set() };
-  /** Check mode: files as earlier tasks' plans would leave them, so later tasks plan on top (honest chains). */
+  /**
+   * Files as earlier tasks left them (apply: written and verified) or would leave them (check):
+   * later tasks read these instead of the batch's older bytes, so check mode plans honest chains
+   * and apply needs no second read of a file it just wrote.
+   */
   private readonly plannedFiles = new Map<string, string | null>();
+  private onFacts?: (facts: Facts) => void;
 
   constructor(
     private readonly play: Play,
     private readonly inv: InventoryHost,
     private readonly host: ConnectedHost,
-    private readonly facts: Facts,
+    private facts: Facts,
     private readonly modules: ReadonlyMap<string, Module>,
     private readonly opts: RunOptions,
     private readonly report: RunReport,
@@ -193,6 +213,22 @@ class HostRun {
     this.recap = report.recap[inv.name];
     // precedence: inventory (all < group < host) < play vars < extra vars
     this.vars = { ...inv.vars, ...play.vars, ...opts.extraVars };
+  }
+
+  /** Gather facts inside the first read batch and report them through onFacts. */
+  gatherWithReads(onFacts: (facts: Facts) => void): void {
+    this.onFacts = onFacts;
+  }
+
+  private takeFacts(result: ReadResult): void {
+    const onFacts = this.onFacts!;
+    this.onFacts = undefined;
+    if (result.kind !== 'script' || result.code !== 0) {
+      throw new HvtuneError(`${this.inv.name}: gathering facts failed${'code' in result ? ` (exit ${result.code}): ${result.stderr.trim()}` : ''}`);
+    }
+    this.facts = parseFacts(result.stdout);
+    this.host.setFacts(this.facts);
+    onFacts(this.facts);
   }
 
   /** Returns false when the host failed (it then takes no further part in the run). */
@@ -338,8 +374,19 @@ class HostRun {
     }
     let results: ReadResult[];
     try {
-      results = await this.host.read(all);
+      if (this.onFacts) {
+        const [facts, ...rest] = await this.host.read([{ kind: 'script', script: FACTS_SCRIPT }, ...all]);
+        this.takeFacts(facts);
+        results = rest;
+      } else {
+        results = await this.host.read(all);
+      }
     } catch (err) {
+      if (this.onFacts) {
+        // The batch failed as a whole: gather facts on their own, then read task by task below.
+        const r = await this.host.sh(FACTS_SCRIPT);
+        this.takeFacts({ kind: 'script', ...r });
+      }
       if (spans.length === 1) {
         into.set(spans[0][0], { requests: spans[0][1], results: [], error: err });
         return;
@@ -353,12 +400,17 @@ class HostRun {
     }
   }
 
+  /**
+   * Did an earlier apply change what this task read? Files written with a diff are known (see
+   * plannedFiles); other touched paths and the same module's commands (unless marked stable) are
+   * read again.
+   */
   private isStale(inst: TaskInstance, fetched: Prefetched): boolean {
     if (this.touched.modules.has(inst.module.name)) {
-      if (fetched.requests.some((r) => r.kind === 'cmd' || r.kind === 'script')) return true;
+      if (fetched.requests.some((r) => (r.kind === 'cmd' || r.kind === 'script') && !r.stable)) return true;
     }
     return fetched.requests.some((r) => {
-      const path = r.kind === 'file' ? r.path : r.kind === 'glob' ? r.pattern.replace(/\/[^/]*\*.*$/, '') : null;
+      const path = r.kind === 'file' ? r.path : r.kind === 'glob' ? r.pattern.replace(/\/[^/]*[*?[].*$/, '') : null;
       if (path === null) return false;
       for (const t of this.touched.paths) if (t === path || t.startsWith(path + '/') || path.startsWith(t + '/')) return true;
       return false;
@@ -388,7 +440,7 @@ class HostRun {
         fetched = prefetch.get(inst)!;
       }
       if (fetched.error !== undefined) throw fetched.error;
-      const results = this.opts.check ? this.withPlannedFiles(fetched) : fetched.results;
+      const results = this.withPlannedFiles(fetched);
       const observed = module.parse(inst.args, results, ctx);
       const planned: PlanResult = module.plan(inst.args, observed, ctx);
       this.opts.onPlanned?.({ host: hostName, play: this.play.name, task: inst.label, module: module.name, handler: inst.handler, args: inst.args, observed, facts: this.facts, result: planned });
@@ -400,8 +452,8 @@ class HostRun {
       if (changes.length > 0 && !this.opts.check) {
         await module.apply(changes, this.host, inst.args);
         for (const c of changes) {
-          if (c.diff) this.touched.paths.add(c.diff.path);
-          if (c.target.startsWith('/')) this.touched.paths.add(c.target);
+          if (c.diff) this.plannedFiles.set(c.diff.path, c.diff.after);
+          else if (c.target.startsWith('/')) this.touched.paths.add(c.target);
           if (c.finalize) {
             const key = `${module.name}:${c.finalize.id}`;
             const f = this.finalizers.get(key) ?? { module, id: c.finalize.id, items: [] };
