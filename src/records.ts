@@ -12,7 +12,8 @@ import { collectPlannedTasks, type PlanInputs, type PlanTask } from './planfile.
 import type { PlannedTask } from './runner.js';
 
 export const RECORD_FORMAT = 'hvtune-run';
-export const DEFAULT_RECORDS_DIR = '.hvtune/runs';
+/** `.hvtune/runs` in the current directory; HVTUNE_RECORDS overrides it (tests point it at their lab). */
+export const DEFAULT_RECORDS_DIR = process.env.HVTUNE_RECORDS || '.hvtune/runs';
 
 export type TaskResult = 'applied' | 'failed' | 'not-run';
 

@@ -2,7 +2,9 @@
 // sweep labs that dead processes left behind, and at the end sweep whatever this run left.
 
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const LAB_CLEAN = fileURLToPath(new URL('../../scripts/lab-clean', import.meta.url));
@@ -54,5 +56,11 @@ export default function setup(): () => void {
   // Workers inherit this; every lab's marker records it, so teardown finds what this run left.
   const run = `vitest-${process.pid}`;
   process.env.HVTUNE_LAB_RUN = run;
-  return () => sweep(['--run', run]);
+  // Run records of tests that apply go to a scratch dir, not the checkout's .hvtune/runs.
+  const records = mkdtempSync(join(tmpdir(), 'hvtune-test-records-'));
+  process.env.HVTUNE_RECORDS = records;
+  return () => {
+    sweep(['--run', run]);
+    rmSync(records, { recursive: true, force: true });
+  };
 }

@@ -46,6 +46,8 @@ export async function play(
     '--known-hosts',
     lab.knownHostsPath,
     '--json',
+    '--records',
+    join(lab.dir, 'runs'),
     ...(opts.check ? ['--check'] : []),
     ...(opts.diff ? ['--diff'] : []),
     ...(opts.args ?? []),
