@@ -64,6 +64,7 @@ const schema = {
     workers: {
       description: 'Size of the netback worker pool: "auto" (the netback/N threads of dom0, else its vCPU count) or a number.',
       anyOf: [{ const: 'auto' }, { type: 'integer', minimum: 1, maximum: 64 }],
+      default: 'auto',
       'x-message': 'must be "auto" or an integer from 1 to 64',
     },
     busy: {
@@ -75,7 +76,7 @@ const schema = {
             properties: { network: { type: 'string', pattern: NAME, description: 'Network name-label.' }, weight } },
           { type: 'object', additionalProperties: false, required: ['vm', 'device'],
             properties: {
-              vm: { type: 'string', pattern: NAME, description: 'VM name-label.' },
+              vm: { type: 'string', pattern: NAME, description: 'VM name-label. A VM named here keeps its VIF devices (no reorder).' },
               device: { type: 'integer', minimum: 0, maximum: 63, description: 'VIF device number.' },
               weight,
             } },
@@ -170,10 +171,12 @@ function plan(args: XenserverVifArgs, o: XenserverVifObserved): PlanResult {
   const allowShutdown = args.allow_shutdown === true;
   const toModel = (shutdownOk: boolean): ModelVm[] =>
     o.vms.map((vm) => ({
-      key: vm.uuid, name: vm.name, order: vm.order, reorderable: vm.power === 'halted' || shutdownOk,
+      key: vm.uuid, name: vm.name, order: vm.order,
+      // a VM whose busy VIF is named by device keeps its devices, or the entry would move with them
+      reorderable: (vm.power === 'halted' || shutdownOk) && !args.busy.some((b) => 'vm' in b && b.vm === vm.name),
       vifs: o.vifs.filter((f) => f.vm === vm.uuid).map((f) => {
         const network = netName.get(f.network) ?? f.network;
-        return { key: f.mac, device: f.device, network, weight: weightOf(args, vm.name, f.device, network) };
+        return { key: f.uuid, device: f.device, network, weight: weightOf(args, vm.name, f.device, network) };
       }),
     }));
   const strategies = args.strategy ?? STRATEGIES;
@@ -182,10 +185,10 @@ function plan(args: XenserverVifArgs, o: XenserverVifObserved): PlanResult {
   if (!result.exhaustive) warnings.push('the search stopped at its size or time limit; this is the best plan found, not proven best');
   if (!allowShutdown && strategies.includes('reorder') && o.vms.some((v) => v.power !== 'halted')) {
     const unrestricted = planNetback(toModel(true), { workers, strategies }).best;
-    const shutdowns = unrestricted.touched.filter((k) => o.vms.find((v) => v.uuid === k)?.power !== 'halted'
-      && unrestricted.strategies.includes('reorder'));
+    const shutdowns = o.vms.filter((v) => v.power !== 'halted'
+      && unrestricted.layout.vifOrder[v.uuid].some((k, i) => k !== result.current.layout.vifOrder[v.uuid][i]));
     if (compareEvaluations(unrestricted, result.best, strategies) < 0 && unrestricted.maxLoad < result.best.maxLoad)
-      warnings.push(`reordering the VIFs of running VMs (${shutdowns.map((k) => o.vms.find((v) => v.uuid === k)!.name).join(', ')}) would lower the max worker load to ${unrestricted.maxLoad}: shut them down or set allow_shutdown: true`);
+      warnings.push(`reordering the VIFs of running VMs (${shutdowns.map((v) => v.name).join(', ')}) would lower the max worker load to ${unrestricted.maxLoad}: shut them down or set allow_shutdown: true`);
   }
   const changes = buildChanges(args, o, result.best);
   const pending: Pending[] = [];
@@ -218,9 +221,9 @@ function buildChanges(args: XenserverVifArgs, o: XenserverVifObserved, best: Ret
     const vifs = o.vifs.filter((f) => f.vm === vm.uuid).sort((a, b) => a.device - b.device);
     const spec = (f: XeVif, device: number): VifSpec => ({ mac: f.mac, network: f.network, device, otherConfig: f.otherConfig, mtu: f.mtu });
     const newOrder = best.layout.vifOrder[vmKey];
-    if (newOrder.some((mac, i) => vifs[i].mac !== mac)) {
+    if (newOrder.some((uuid, i) => vifs[i].uuid !== uuid)) {
       const before = vifs.map((f) => spec(f, f.device));
-      const after = newOrder.map((mac, i) => spec(vifs.find((f) => f.mac === mac)!, vifs[i].device));
+      const after = newOrder.map((uuid, i) => spec(vifs.find((f) => f.uuid === uuid)!, vifs[i].device));
       const show = (s: VifSpec[]) => s.map((x) => `${x.device}:${netName.get(x.network) ?? x.network}`).join(' ');
       const running = vm.power !== 'halted';
       changes.push(change(`reorder VIFs of ${vm.name}${running ? ' (shut down and start again)' : ''}`, `vm:${vm.name}/vifs`,

@@ -8,7 +8,7 @@
 export type Strategy = 'start_order' | 'reorder' | 'dummy';
 
 export interface ModelVif {
-  /** Stable identity across a reorder (the MAC, since a re-created VIF gets a new uuid). */
+  /** Identity within one plan (the VIF uuid). */
   key: string;
   device: number;
   network: string;
