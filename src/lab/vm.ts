@@ -15,7 +15,8 @@ import { WORK_ROOT } from './names.js';
 import { allocateVmNetwork, releaseVmNetwork, sweepDeadVms, writeVmMarker, type VmNetwork } from './vm-network.js';
 
 const VM_IMAGE_SCRIPT = fileURLToPath(new URL('../../scripts/vm-image', import.meta.url));
-const DEFAULT_BOOT_TIMEOUT_MS = 240_000;
+// 30 s on an idle machine; TCG slows several-fold when other work shares the cores.
+const DEFAULT_BOOT_TIMEOUT_MS = 600_000;
 
 export interface VmOptions {
   /** Directory printed by scripts/vm-image; default: run the script (instant when cached). */

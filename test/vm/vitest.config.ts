@@ -12,8 +12,8 @@ export default defineConfig({
     pool: 'forks',
     fileParallelism: false,
     maxWorkers: 1,
-    testTimeout: 300_000,
+    testTimeout: 900_000,
     // beforeAll boots the VM (about 30 s, several times that on a loaded machine)
-    hookTimeout: 600_000,
+    hookTimeout: 900_000,
   },
 });
