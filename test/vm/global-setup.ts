@@ -16,7 +16,6 @@ const PREREQUISITES: [tool: string, pkg: string][] = [
   ['qemu-system-x86_64', 'qemu-system-x86'],
   ['qemu-img', 'qemu-utils'],
   ['mkfs.ext4', 'e2fsprogs'],
-  ['sfdisk', 'fdisk'],
   ['ssh', 'openssh-client'],
   ['ssh-keygen', 'openssh-client'],
   ['ip', 'iproute2'],
