@@ -45,7 +45,8 @@ function treePssKb(root) {
  * Run argv under /usr/bin/time. Output goes to files in `dir` (a 200-host JSON report is large);
  * returns the measurements and the captured stdout/stderr.
  */
-export async function timed(argv, { dir, label, env = process.env, cwd = process.cwd() }) {
+export async function timed(argv, { dir, label, env = process.env, cwd = process.cwd(), hostPids = [] }) {
+  const hostCpuBefore = hostsCpu(hostPids);
   const timeFile = join(dir, `${label}.time`);
   const outFile = join(dir, `${label}.out`);
   const errFile = join(dir, `${label}.err`);
@@ -66,6 +67,7 @@ export async function timed(argv, { dir, label, env = process.env, cwd = process
   const code = await new Promise((resolve) => child.once('exit', (c, signal) => resolve(c ?? signal)));
   clearInterval(sampler);
   const wallOuter = (performance.now() - t0) / 1000;
+  const hostCpu = hostsCpu(hostPids) - hostCpuBefore;
   const [wall, user, sys, maxRssKb] = readFileSync(timeFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
   rmSync(timeFile, { force: true });
   return {
@@ -76,11 +78,42 @@ export async function timed(argv, { dir, label, env = process.env, cwd = process
     sys,
     maxRssMb: maxRssKb / 1024,
     peakPssMb: peakPssKb / 1024,
+    hostCpu,
     stdout: readFileSync(outFile, 'utf8'),
     stderr: readFileSync(errFile, 'utf8'),
     outFile,
     errFile,
   };
+}
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/** utime+stime+cutime+cstime of one process, in ticks; 0 once it is gone. */
+function processTicks(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * CPU seconds used inside the lab hosts so far: each host's init (its sshd) and every process
+ * still running under it (Ansible's ControlPersist sessions stay open, so they are not reaped yet).
+ * A process that ends moves its time into its parent's cutime, so differences stay exact. This is
+ * work the tools cause on the same cores as the controller.
+ */
+export function hostsCpu(pids) {
+  let ticks = 0;
+  const stack = [...pids];
+  while (stack.length) {
+    const pid = stack.pop();
+    ticks += processTicks(pid);
+    stack.push(...childrenOf(pid));
+  }
+  return ticks / CLOCK_TICKS;
 }
 
 export function median(values) {

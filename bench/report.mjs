@@ -41,8 +41,8 @@ const speedup = (slow, fast) => (Number.isFinite(slow) && Number.isFinite(fast) 
 
 function scenarioTable(samples, hostCounts, scenario) {
   const rows = [
-    '| N | hvtune wall s | Ansible wall s | floor wall s | hvtune/Ansible | Ansible÷hvtune | hvtune/floor | hvtune CPU s | Ansible CPU s | hvtune max RSS MB | Ansible max RSS / tree PSS MB | round trips/host |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| N | hvtune wall s | Ansible wall s | floor wall s | hvtune/Ansible | Ansible÷hvtune | hvtune/floor | hvtune CPU s | Ansible CPU s | hvtune host CPU s | Ansible host CPU s | hvtune max RSS MB | Ansible max RSS / tree PSS MB | round trips/host |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const n of hostCounts) {
     const hv = stat(samples, n, 'hvtune', scenario, 'wall');
@@ -51,6 +51,7 @@ function scenarioTable(samples, hostCounts, scenario) {
     rows.push(
       `| ${n} | ${fmt(hv)} | ${fmt(an)} | ${fmt(fl)} | ${ratio(hv, an)} | ${speedup(an, hv)} | ${ratio(hv, fl)} | ` +
         `${fmt(stat(samples, n, 'hvtune', scenario, 'cpu'))} | ${fmt(stat(samples, n, 'ansible', scenario, 'cpu'))} | ` +
+        `${fmt(stat(samples, n, 'hvtune', scenario, 'hostCpu'))} | ${fmt(stat(samples, n, 'ansible', scenario, 'hostCpu'))} | ` +
         `${fmt(stat(samples, n, 'hvtune', scenario, 'maxRssMb'), 0)} | ` +
         `${fmt(stat(samples, n, 'ansible', scenario, 'maxRssMb'), 0)} / ${fmt(stat(samples, n, 'ansible', scenario, 'peakPssMb'), 0)} | ` +
         `${fmt(stat(samples, n, 'hvtune', scenario, 'roundTrips'), 0)} |`,
@@ -60,9 +61,9 @@ function scenarioTable(samples, hostCounts, scenario) {
 }
 
 function floorTable(samples, hostCounts) {
-  const rows = ['| N | floor wall s | floor CPU s | floor max RSS MB |', '|---:|---:|---:|---:|'];
+  const rows = ['| N | floor wall s | floor CPU s | floor host CPU s | floor max RSS MB |', '|---:|---:|---:|---:|---:|'];
   for (const n of hostCounts) {
-    rows.push(`| ${n} | ${fmt(stat(samples, n, 'floor', 'floor', 'wall'))} | ${fmt(stat(samples, n, 'floor', 'floor', 'cpu'))} | ${fmt(stat(samples, n, 'floor', 'floor', 'maxRssMb'), 0)} |`);
+    rows.push(`| ${n} | ${fmt(stat(samples, n, 'floor', 'floor', 'wall'))} | ${fmt(stat(samples, n, 'floor', 'floor', 'cpu'))} | ${fmt(stat(samples, n, 'floor', 'floor', 'hostCpu'))} | ${fmt(stat(samples, n, 'floor', 'floor', 'maxRssMb'), 0)} |`);
   }
   return rows.join('\n');
 }
@@ -118,7 +119,8 @@ ${scenarioTable(samples, hostCounts, 'cold')}
 ${floorTable(samples, hostCounts)}
 
 Columns: wall and CPU (user+sys of the controller's process tree, GNU time) are medians over the
-runs; "hvtune/Ansible" is the time ratio (lower is better for hvtune), "Ansible÷hvtune" the
+runs; "host CPU" is the CPU the run caused inside the lab hosts (sshd, shells, sysctl, python…),
+which share the machine's 2 cores with the controller; "hvtune/Ansible" is the time ratio (lower is better for hvtune), "Ansible÷hvtune" the
 speed-up; "max RSS" is GNU time's %M (the largest single process); "tree PSS" is the peak of the
 summed PSS of Ansible's whole process tree (its forks), sampled every 100 ms; round trips/host is
 the largest per-host count in hvtune's JSON report (connection set-up excluded).

@@ -51,10 +51,10 @@ function record(hosts, run, tool, scenario, r, load1) {
   const problem = tool === 'floor' ? r.error : expectationProblem(scenario, r);
   if (problem) log(`PROBLEM ${tool} ${scenario} N=${hosts}: ${problem}`);
   samples.push({
-    hosts, run, tool, scenario, wall: r.wall, cpu: r.cpu, maxRssMb: r.maxRssMb, peakPssMb: r.peakPssMb,
+    hosts, run, tool, scenario, wall: r.wall, cpu: r.cpu, hostCpu: r.hostCpu, maxRssMb: r.maxRssMb, peakPssMb: r.peakPssMb,
     roundTrips: r.roundTrips, changed: r.changed, load1, problem,
   });
-  log(`${tool.padEnd(7)} ${scenario.padEnd(10)} N=${hosts} run ${run}: ${r.wall.toFixed(2)} s wall, ${r.cpu.toFixed(2)} s cpu, ` +
+  log(`${tool.padEnd(7)} ${scenario.padEnd(10)} N=${hosts} run ${run}: ${r.wall.toFixed(2)} s wall, ${r.cpu.toFixed(2)} s cpu, ${r.hostCpu.toFixed(2)} s host cpu, ` +
     `${r.maxRssMb.toFixed(0)} MB max RSS, ${r.peakPssMb.toFixed(0)} MB tree PSS, changed ${r.changed}` +
     (Number.isFinite(r.roundTrips) ? `, ${r.roundTrips} round trips/host` : ''));
 }

@@ -52,7 +52,7 @@ function hvtuneOutcome(m) {
 }
 
 export async function runHvtune(lab, scenario, dir) {
-  const m = await timed(hvtuneArgv(lab, { check: scenario === 'check' }), { dir, label: `hvtune-${scenario}` });
+  const m = await timed(hvtuneArgv(lab, { check: scenario === 'check' }), { dir, label: `hvtune-${scenario}`, hostPids: lab.hosts.map((h) => h.pid) });
   return { ...m, ...hvtuneOutcome(m) };
 }
 
@@ -74,13 +74,13 @@ function ansibleOutcome(m) {
 
 export async function runAnsible(lab, scenario, dir) {
   const argv = ['ansible-playbook', '-i', join(lab.dir, 'bench', 'inventory.ini'), ANSIBLE_PLAYBOOK, ...(scenario === 'check' ? ['--check'] : [])];
-  const m = await timed(argv, { dir, label: `ansible-${scenario}`, env: ansibleEnv(lab, lab.hosts.length) });
+  const m = await timed(argv, { dir, label: `ansible-${scenario}`, env: ansibleEnv(lab, lab.hosts.length), hostPids: lab.hosts.map((h) => h.pid) });
   return { ...m, ...ansibleOutcome(m) };
 }
 
 export async function runFloor(lab, dir) {
   const argv = [process.execPath, join(REPO, 'bench/floor.mjs'), join(lab.dir, 'bench', 'hosts.json'), lab.keyPath, String(lab.hosts.length)];
-  const m = await timed(argv, { dir, label: 'floor' });
+  const m = await timed(argv, { dir, label: 'floor', hostPids: lab.hosts.map((h) => h.pid) });
   let outcome;
   try {
     const r = JSON.parse(m.stdout);
