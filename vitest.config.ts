@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // the full-VM tier has its own suite: npm run test:vm
+    exclude: ['test/vm/**', 'node_modules/**'],
     globalSetup: ['test/lab/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
