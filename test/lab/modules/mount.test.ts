@@ -3,7 +3,6 @@
 // (bind-mounted), so the tests mount under /mnt, which lives in the host's overlay.
 
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useLab } from '../lab.js';
 import { play } from '../play.js';
@@ -141,32 +140,5 @@ describe('mount: state present', () => {
     expect(again.report.pending).toMatchObject([{ host: h.name, effect: 'reboot', target: 'mount:/mnt/hp-boot' }]);
     expect(again.report.recap[h.name].pending).toHaveLength(1);
     await play(lab(), present.replace('state: present', 'state: absent'));
-  });
-});
-
-describe('playbooks/memory-and-disk-host.yml', () => {
-  const text = readFileSync(join(import.meta.dirname, '../../../playbooks/memory-and-disk-host.yml'), 'utf8');
-  // the host's /dev is the machine's: mount under the host's own /mnt instead
-  const vars = ['-e', 'hugepages_1g_mount=/mnt/hp1g'];
-
-  it('without systemd the KSM tasks fail clearly, and the mount is still planned', async () => {
-    const r = await play(lab(), text, { check: true, args: vars });
-    expect(r.code).toBe(1);
-    expect(r.report.changes.map((c) => c.target)).toEqual(['/etc/fstab', 'mount:/mnt/hp1g']);
-    expect(r.report.failures.map((f) => f.message).join('\n')).toMatch(/cannot manage ksm\.service: PID 1 is "sshd", not systemd/);
-  });
-
-  it('with --skip-tags ksm: check, apply, and a second run with nothing to change', async () => {
-    const args = [...vars, '--skip-tags', 'ksm'];
-    const check = await play(lab(), text, { check: true, args });
-    expect(check.code).toBe(2);
-    expect(check.report.changes).toHaveLength(2);
-    const apply = await play(lab(), text, { args });
-    expect(apply.code, apply.stdout + apply.stderr).toBe(0);
-    expect(await hostMount('/mnt/hp1g')).toMatch(/^hugetlbfs .*mode=1770,pagesize=1024M$/);
-    const again = await play(lab(), text, { args });
-    expect(again.report.changes).toEqual([]);
-    await play(lab(), text.replace('state: mounted', 'state: absent'), { args });
-    expect(await hostMount('/mnt/hp1g')).toBe('');
   });
 });

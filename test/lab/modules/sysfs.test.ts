@@ -1,9 +1,8 @@
 // sysfs on a tier-1 lab host. THP and block-queue files are machine-global, so every file a test
 // writes is a per-host shadow (LAB.md): a plain file bind-mounted over the sysfs file. A shadow
 // keeps what is written ("never"), not the kernel's bracketed form, and the module's read-back
-// accepts both. Also runs playbooks/host-tuning.yml, whose grub part cannot apply on tier 1.
+// accepts both. The playbooks that use sysfs run in test/lab/playbooks/.
 
-import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { useLab } from '../lab.js';
 import { changesOn, play } from '../play.js';
@@ -95,38 +94,5 @@ describe('sysfs: block devices', () => {
     const r = await play(lab(), blockPlaybook('deadline'), { check: true });
     expect(r.code).toBe(1);
     expect(r.report.failures[0].message).toContain('its modern counterpart is mq-deadline');
-  });
-});
-
-describe('playbooks/host-tuning.yml', () => {
-  const playbook = readFileSync(new URL('../../../playbooks/host-tuning.yml', import.meta.url), 'utf8');
-  const GRUB = '/etc/default/grub';
-  const GRUB_TEXT = 'GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT="quiet"\nGRUB_CMDLINE_LINUX=""\n';
-  const extra = () => ['-e', `disk_match=${device}`];
-
-  test('without the boot tasks: applies, then a second run reports zero changes', async () => {
-    await lab().shadow('hv1', THP, THP_KERNEL);
-    await lab().shadow('hv1', scheduler, '[none] mq-deadline kyber bfq\n');
-    await lab().writeFile('hv1', GRUB, GRUB_TEXT);
-    const check = await play(lab(), playbook, { check: true, args: extra() });
-    expect(check.code).toBe(2);
-    const targets = changesOn(check.report, 'hv1').map((c) => c.target);
-    expect(targets).toEqual(expect.arrayContaining([THP, DEFRAG, '/etc/modprobe.d/hvtune-igb.conf', '/etc/modules-load.d/vhost_net.conf', GRUB]));
-    // mitigations=off is opt-in (trade_security_for_speed: false): that task is skipped.
-    expect(check.report.recap.hv1.skipped).toBeGreaterThanOrEqual(1);
-    expect(check.report.changes.some((c) => (c.after ?? '').includes('mitigations') || (c.diff ?? '').includes('mitigations'))).toBe(false);
-    const apply = await play(lab(), playbook, { args: [...extra(), '--skip-tags', 'boot'] });
-    expect(apply.code).toBe(0);
-    expect((await lab().readFile('hv1', DEFRAG))?.trim()).toBe('defer+madvise');
-    const again = await play(lab(), playbook, { args: [...extra(), '--skip-tags', 'boot'] });
-    expect(again.code).toBe(0);
-    expect(changesOn(again.report, 'hv1')).toEqual([]);
-  });
-
-  test('with the boot tasks: regeneration fails on tier 1 and /etc/default/grub is unchanged', async () => {
-    const r = await play(lab(), playbook, { args: extra() });
-    expect(r.code).toBe(1);
-    expect(r.report.failures.map((f) => f.message).join('\n')).toMatch(/no boot-config tool found|update-grub failed/);
-    expect(await lab().readFile('hv1', GRUB)).toBe(GRUB_TEXT);
   });
 });

@@ -1,0 +1,70 @@
+// The values the other playbooks compute from facts, rendered with recorded machines: what each
+// play would ask of a host, before anything is read from it.
+
+import { describe, expect, it } from 'vitest';
+import type { Facts } from '../../../src/facts.js';
+import { recorded } from '../topology/load.js';
+import { loadProjectPlaybook, renderPlay, taskArgs } from './render.js';
+
+const seed003 = recorded('seed003-2s10c-ht');
+const epyc = recorded('amd-epyc-nps4');
+/** seed 003's machine with a CPU that lacks 1 GiB pages (an older Xeon or a guest CPU model). */
+const no1g: Facts = { ...seed003, cpu: { ...seed003.cpu!, features: { ...seed003.cpu!.features, pdpe1gb: false } } };
+const ran = (tasks: { name: string; args: unknown[] }[]) => tasks.filter((t) => t.args.length).map((t) => t.name);
+
+describe('playbooks/hugepages.yml', () => {
+  it('1 GiB pages where the CPU has pdpe1gb: a boot-time pool of one page per GiB, a 1G mount, memoryBacking', async () => {
+    const tasks = renderPlay(await loadProjectPlaybook('hugepages.yml'), 0, seed003, { guest_memory_gib: 32, hugepage_vms: ['vm1', 'vm2'] });
+    expect(ran(tasks)).toEqual(['1 GiB pages reserved at boot', 'hugetlbfs mount of 1 GiB pages', 'guest memory backed by huge pages']);
+    expect(taskArgs(tasks, '1 GiB pages reserved at boot').present).toEqual(['default_hugepagesz=1G', 'hugepagesz=1G', 'hugepages=32']);
+    expect(taskArgs(tasks, 'hugetlbfs mount of 1 GiB pages').opts).toBe('pagesize=1G,mode=1770,gid=kvm');
+    expect(tasks.find((t) => t.name === 'guest memory backed by huge pages')!.args).toEqual([
+      { name: 'vm1', memory_backing: { hugepages: true }, restart: 'never' },
+      { name: 'vm2', memory_backing: { hugepages: true }, restart: 'never' },
+    ]);
+  });
+
+  it('without pdpe1gb: 2 MiB pages through vm.nr_hugepages, 512 per GiB, and no 1G boot pool or mount', async () => {
+    const tasks = renderPlay(await loadProjectPlaybook('hugepages.yml'), 0, no1g);
+    expect(ran(tasks)).toEqual(['2 MiB pages where the CPU has no 1 GiB pages', 'guest memory backed by huge pages']);
+    expect(taskArgs(tasks, '2 MiB pages where the CPU has no 1 GiB pages').values).toEqual({ 'vm.nr_hugepages': 8192 });
+  });
+});
+
+describe('playbooks/kvm-host-network.yml', () => {
+  it('kvm_amd avic=1 only on AMD hosts', async () => {
+    const playbook = await loadProjectPlaybook('kvm-host-network.yml');
+    expect(ran(renderPlay(playbook, 0, seed003))).not.toContain('AVIC on AMD hosts');
+    const amd = renderPlay(playbook, 0, epyc, { host_nic: 'enp65s0f0np0' });
+    expect(taskArgs(amd, 'AVIC on AMD hosts')).toEqual({ module: 'kvm_amd', options: { avic: 1 }, file: 'kvm', reload: 'never' });
+  });
+
+  it('conntrack hashsize = max / 4; mitigations stay on and bridge filtering off unless asked', async () => {
+    const playbook = await loadProjectPlaybook('kvm-host-network.yml');
+    const tasks = renderPlay(playbook, 0, seed003);
+    expect(taskArgs(tasks, 'Conntrack hash table').options).toEqual({ hashsize: 250000 });
+    expect(ran(tasks)).not.toContain('CPU vulnerability mitigations off (opt-in)');
+    expect(ran(tasks)).toContain('Bridged traffic skips iptables');
+    const kept = renderPlay(playbook, 0, seed003, { guest_firewall: true, trade_security_for_speed: true, sriov_vfs: 0 });
+    expect(ran(kept)).not.toContain('Bridged traffic skips iptables');
+    expect(ran(kept)).not.toContain('SR-IOV virtual functions on igb NICs');
+    expect(taskArgs(kept, 'CPU vulnerability mitigations off (opt-in)').present).toEqual(['mitigations=off']);
+  });
+});
+
+describe('playbooks/virtio-multiqueue.yml', () => {
+  it('host: queues = vCPUs, within the limit', async () => {
+    const playbook = await loadProjectPlaybook('virtio-multiqueue.yml');
+    const queues = (extra: Record<string, unknown>) =>
+      taskArgs(renderPlay(playbook, 0, seed003, extra), 'vhost-net with one queue per vCPU').interfaces[0].driver.queues;
+    expect(queues({})).toBe(9);
+    expect(queues({ vm_vcpus: 48, max_queues: 8 })).toBe(8);
+  });
+
+  it("guest: every queue the host gave, xps one vCPU per tx queue", async () => {
+    const playbook = await loadProjectPlaybook('virtio-multiqueue.yml');
+    expect(playbook.plays.map((p) => p.hosts)).toEqual(['kvm_hosts', 'guests']);
+    const args = taskArgs(renderPlay(playbook, 1, seed003), 'use every queue the host gave, one vCPU per tx queue');
+    expect(args).toEqual({ device: 'ens3', channels: { combined: 'max' }, xps: { 0: '0', 1: '1', 2: '2', 3: '3' }, persist: 'auto' });
+  });
+});
