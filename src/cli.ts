@@ -17,6 +17,7 @@ import { jsonRenderer } from './output/json.js';
 import { colors, noColors } from './output/format.js';
 import { docText, modulesText } from './commands/doc.js';
 import { factsCommand, loadFactsFile } from './commands/facts.js';
+import { datedAdvice } from './dated.js';
 import { registerStateCommands } from './commands/plan.js';
 import { planInputs } from './planfile.js';
 import { DEFAULT_RECORDS_DIR, playRecorder, writeRecord } from './records.js';
@@ -258,7 +259,7 @@ async function loadInputs(playbookFile: string, inventoryFile: string, extra: st
     problems.push(...err.problems);
   }
   if (problems.length) throw new InputError(problems);
-  for (const w of inventory!.warnings ?? []) warn(`warning: ${formatProblem(w)}`);
+  for (const w of [...(inventory!.warnings ?? []), ...datedAdvice(playbook!)]) warn(`warning: ${formatProblem(w)}`);
   return { inventory: inventory!, playbook: playbook!, modules };
 }
 
