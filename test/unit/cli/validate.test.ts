@@ -1,9 +1,9 @@
 // `hvtune validate`, `modules`, `doc`: no host is contacted, so these run without a lab.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../../src/cli.js';
 
 async function cli(args: string[]) {
@@ -14,6 +14,7 @@ async function cli(args: string[]) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'hvtune-validate-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const file = (name: string, text: string) => {
   const path = join(dir, name);
   writeFileSync(path, text);
