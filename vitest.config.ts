@@ -6,7 +6,8 @@ export default defineConfig({
     // the full-VM tier has its own suite: npm run test:vm
     exclude: ['test/vm/**', 'node_modules/**'],
     globalSetup: ['test/lab/global-setup.ts'],
-    testTimeout: 60_000,
+    // lab tests run real daemons on a shared 2-core machine: generous, but a hang still ends
+    testTimeout: 180_000,
     hookTimeout: 120_000,
     pool: 'forks',
   },
