@@ -12,7 +12,6 @@ import { runPlaybook, type ConnectedHost, type Connector } from './runner.js';
 import { connectHost } from './host.js';
 import type { SshOptions, SshTarget } from './transport/ssh.js';
 import { plainRenderer, type Renderer } from './output/plain.js';
-import { listrRenderer } from './output/listr.js';
 import { jsonRenderer } from './output/json.js';
 import { colors, noColors } from './output/format.js';
 import { docText, modulesText } from './commands/doc.js';
@@ -121,7 +120,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     const renderer: Renderer = o.json
       ? jsonRenderer(out)
       : io.tty && !o.verbose
-        ? listrRenderer(hosts, out, { diff: !!o.diff, style })
+        ? (await import('./output/listr.js')).listrRenderer(hosts, out, { diff: !!o.diff, style }) // listr2 loads only for a terminal
         : plainRenderer(out, { diff: !!o.diff, verbose: !!o.verbose, style });
     const report = await runPlaybook(
       playbook,
