@@ -1,0 +1,54 @@
+// playbooks/kvm-host-network.yml on a tier-1 lab host, through the real CLI, with the host's veth
+// eth0 as the "physical" NIC. A lab host is a network namespace: the NAPI keys are absent there and
+// the socket buffer ceilings read-only, and a veth has no rings or flow hash; check mode says so
+// per task and changes nothing. The rest is applied: bridge netfilter keys (per namespace),
+// offloads, module options files (no loadable modules here: files only), then zero changes.
+
+import { readFileSync } from 'node:fs';
+import { describe, expect, test } from 'vitest';
+import { useLab } from '../lab.js';
+import { changesOn, play } from '../play.js';
+
+const lab = useLab({ hosts: 1 });
+const playbook = readFileSync(new URL('../../../playbooks/kvm-host-network.yml', import.meta.url), 'utf8');
+// Tier-1 hosts have no udev daemon for persist: auto to find; the udev rule file is still written.
+const vars = ['-e', 'host_nic=eth0', '-e', 'nic_persist=udev'];
+
+describe('playbooks/kvm-host-network.yml', () => {
+  test('check: what a namespace and a veth lack fails, naming it; nothing changes', async () => {
+    // A failed task ends the host's run (as in Ansible): one check per missing part.
+    const napi = await play(lab(), playbook, { check: true, args: [...vars, '--skip-tags', 'boot'] });
+    expect(napi.code).toBe(1);
+    expect(napi.report.failures.map((f) => f.task)).toEqual(['NAPI budget and backlog']);
+    expect(napi.report.failures[0].message).toMatch(/net\.core\.netdev_max_backlog/);
+    const ring = await play(lab(), playbook, { check: true, args: [...vars, '--skip-tags', 'boot,napi'] });
+    expect(ring.code).toBe(1);
+    expect(ring.report.failures.map((f) => f.task)).toEqual(['Host NIC rings and UDP flow hash']);
+    expect(ring.report.failures[0].message).toMatch(/eth0/);
+    expect(await lab().readFile('hv1', '/etc/sysctl.d/60-hvtune-net-host.conf')).toBeNull();
+  });
+
+  test('apply the rest; the host has it; a second run changes nothing', async () => {
+    const args = [...vars, '--skip-tags', 'boot,napi,nic-ring'];
+    const check = await play(lab(), playbook, { check: true, args });
+    expect(check.code, check.stdout + check.stderr).toBe(2);
+    const r = await play(lab(), playbook, { args });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect((await lab().exec('hv1', ['sysctl', '-n', 'net.bridge.bridge-nf-call-iptables'])).stdout.trim()).toBe('0');
+    expect(await lab().readFile('hv1', '/etc/sysctl.d/60-hvtune-net-host.conf')).toContain('net.bridge.bridge-nf-call-iptables = 0');
+    expect((await lab().exec('hv1', ['ethtool', '-k', 'eth0'])).stdout).toMatch(/^generic-receive-offload: on/m);
+    expect(await lab().readFile('hv1', '/etc/modprobe.d/hvtune-vhost_net.conf')).toContain('options vhost_net experimental_zcopytx=1');
+    expect(await lab().readFile('hv1', '/etc/modprobe.d/hvtune-nf_conntrack.conf')).toContain('hashsize=250000');
+    const again = await play(lab(), playbook, { args });
+    expect(again.code).toBe(0);
+    expect(changesOn(again.report, 'hv1')).toEqual([]);
+  });
+
+  test('AVIC is planned only where the CPU is AMD; mitigations stay on unless asked', async () => {
+    const r = await play(lab(), playbook, { check: true, args: [...vars, '--skip-tags', 'boot,napi,nic-ring', '-e', 'trade_security_for_speed=false'] });
+    expect(r.report.failures).toEqual([]);
+    const amd = readFileSync('/proc/cpuinfo', 'utf8').includes('AuthenticAMD');
+    expect(r.report.changes.some((c) => c.target.includes('kvm'))).toBe(amd);
+    expect(r.report.changes.some((c) => (c.diff ?? '').includes('mitigations'))).toBe(false);
+  });
+});
