@@ -2,13 +2,12 @@
 // persistent XML, shows the patch as a diff of the canonical XML, applies what libvirt can change
 // on a running domain with `--live --config`, and reports the rest as a pending VM restart.
 
-import { XMLSerializer } from '@xmldom/xmldom';
 import type { Change, HostHandle, Module, Pending, PlanContext, PlanResult, ReadRequest, ReadResult } from '../src/module.js';
 import { ApplyVerifyError, TaskError } from '../src/errors.js';
 import { sh } from '../src/quote.js';
 import { cpusMissing } from './lib/cpuset.js';
 import {
-  canonicalXml, describeMatch, findDevice, parseDomainXml, patchItems, vcpuCounts,
+  canonicalXml, describeMatch, findDevice, parseDomainXml, patchItems, serializeDomainXml, vcpuCounts,
   type DomainTuning, type LiveTuning, type PatchItem,
 } from './lib/domain-xml.js';
 import { libvirtDomainSchema } from './lib/libvirt-domain-schema.js';
@@ -205,7 +204,7 @@ function planDomain(args: LibvirtDomainArgs, dom: DomainObserved, changes: Chang
       target: `domain:${dom.name}`,
       effect: 'persistent',
       diff: { path: `domain:${dom.name} (persistent XML)`, before: canonicalXml(persisted), after: canonicalXml(patched) },
-      data: { op: 'define', domain: dom.name, xml: new XMLSerializer().serializeToString(patched), original: dom.persisted } satisfies ChangeData,
+      data: { op: 'define', domain: dom.name, xml: serializeDomainXml(patched), original: dom.persisted } satisfies ChangeData,
     });
   }
   if (dom.live === null) return;

@@ -2,7 +2,8 @@
 // declares, read them back normalised, and print a canonical form for diffs. Everything the
 // playbook does not mention (UUID, MACs, PCI addresses, metadata, unknown elements) is left as is.
 
-import { DOMParser, type Document, type Element, type Node } from '@xmldom/xmldom';
+import { createRequire } from 'node:module';
+import type { Document, Element, Node } from '@xmldom/xmldom';
 import { normaliseCpuset, normaliseCpusetLenient } from './cpuset.js';
 
 export type NumaMode = 'strict' | 'preferred' | 'interleave' | 'restrictive';
@@ -51,14 +52,23 @@ export interface PatchItem {
   set(doc: Document): void;
 }
 
+// xmldom (CommonJS) loads on first use: every CLI run imports every module, few touch domain XML.
+let xmldomLib: typeof import('@xmldom/xmldom') | undefined;
+const xmldom = () => (xmldomLib ??= createRequire(import.meta.url)('@xmldom/xmldom') as typeof import('@xmldom/xmldom'));
+
 export function parseDomainXml(text: string): Document {
-  const doc = new DOMParser({
+  const doc = new (xmldom().DOMParser)({
     onError: (level: string, message: string) => {
       if (level !== 'warning') throw new Error(`invalid domain XML: ${message}`);
     },
   }).parseFromString(text, 'text/xml');
   if (doc.documentElement?.tagName !== 'domain') throw new Error('invalid domain XML: the root element is not <domain>');
   return doc;
+}
+
+/** The document as XML text, as `virsh define` takes it. */
+export function serializeDomainXml(doc: Document): string {
+  return new (xmldom().XMLSerializer)().serializeToString(doc);
 }
 
 // ---- canonical form -------------------------------------------------------------------------
