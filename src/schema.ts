@@ -7,31 +7,96 @@
 // - `x-unknown-hint`: appended to every unknown-key message of that mapping ("variables go under vars:").
 // Any other `x-…` keyword is accepted as documentation.
 
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import type { InputProblem } from './errors.js';
 import { formatPath, valueAt, type Source, type SourcePath } from './source.js';
 
 type Schema = Record<string, unknown>;
 
-const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
-ajv.addFormat('identifier', IDENTIFIER);
-const compiled = new WeakMap<object, ValidateFunction>();
+// ajv costs more CPU at start-up than the rest of the CLI together (importing it, and compiling a
+// schema as big as a module's takes longer than validating a whole playbook). `npm run build`
+// therefore precompiles every schema hvtune ships into standalone validators
+// (scripts/build-schemas.mjs → dist/src/schemas/validators.cjs); ajv itself loads only for a
+// schema without one (tests, ad hoc schemas, a stale build).
+const require = createRequire(import.meta.url);
+const PRECOMPILED = './schemas/validators.cjs';
 
-function registerAnnotations(schema: unknown): void {
+const AJV_OPTIONS = { allErrors: true, strict: true, allowUnionTypes: true, verbose: true } as const;
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Part of every schema key, so a build made with other options or formats is not used. */
+const SETUP = JSON.stringify({ ajv: 8, options: AJV_OPTIONS, identifier: IDENTIFIER.source });
+
+/** An Ajv instance as validation needs it; `standalone` keeps the code for ajv/dist/standalone. */
+function newAjv(opts: { standalone?: boolean } = {}): Ajv {
+  const lib = require('ajv') as typeof import('ajv');
+  const { _Code } = require('ajv/dist/compile/codegen/code.js') as typeof import('ajv/dist/compile/codegen/code.js');
+  const code = opts.standalone ? { source: true, formats: new _Code(`({identifier: ${IDENTIFIER}})`) } : {};
+  const ajv = new lib.Ajv({ ...AJV_OPTIONS, code });
+  ajv.addFormat('identifier', IDENTIFIER);
+  return ajv;
+}
+
+/** Our `x-…` keywords are annotations: declared so that strict mode accepts them, no code. */
+function registerAnnotations(ajv: Ajv, schema: unknown): void {
   if (schema === null || typeof schema !== 'object') return;
   for (const [key, sub] of Object.entries(schema)) {
     if (key.startsWith('x-') && !ajv.getKeyword(key)) ajv.addKeyword({ keyword: key });
-    registerAnnotations(sub);
+    registerAnnotations(ajv, sub);
   }
 }
+
+/** Name of a schema's precompiled validator: a hash of its JSON (key order included) and the setup. */
+export function schemaKey(schema: object): string {
+  return 'v' + createHash('sha256').update(SETUP).update(JSON.stringify(schema)).digest('hex').slice(0, 32);
+}
+
+/**
+ * CommonJS source of standalone validators for these schemas, exported by schemaKey. The error
+ * objects are those ajv.compile gives (verbose: parentSchema and data included).
+ */
+export function standaloneValidators(schemas: Iterable<object>): string {
+  const { default: standaloneCode } = require('ajv/dist/standalone/index.js') as typeof import('ajv/dist/standalone/index.js');
+  const ajv = newAjv({ standalone: true });
+  const exports: Record<string, string> = {};
+  for (const schema of schemas) {
+    const key = schemaKey(schema);
+    if (exports[key]) continue;
+    registerAnnotations(ajv, schema);
+    ajv.addSchema(schema, key);
+    exports[key] = key;
+  }
+  return standaloneCode(ajv, exports);
+}
+
+let precompiled: Record<string, ValidateFunction | undefined> | undefined;
+function precompiledValidators(): Record<string, ValidateFunction | undefined> {
+  if (!precompiled) {
+    try {
+      precompiled = require(PRECOMPILED) as Record<string, ValidateFunction>;
+    } catch (error) {
+      // not built (tests run the sources): compile at run time
+      if ((error as { code?: string }).code !== 'MODULE_NOT_FOUND') throw error;
+      precompiled = {};
+    }
+  }
+  return precompiled;
+}
+
+let runtimeAjv: Ajv | undefined;
+const compiled = new WeakMap<object, ValidateFunction>();
 
 /** Compile (once) a schema. A schema that ajv rejects is a bug in hvtune, not in the input. */
 export function compileSchema(schema: object): ValidateFunction {
   let validate = compiled.get(schema);
   if (!validate) {
-    registerAnnotations(schema);
-    validate = ajv.compile(schema);
+    validate = precompiledValidators()[schemaKey(schema)];
+    if (!validate) {
+      runtimeAjv ??= newAjv();
+      registerAnnotations(runtimeAjv, schema);
+      validate = runtimeAjv.compile(schema);
+    }
     compiled.set(schema, validate);
   }
   return validate;
