@@ -1,9 +1,9 @@
 // Precompile every schema hvtune ships (playbook, inventory, extra vars, each module's arguments)
 // into standalone validators, so a CLI run neither loads ajv nor compiles schemas at start-up.
 // Runs after tsc (it reads dist/), as part of `npm run build`; writes
-// dist/src/schemas/validators.cjs, which src/schema.ts looks up by schemaKey(schema).
+// dist/src/schemas/validators/KEY.cjs, which src/schema.ts looks up by schemaKey(schema).
 
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 
 const dist = new URL('../dist/', import.meta.url);
 const load = (path) => import(new URL(path, dist).href);
@@ -22,7 +22,12 @@ const schemas = [
   ...[...modules.values()].map((m) => m.schema),
 ];
 
-const out = new URL('src/schemas/validators.cjs', dist);
-const code = standaloneValidators(schemas);
-writeFileSync(out, `// Built by scripts/build-schemas.mjs from the schemas of this build; do not edit.\n${code}\n`);
-console.log(`${out.pathname}: ${schemas.length} schemas, ${Math.round(code.length / 1024)} KiB`);
+const dir = new URL('src/schemas/validators/', dist);
+rmSync(dir, { recursive: true, force: true }); // validators of schemas that changed since
+mkdirSync(dir, { recursive: true });
+let bytes = 0;
+for (const [key, code] of standaloneValidators(schemas)) {
+  writeFileSync(new URL(`${key}.cjs`, dir), `// Built by scripts/build-schemas.mjs; do not edit.\n${code}\n`);
+  bytes += code.length;
+}
+console.log(`${dir.pathname}: ${schemas.length} schemas, ${Math.round(bytes / 1024)} KiB`);

@@ -18,10 +18,10 @@ type Schema = Record<string, unknown>;
 // ajv costs more CPU at start-up than the rest of the CLI together (importing it, and compiling a
 // schema as big as a module's takes longer than validating a whole playbook). `npm run build`
 // therefore precompiles every schema hvtune ships into standalone validators
-// (scripts/build-schemas.mjs → dist/src/schemas/validators.cjs); ajv itself loads only for a
+// (scripts/build-schemas.mjs → dist/src/schemas/validators/KEY.cjs); ajv itself loads only for a
 // schema without one (tests, ad hoc schemas, a stale build).
 const require = createRequire(import.meta.url);
-const PRECOMPILED = './schemas/validators.cjs';
+const PRECOMPILED = './schemas/validators';
 
 const AJV_OPTIONS = { allErrors: true, strict: true, allowUnionTypes: true, verbose: true } as const;
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -53,35 +53,31 @@ export function schemaKey(schema: object): string {
 }
 
 /**
- * CommonJS source of standalone validators for these schemas, exported by schemaKey. The error
- * objects are those ajv.compile gives (verbose: parentSchema and data included).
+ * Standalone validators for these schemas, by schemaKey: each the source of a CommonJS module
+ * exporting the function. Its error objects are those ajv.compile gives (verbose: parentSchema and
+ * data included). One module per schema, so a run loads only the validators it uses.
  */
-export function standaloneValidators(schemas: Iterable<object>): string {
+export function standaloneValidators(schemas: Iterable<object>): Map<string, string> {
   const { default: standaloneCode } = require('ajv/dist/standalone/index.js') as typeof import('ajv/dist/standalone/index.js');
   const ajv = newAjv({ standalone: true });
-  const exports: Record<string, string> = {};
+  const modules = new Map<string, string>();
   for (const schema of schemas) {
     const key = schemaKey(schema);
-    if (exports[key]) continue;
+    if (modules.has(key)) continue;
     registerAnnotations(ajv, schema);
-    ajv.addSchema(schema, key);
-    exports[key] = key;
+    modules.set(key, standaloneCode(ajv, ajv.compile(schema)));
   }
-  return standaloneCode(ajv, exports);
+  return modules;
 }
 
-let precompiled: Record<string, ValidateFunction | undefined> | undefined;
-function precompiledValidators(): Record<string, ValidateFunction | undefined> {
-  if (!precompiled) {
-    try {
-      precompiled = require(PRECOMPILED) as Record<string, ValidateFunction>;
-    } catch (error) {
-      // not built (tests run the sources): compile at run time
-      if ((error as { code?: string }).code !== 'MODULE_NOT_FOUND') throw error;
-      precompiled = {};
-    }
+function precompiledValidator(schema: object): ValidateFunction | undefined {
+  try {
+    return require(`${PRECOMPILED}/${schemaKey(schema)}.cjs`) as ValidateFunction;
+  } catch (error) {
+    // not built (tests run the sources), or not a shipped schema: compile at run time
+    if ((error as { code?: string }).code === 'MODULE_NOT_FOUND') return undefined;
+    throw error;
   }
-  return precompiled;
 }
 
 let runtimeAjv: Ajv | undefined;
@@ -91,7 +87,7 @@ const compiled = new WeakMap<object, ValidateFunction>();
 export function compileSchema(schema: object): ValidateFunction {
   let validate = compiled.get(schema);
   if (!validate) {
-    validate = precompiledValidators()[schemaKey(schema)];
+    validate = precompiledValidator(schema);
     if (!validate) {
       runtimeAjv ??= newAjv();
       registerAnnotations(runtimeAjv, schema);

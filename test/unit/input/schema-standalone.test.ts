@@ -43,10 +43,13 @@ const cases: [string, Record<string, unknown>, unknown[]][] = [
   ...[...modules.values()].map((m): [string, Record<string, unknown>, unknown[]] => [m.name, m.schema as Record<string, unknown>, argsOf(m.name)]),
 ];
 
-// Evaluate the generated CommonJS as the build's dist/src/schemas/validators.cjs would be.
-const code = standaloneValidators(cases.map(([, schema]) => schema));
+// Evaluate the generated CommonJS as the build's dist/src/schemas/validators/KEY.cjs would be.
 const exported: Record<string, ValidateFunction> = {};
-new Function('require', 'exports', code)(createRequire(import.meta.url), exported);
+for (const [key, code] of standaloneValidators(cases.map(([, schema]) => schema))) {
+  const module = { exports: {} as ValidateFunction };
+  new Function('require', 'module', 'exports', code)(createRequire(import.meta.url), module, module.exports);
+  exported[key] = module.exports;
+}
 
 describe.each(cases)('standalone validator of %s', (_name, schema, samples) => {
   test('reports the same errors as ajv.compile', () => {
