@@ -2,7 +2,7 @@
 // The SSH floor: the same hosts, at the same concurrency, one ssh2 connection and one trivial
 // command each. Nothing a configuration tool does can be faster than this on the same machine.
 //
-//   node bench/floor.mjs HOSTS.json KEY [CONCURRENCY]
+//   node bench/floor.mjs HOSTS.json KEY [CONCURRENCY] [TIMEOUT_S]
 // HOSTS.json: [{ "name", "address", "port", "hostKeyPublic" }] (the lab's hosts).
 // Prints { ok, failed, errors } as JSON; exit 1 if any host failed.
 
@@ -11,7 +11,7 @@ import ssh2 from 'ssh2';
 
 const { Client } = ssh2;
 
-const [hostsFile, keyFile, concurrencyArg] = process.argv.slice(2);
+const [hostsFile, keyFile, concurrencyArg, timeoutArg] = process.argv.slice(2);
 if (!hostsFile || !keyFile) {
   process.stderr.write('usage: node bench/floor.mjs HOSTS.json KEY [CONCURRENCY]\n');
   process.exit(64);
@@ -19,6 +19,7 @@ if (!hostsFile || !keyFile) {
 const hosts = JSON.parse(readFileSync(hostsFile, 'utf8'));
 const privateKey = readFileSync(keyFile);
 const concurrency = Math.max(1, Number(concurrencyArg ?? hosts.length));
+const readyTimeout = 1000 * Number(timeoutArg ?? 30);
 
 /** The host key is verified as hvtune verifies it: against the lab's recorded key. */
 function keyMatches(host, key) {
@@ -50,7 +51,7 @@ function oneHost(host) {
         port: host.port,
         username: 'root',
         privateKey,
-        readyTimeout: 20_000,
+        readyTimeout,
         hostVerifier: (key) => keyMatches(host, key),
       });
   });

@@ -9,6 +9,35 @@ import { join } from 'node:path';
 
 const SAMPLE_MS = 100;
 
+/** Children being measured: an interrupted benchmark ends their whole trees (Ansible's forks too). */
+const active = new Set();
+
+function descendants(pid) {
+  const all = [];
+  const stack = [pid];
+  while (stack.length) {
+    const p = stack.pop();
+    all.push(p);
+    stack.push(...childrenOf(p));
+  }
+  return all;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    for (const child of active) {
+      for (const pid of descendants(child.pid).reverse()) {
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          // exited meanwhile
+        }
+      }
+    }
+    process.exitCode = 130;
+  });
+}
+
 function childrenOf(pid) {
   try {
     return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
@@ -60,12 +89,14 @@ export async function timed(argv, { dir, label, env = process.env, cwd = process
   });
   closeSync(out);
   closeSync(err);
+  active.add(child);
   let peakPssKb = 0;
   const sampler = setInterval(() => {
     peakPssKb = Math.max(peakPssKb, treePssKb(child.pid));
   }, SAMPLE_MS);
   const code = await new Promise((resolve) => child.once('exit', (c, signal) => resolve(c ?? signal)));
   clearInterval(sampler);
+  active.delete(child);
   const wallOuter = (performance.now() - t0) / 1000;
   const hostCpu = hostsCpu(hostPids) - hostCpuBefore;
   const [wall, user, sys, maxRssKb] = readFileSync(timeFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);

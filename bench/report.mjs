@@ -9,7 +9,7 @@ const NOTES_MARKER = '<!-- notes: everything below this line is kept when bench/
 
 function sh(cmd, args) {
   try {
-    return execFileSync(cmd, args, { encoding: 'utf8' }).trim();
+    return execFileSync(cmd, args, { encoding: 'utf8' }).trimEnd();
   } catch (e) {
     return `(${cmd} failed: ${e.message.split('\n')[0]})`;
   }
@@ -24,11 +24,18 @@ function machine(samples) {
     sh('free', ['-g']),
     '```',
     `- Kernel (\`uname -r\`): ${sh('uname', ['-r'])}`,
+    `- hvtune build measured (git commit when dist/ was copied): ${buildsByHosts(samples) || 'unknown'}`,
     `- Node: ${process.version}`,
     `- Ansible: ${sh('ansible', ['--version']).split('\n')[0]} (Debian package \`ansible\` ${sh('dpkg-query', ['-W', '-f=${Version}', 'ansible'])}, collections ansible.posix and community.general included)`,
     `- Load average (1 min) just before each measured command: min ${Math.min(...loads).toFixed(2)}, ` +
       `median ${median(loads).toFixed(2)}, max ${Math.max(...loads).toFixed(2)} — the machine is shared with other engineers' labs and test runs`,
   ].join('\n');
+}
+
+function buildsByHosts(samples) {
+  const builds = new Map();
+  for (const s of samples.filter((x) => x.build)) builds.set(s.build, new Set([...(builds.get(s.build) ?? []), s.hosts]));
+  return [...builds].map(([b, hosts]) => `${b} (N = ${[...hosts].join(', ')})`).join('; ');
 }
 
 function stat(samples, hosts, tool, scenario, field) {

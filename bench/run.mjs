@@ -2,18 +2,18 @@
 // The benchmark (bench/README.md): hvtune against Ansible and the SSH floor on N tier-1 lab hosts.
 //
 //   npm run build && node bench/run.mjs [--hosts 1,10,50,200] [--runs 3] [--tool hvtune,ansible,floor]
-//                                       [--ansible-max-hosts 50] [--ansible-runs R] [--out bench/results.md]
+//                                       [--ansible-max-hosts 50] [--ansible-runs R] [--out bench/results.md] [--merge]
 //
 // Each run of each tool gets a fresh lab: check mode on the fresh hosts, cold apply, end-state
 // check, idempotent re-run. The floor runs on hvtune's lab. Medians over the runs go to results.md.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildBenchLab, checkEndState } from './lab.mjs';
 import { loadAverage } from './measure.mjs';
 import { writeResults } from './report.mjs';
-import { endAnsibleMasters, REPO, runAnsible, runFloor, runHvtune } from './tools.mjs';
+import { endAnsibleMasters, REPO, runAnsible, runFloor, runHvtune, snapshotBuild } from './tools.mjs';
 
 function option(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
@@ -28,6 +28,8 @@ const ANSIBLE_MAX_HOSTS = Number(option('ansible-max-hosts', '50'));
 const ANSIBLE_RUNS = Number(option('ansible-runs', String(RUNS)));
 const OUT = option('out', join(REPO, 'bench/results.md'));
 const SCENARIOS = ['check', 'cold', 'idempotent'];
+// --merge: keep the samples of other host counts from the existing results (re-run one N only).
+const MERGE = process.argv.includes('--merge');
 
 /** What a correct run of each scenario reports: check and cold change things, the re-run nothing. */
 function expectationProblem(scenario, r) {
@@ -42,8 +44,14 @@ function log(message) {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }
 
-const samples = []; // { hosts, run, tool, scenario, wall, cpu, maxRssMb, peakPssMb, roundTrips, load1, problem }
-const notes = [];
+const previous = MERGE && existsSync(OUT.replace(/\.md$/, '.json')) ? JSON.parse(readFileSync(OUT.replace(/\.md$/, '.json'), 'utf8')) : null;
+// { hosts, run, tool, scenario, wall, cpu, hostCpu, maxRssMb, peakPssMb, roundTrips, load1, problem }
+// A re-run replaces the samples of the tools and host counts it measures, nothing else.
+const remeasured = (hosts, tool) => HOSTS.includes(hosts) && TOOLS.includes(tool);
+const samples = previous ? previous.samples.filter((s) => !remeasured(s.hosts, s.tool)) : [];
+const notes = previous ? previous.notes.filter((n) => !HOSTS.some((h) => TOOLS.some((t) => n.includes(t) && n.includes(`N=${h} `)))) : [];
+const build = snapshotBuild();
+const hostCounts = [...new Set([...samples.map((s) => s.hosts), ...HOSTS])].sort((a, b) => a - b);
 const references = new Map(); // hosts → end state of the first cold apply, for cross-tool comparison
 const workDir = mkdtempSync(join(tmpdir(), 'hvtune-bench-'));
 
@@ -52,7 +60,7 @@ function record(hosts, run, tool, scenario, r, load1) {
   if (problem) log(`PROBLEM ${tool} ${scenario} N=${hosts}: ${problem}`);
   samples.push({
     hosts, run, tool, scenario, wall: r.wall, cpu: r.cpu, hostCpu: r.hostCpu, maxRssMb: r.maxRssMb, peakPssMb: r.peakPssMb,
-    roundTrips: r.roundTrips, changed: r.changed, load1, problem,
+    roundTrips: r.roundTrips, changed: r.changed, load1, problem, build: tool === 'hvtune' ? `${build.commit}${build.dirty ? '+dirty' : ''}` : undefined,
   });
   log(`${tool.padEnd(7)} ${scenario.padEnd(10)} N=${hosts} run ${run}: ${r.wall.toFixed(2)} s wall, ${r.cpu.toFixed(2)} s cpu, ${r.hostCpu.toFixed(2)} s host cpu, ` +
     `${r.maxRssMb.toFixed(0)} MB max RSS, ${r.peakPssMb.toFixed(0)} MB tree PSS, changed ${r.changed}` +
@@ -92,7 +100,7 @@ async function toolRun(tool, hosts, run) {
   }
 }
 
-const started = new Date();
+const started = previous ? new Date(previous.started) : new Date();
 try {
   for (const hosts of HOSTS) {
     for (let run = 1; run <= RUNS; run++) {
@@ -116,11 +124,12 @@ try {
       }
     }
     // Written after every N, so a long matrix leaves its finished part behind.
-    writeResults(OUT, { samples, notes, started, tools: TOOLS, runs: RUNS, ansibleRuns: ANSIBLE_RUNS, ansibleMaxHosts: ANSIBLE_MAX_HOSTS, hostCounts: HOSTS });
+    writeResults(OUT, { samples, notes, started, tools: [...new Set([...TOOLS, ...samples.map((s) => s.tool)])], runs: RUNS, ansibleRuns: ANSIBLE_RUNS, ansibleMaxHosts: ANSIBLE_MAX_HOSTS, hostCounts });
     log(`results for N=${hosts} written to ${OUT}`);
   }
 } finally {
   // The tools' output is kept when something went wrong, to read what.
   if (notes.length || samples.some((s) => s.problem)) log(`output of every run kept in ${workDir}`);
   else rmSync(workDir, { recursive: true, force: true });
+  rmSync(build.dir, { recursive: true, force: true });
 }

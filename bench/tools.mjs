@@ -1,21 +1,40 @@
 // How each tool is run and what its output says: hvtune (the built CLI, --json), Ansible
 // (ansible-playbook, the default callback's PLAY RECAP) and the SSH floor.
 
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ansibleEnv, ansibleHome } from './lab.mjs';
 import { timed } from './measure.mjs';
 
 export const REPO = resolve(import.meta.dirname, '..');
+export const CONNECT_TIMEOUT_S = 30;
 const HVTUNE_PLAYBOOK = join(REPO, 'bench/playbooks/hvtune.yml');
 const ANSIBLE_PLAYBOOK = join(REPO, 'bench/playbooks/ansible.yml');
+
+let hvtuneRoot = REPO;
+
+/**
+ * Run hvtune from a private copy of the built tree (dist/, bin/, package.json, node_modules linked):
+ * dist/ is shared with people rebuilding while the benchmark runs, and every sample must measure
+ * the same build. Returns the commit and whether src/ or modules/ had uncommitted changes.
+ */
+export function snapshotBuild() {
+  const dir = mkdtempSync(join(tmpdir(), 'hvtune-bench-build-'));
+  for (const part of ['dist', 'bin', 'package.json']) cpSync(join(REPO, part), join(dir, part), { recursive: true });
+  symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'));
+  hvtuneRoot = dir;
+  const git = (...args) => execFileSync('git', ['-C', REPO, ...args], { encoding: 'utf8' }).trim();
+  return { dir, commit: git('rev-parse', '--short', 'HEAD'), dirty: git('status', '--porcelain', '--', 'src', 'modules') !== '' };
+}
 
 /** argv of one hvtune run; `nodeFlags` lets the profiler add --cpu-prof. */
 export function hvtuneArgv(lab, { check, nodeFlags = [] }) {
   return [
     process.execPath,
     ...nodeFlags,
-    join(REPO, 'bin/hvtune.js'),
+    join(hvtuneRoot, 'bin/hvtune.js'),
     'play',
     HVTUNE_PLAYBOOK,
     '-i',
@@ -26,6 +45,9 @@ export function hvtuneArgv(lab, { check, nodeFlags = [] }) {
     String(lab.hosts.length),
     '--records',
     join(lab.dir, 'bench', 'records'),
+    // 200 handshakes at once on 2 busy cores take more than the default 10 s; the floor waits as long.
+    '--timeout',
+    String(CONNECT_TIMEOUT_S),
     '--json',
     ...(check ? ['--check'] : []),
   ];
@@ -79,7 +101,7 @@ export async function runAnsible(lab, scenario, dir) {
 }
 
 export async function runFloor(lab, dir) {
-  const argv = [process.execPath, join(REPO, 'bench/floor.mjs'), join(lab.dir, 'bench', 'hosts.json'), lab.keyPath, String(lab.hosts.length)];
+  const argv = [process.execPath, join(REPO, 'bench/floor.mjs'), join(lab.dir, 'bench', 'hosts.json'), lab.keyPath, String(lab.hosts.length), String(CONNECT_TIMEOUT_S)];
   const m = await timed(argv, { dir, label: 'floor', hostPids: lab.hosts.map((h) => h.pid) });
   let outcome;
   try {
