@@ -32,6 +32,12 @@ function machine(samples) {
   ].join('\n');
 }
 
+function runCounts(samples) {
+  const runs = new Map();
+  for (const s of samples) runs.set(`${s.tool} N=${s.hosts}`, Math.max(runs.get(`${s.tool} N=${s.hosts}`) ?? 0, s.run));
+  return [...runs].map(([k, n]) => `${k}: ${n}`).join(', ');
+}
+
 function buildsByHosts(samples) {
   const builds = new Map();
   for (const s of samples.filter((x) => x.build)) builds.set(s.build, new Set([...(builds.get(s.build) ?? []), s.hosts]));
@@ -100,12 +106,13 @@ function problems(samples, notes) {
   return lines.length ? lines.join('\n') : '- none: every run reported what it should, and every cold apply reached the checked end state';
 }
 
-export function writeResults(path, { samples, notes, started, tools, runs, ansibleRuns, ansibleMaxHosts, hostCounts }) {
+export function writeResults(path, { samples, notes, started, ansibleMaxHosts, hostCounts }) {
   const kept = existsSync(path) ? readFileSync(path, 'utf8').split(NOTES_MARKER)[1] : undefined;
   const text = `# hvtune benchmark results
 
 Written by \`node bench/run.mjs\` (see bench/README.md) — run started ${started.toISOString()},
-hosts ${hostCounts.join(', ')}, tools ${tools.join(', ')}, ${runs} run(s) each (medians; Ansible ${ansibleRuns}), Ansible capped at ${ansibleMaxHosts} hosts.
+hosts ${hostCounts.join(', ')}; runs per tool and host count (the tables give medians over them): ${runCounts(samples)};
+Ansible capped at ${ansibleMaxHosts} hosts.
 
 ## Machine
 ${machine(samples)}
@@ -136,7 +143,7 @@ the largest per-host count in hvtune's JSON report (connection set-up excluded).
 ${problems(samples, notes)}
 
 ${NOTES_MARKER}
-${kept ?? '\n## Analysis\n\n(to be written after a full run)\n'}`;
+${kept === undefined ? '\n## Analysis\n\n(to be written after a full run)\n' : '\n' + kept.replace(/^\n+/, '')}`;
   writeFileSync(path, text);
   writeFileSync(path.replace(/\.md$/, '.json'), JSON.stringify({ started, samples, notes }, null, 1));
 }

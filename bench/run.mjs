@@ -124,7 +124,7 @@ try {
       }
     }
     // Written after every N, so a long matrix leaves its finished part behind.
-    writeResults(OUT, { samples, notes, started, tools: [...new Set([...TOOLS, ...samples.map((s) => s.tool)])], runs: RUNS, ansibleRuns: ANSIBLE_RUNS, ansibleMaxHosts: ANSIBLE_MAX_HOSTS, hostCounts });
+    writeResults(OUT, { samples, notes, started, ansibleMaxHosts: ANSIBLE_MAX_HOSTS, hostCounts });
     log(`results for N=${hosts} written to ${OUT}`);
   }
 } finally {
