@@ -15,8 +15,8 @@ import { WORK_ROOT } from './names.js';
 import { allocateVmNetwork, releaseVmNetwork, sweepDeadVms, writeVmMarker, type VmNetwork } from './vm-network.js';
 
 const VM_IMAGE_SCRIPT = fileURLToPath(new URL('../../scripts/vm-image', import.meta.url));
-// 30 s on an idle machine; TCG slows several-fold when other work shares the cores.
-const DEFAULT_BOOT_TIMEOUT_MS = 600_000;
+// 30 s on an idle machine; TCG slows ten-fold and more when other work shares the cores.
+const DEFAULT_BOOT_TIMEOUT_MS = 1_200_000;
 
 export interface VmOptions {
   /** Directory printed by scripts/vm-image; default: run the script (instant when cached). */
@@ -38,7 +38,8 @@ export interface VmTimings {
   reboots: number[];
 }
 
-export interface Vm {
+/** A running VM as ssh reaches it, from the process that booted it or from any other. */
+interface VmAddress {
   /** Inventory name: vm1, in group `vm`. */
   name: string;
   /** Address and port ssh uses (the forward into the VM's management NIC). */
@@ -52,6 +53,14 @@ export interface Vm {
   netns: string;
   /** PID of qemu. */
   pid: number;
+}
+
+/** What another process needs to reach a running VM (JSON-serialisable). */
+export interface VmInfo extends VmAddress {
+  bootTimeoutMs: number;
+}
+
+export interface VmClient extends VmAddress {
   /** The guest's serial console so far. */
   consoleLog(): string;
   timings: VmTimings;
@@ -61,6 +70,11 @@ export interface Vm {
   mustExec(argv: string[]): Promise<string>;
   /** A real reboot (`systemctl reboot`, SeaBIOS, GRUB, kernel): resolves when the new boot answers ssh. */
   reboot(): Promise<void>;
+}
+
+/** The VM as its owner sees it: it alone can stop it. */
+export interface Vm extends VmClient {
+  info(): VmInfo;
   /** Kill qemu by PID, remove the namespace and the dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -72,43 +86,130 @@ export async function vmImage(): Promise<string> {
   return r.stdout.trim().split('\n').pop() ?? '';
 }
 
-class QemuVm implements Vm {
-  readonly name = 'vm1';
-  readonly port = 22;
+/** ssh to the guest, reboots and the console; works in any process that knows the VmInfo. */
+class VmSession implements VmClient {
+  readonly name: string = 'vm1';
+  readonly port: number = 22;
   readonly keyPath: string;
   readonly knownHostsPath: string;
   readonly inventoryPath: string;
   readonly timings: VmTimings = { image: 0, boot: 0, reboots: [] };
   pid = 0;
-  private child: ChildProcess | undefined;
-  private exited = Promise.resolve();
-  private stopped = false;
 
   constructor(
     readonly dir: string,
-    private readonly network: VmNetwork,
-    private readonly imageDir: string,
-    private readonly options: VmOptions,
+    readonly address: string,
+    readonly netns: string,
+    protected readonly bootTimeoutMs: number,
   ) {
     this.keyPath = join(dir, 'id_ed25519');
     this.knownHostsPath = join(dir, 'known_hosts');
     this.inventoryPath = join(dir, 'inventory.yml');
   }
 
-  get address(): string {
-    return this.network.guestForward;
-  }
-
-  get netns(): string {
-    return this.network.netns;
-  }
-
-  private get consolePath(): string {
+  protected get consolePath(): string {
     return join(this.dir, 'console.log');
   }
 
   consoleLog(): string {
     return existsSync(this.consolePath) ? readFileSync(this.consolePath, 'utf8') : '';
+  }
+
+  /** Whether qemu still runs; the owner knows its child, others look at the PID. */
+  protected running(): boolean {
+    try {
+      return readFileSync(`/proc/${this.pid}/cmdline`, 'utf8').startsWith('qemu-system');
+    } catch {
+      return false;
+    }
+  }
+
+  protected qemuExitReason(): string {
+    return '';
+  }
+
+  /** Wait until ssh logs in and, when given, the boot id differs from `previousBootId`. */
+  protected async waitForLogin(previousBootId: string | undefined): Promise<void> {
+    const deadline = Date.now() + this.bootTimeoutMs;
+    for (;;) {
+      if (!this.running()) {
+        throw new Error(`lab: qemu of ${this.name} exited: ${this.qemuExitReason()}\n${this.consoleTail()}`);
+      }
+      if (Date.now() > deadline) throw new Error(`lab: ${this.name} did not answer ssh in time\n${this.consoleTail()}`);
+      // Until the guest's sshd listens, qemu accepts the forwarded connection and closes it: ssh fails
+      // fast. Once it listens, a starved guest may take a minute to answer: a short timeout would
+      // pile up half-open logins until sshd's MaxStartups drops them all.
+      const r = await this.exec(['cat', '/proc/sys/kernel/random/boot_id'], { timeoutSeconds: 120 });
+      if (r.code === 0 && r.stdout.trim() !== '' && r.stdout.trim() !== previousBootId) return;
+      await sleep(1000);
+    }
+  }
+
+  protected consoleTail(): string {
+    return `console (last lines):\n${this.consoleLog().split('\n').slice(-25).join('\n')}`;
+  }
+
+  exec(argv: string[], opts: { stdin?: string; timeoutSeconds?: number } = {}): Promise<RunResult> {
+    return run('ssh', [...this.sshOptions(opts.timeoutSeconds ?? 120), `root@${this.address}`, '--', joinArgv(argv)], {
+      stdin: opts.stdin,
+    });
+  }
+
+  async mustExec(argv: string[]): Promise<string> {
+    const r = await this.exec(argv);
+    if (r.code !== 0) throw new Error(`${this.name}: ${joinArgv(argv)} exited ${r.code}: ${r.stderr.trim()}`);
+    return r.stdout;
+  }
+
+  private sshOptions(connectTimeout: number): string[] {
+    return [
+      '-i', this.keyPath, '-p', String(this.port),
+      '-o', `UserKnownHostsFile=${this.knownHostsPath}`, '-o', 'StrictHostKeyChecking=yes',
+      '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'LogLevel=ERROR',
+      '-o', `ConnectTimeout=${connectTimeout}`, '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=6',
+      // One login, many commands: under TCG every new login costs the guest seconds of key exchange.
+      '-o', 'ControlMaster=auto', '-o', `ControlPath=${this.controlPath}`, '-o', 'ControlPersist=30',
+      '-F', '/dev/null',
+    ];
+  }
+
+  protected get controlPath(): string {
+    return join(this.dir, 'ssh-mux');
+  }
+
+  /** End the shared ssh connection (ControlPersist keeps it in the background). */
+  protected async closeSsh(): Promise<void> {
+    if (existsSync(this.controlPath)) await run('ssh', ['-o', `ControlPath=${this.controlPath}`, '-O', 'exit', '-F', '/dev/null', `root@${this.address}`]);
+  }
+
+  async reboot(): Promise<void> {
+    const started = Date.now();
+    const bootId = (await this.mustExec(['cat', '/proc/sys/kernel/random/boot_id'])).trim();
+    // The connection may drop before ssh reports an exit status; the new boot id is the proof.
+    await this.exec(['systemctl', 'reboot']);
+    await this.waitForLogin(bootId);
+    this.timings.reboots.push(Date.now() - started);
+  }
+}
+
+class QemuVm extends VmSession implements Vm {
+  private child: ChildProcess | undefined;
+  private exited = Promise.resolve();
+  private stopped = false;
+  private readonly qemuStderr: Buffer[] = [];
+
+  constructor(
+    dir: string,
+    private readonly network: VmNetwork,
+    private readonly imageDir: string,
+    private readonly options: VmOptions,
+  ) {
+    super(dir, network.guestForward, network.netns, options.bootTimeoutMs ?? DEFAULT_BOOT_TIMEOUT_MS);
+  }
+
+  info(): VmInfo {
+    const { name, address, port, keyPath, knownHostsPath, inventoryPath, dir, netns, pid, bootTimeoutMs } = this;
+    return { name, address, port, keyPath, knownHostsPath, inventoryPath, dir, netns, pid, bootTimeoutMs };
   }
 
   async prepare(): Promise<void> {
@@ -143,8 +244,10 @@ class QemuVm implements Vm {
       '-device', `virtio-net-pci,netdev=mq,mq=on,vectors=${2 * queues + 2},rx_queue_size=1024,addr=0x3,mac=52:54:00:00:03:01`,
       '-netdev', `tap,id=em,ifname=${taps.e1000e},script=no,downscript=no`,
       '-device', 'e1000e,netdev=em,addr=0x4,mac=52:54:00:00:04:01',
-      // restrict=on: the guest reaches nothing outside; only the ssh forward comes in.
-      '-netdev', `user,id=mgmt,restrict=on,hostfwd=tcp:${this.network.guestForward}:22-10.0.2.15:22`,
+      // Only the ssh forward comes in. Not restrict=on: libslirp then drops the guest's replies to
+      // the forwarded connections too (ssh resets after 75 s). The guest still reaches nothing: qemu's
+      // sockets live in the namespace, whose only link is the /30 veth, with no route beyond it.
+      '-netdev', `user,id=mgmt,hostfwd=tcp:${this.network.guestForward}:22-10.0.2.15:22`,
       '-device', 'virtio-net-pci,netdev=mgmt,addr=0x5,mac=52:54:00:00:05:01',
     ];
   }
@@ -153,68 +256,21 @@ class QemuVm implements Vm {
     const started = Date.now();
     const child = spawn('ip', this.qemuArgv(), { stdio: ['ignore', 'ignore', 'pipe'], detached: false });
     this.child = child;
-    const stderr: Buffer[] = [];
-    child.stderr?.on('data', (b: Buffer) => stderr.push(b));
+    child.stderr?.on('data', (b: Buffer) => this.qemuStderr.push(b));
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
     // `ip netns exec` execs qemu: this PID is qemu's.
     this.pid = child.pid ?? 0;
     writeVmMarker(this.network, this.pid, this.dir);
-    await this.waitForLogin(undefined, () => Buffer.concat(stderr).toString('utf8'));
+    await this.waitForLogin(undefined);
     this.timings.boot = Date.now() - started;
   }
 
-  private running(): boolean {
+  protected override running(): boolean {
     return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** Wait until ssh logs in and, when given, the boot id differs from `previousBootId`. */
-  private async waitForLogin(previousBootId: string | undefined, qemuStderr: () => string = () => ''): Promise<void> {
-    const deadline = Date.now() + (this.options.bootTimeoutMs ?? DEFAULT_BOOT_TIMEOUT_MS);
-    for (;;) {
-      if (!this.running()) {
-        throw new Error(`lab: qemu of ${this.name} exited: ${qemuStderr().trim()}\n${this.consoleTail()}`);
-      }
-      if (Date.now() > deadline) throw new Error(`lab: ${this.name} did not answer ssh in time\n${this.consoleTail()}`);
-      // Until the guest's sshd listens, qemu accepts the forwarded connection and closes it: ssh fails fast.
-      const r = await this.exec(['cat', '/proc/sys/kernel/random/boot_id'], { timeoutSeconds: 10 });
-      if (r.code === 0 && r.stdout.trim() !== '' && r.stdout.trim() !== previousBootId) return;
-      await sleep(500);
-    }
-  }
-
-  private consoleTail(): string {
-    return `console (last lines):\n${this.consoleLog().split('\n').slice(-25).join('\n')}`;
-  }
-
-  exec(argv: string[], opts: { stdin?: string; timeoutSeconds?: number } = {}): Promise<RunResult> {
-    return run('ssh', [...this.sshOptions(opts.timeoutSeconds ?? 10), `root@${this.address}`, '--', joinArgv(argv)], {
-      stdin: opts.stdin,
-    });
-  }
-
-  async mustExec(argv: string[]): Promise<string> {
-    const r = await this.exec(argv);
-    if (r.code !== 0) throw new Error(`${this.name}: ${joinArgv(argv)} exited ${r.code}: ${r.stderr.trim()}`);
-    return r.stdout;
-  }
-
-  private sshOptions(connectTimeout: number): string[] {
-    return [
-      '-i', this.keyPath, '-p', String(this.port),
-      '-o', `UserKnownHostsFile=${this.knownHostsPath}`, '-o', 'StrictHostKeyChecking=yes',
-      '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'LogLevel=ERROR',
-      '-o', `ConnectTimeout=${connectTimeout}`, '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3',
-      '-F', '/dev/null',
-    ];
-  }
-
-  async reboot(): Promise<void> {
-    const started = Date.now();
-    const bootId = (await this.mustExec(['cat', '/proc/sys/kernel/random/boot_id'])).trim();
-    // The connection may drop before ssh reports an exit status; the new boot id is the proof.
-    await this.exec(['systemctl', 'reboot']);
-    await this.waitForLogin(bootId);
-    this.timings.reboots.push(Date.now() - started);
+  protected override qemuExitReason(): string {
+    return Buffer.concat(this.qemuStderr).toString('utf8').trim();
   }
 
   async stop(): Promise<void> {
@@ -228,6 +284,7 @@ class QemuVm implements Vm {
         await this.exited;
       }
     }
+    await this.closeSsh();
     releaseVmNetwork(this.network);
     rmSync(this.dir, { recursive: true, force: true });
     process.removeListener('exit', this.onExit);
@@ -268,4 +325,11 @@ export async function startVm(opts: VmOptions = {}): Promise<Vm> {
     throw e;
   }
   return vm;
+}
+
+/** Reach a VM another process booted (a test worker, the suite's global setup being the owner). */
+export function attachVm(info: VmInfo): VmClient {
+  const session = new VmSession(info.dir, info.address, info.netns, info.bootTimeoutMs);
+  session.pid = info.pid;
+  return session;
 }

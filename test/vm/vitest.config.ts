@@ -1,5 +1,5 @@
-// The tier-2 suite (`npm run test:vm`): one real VM per test file, booted under QEMU/TCG, files run
-// one after another (each VM takes about one core), with timeouts sized for boots and reboots.
+// The tier-2 suite (`npm run test:vm`): one real VM under QEMU/TCG, booted by the global setup and
+// shared by the test files, which run one after another; timeouts sized for reboots on a busy machine.
 
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
@@ -12,8 +12,8 @@ export default defineConfig({
     pool: 'forks',
     fileParallelism: false,
     maxWorkers: 1,
-    testTimeout: 900_000,
-    // beforeAll boots the VM (about 30 s, several times that on a loaded machine)
-    hookTimeout: 900_000,
+    // a test with a reboot: about 30 s on an idle machine, ten times that on a busy one
+    testTimeout: 1_500_000,
+    hookTimeout: 300_000,
   },
 });

@@ -1,32 +1,25 @@
-// What every tier-2 test file uses: one VM for the file, and `hvtune play` against it.
+// What every tier-2 test file uses: the suite's VM (booted by global-setup.ts), and `hvtune play` against it.
 
-import { afterAll, beforeAll, inject } from 'vitest';
-import { startVm, type Vm } from '../../src/lab/vm.js';
+import { readFileSync } from 'node:fs';
+import { afterAll, inject } from 'vitest';
+import { attachVm, type VmClient } from '../../src/lab/vm.js';
 import type { Lab } from '../../src/lab/tier1.js';
 import { play, type CliResult, type Report } from '../lab/play.js';
 
-/** Boot a VM before the file's tests and stop it after; prints the measured times. */
-export function useVm(): () => Vm {
-  let vm: Vm | undefined;
-  beforeAll(async () => {
-    vm = await startVm({ imageDir: inject('vmImageDir') });
-  });
-  afterAll(async () => {
-    if (!vm) return;
-    const t = vm.timings;
+/** The suite's VM; prints the reboots this file made and how long they took. */
+export function useVm(): () => VmClient {
+  const vm = attachVm(inject('vm'));
+  afterAll(() => {
     const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-    console.log(`vm timings: boot ${seconds(t.boot)}, reboots ${t.reboots.map(seconds).join(', ') || 'none'}`);
-    await vm.stop();
+    const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+    console.log(`vm reboots: ${vm.timings.reboots.map(seconds).join(', ') || 'none'} (load average ${load})`);
   });
-  return () => {
-    if (!vm) throw new Error('the VM is not running (beforeAll failed?)');
-    return vm;
-  };
+  return () => vm;
 }
 
 /** `hvtune play --json` against the VM's inventory (play() reads only these three fields of a lab). */
 export function playOn(
-  vm: Pick<Vm, 'dir' | 'inventoryPath' | 'knownHostsPath'>,
+  vm: Pick<VmClient, 'dir' | 'inventoryPath' | 'knownHostsPath'>,
   playbookYaml: string,
   opts: { check?: boolean; diff?: boolean; args?: string[] } = {},
 ): Promise<CliResult & { report: Report }> {
