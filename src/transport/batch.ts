@@ -53,15 +53,20 @@ export function buildReadScript(requests: readonly ReadRequest[], nonce: string)
   const lines = [
     `N=${nonce}`,
     `m() { printf '\\n@%s@ %s\\n' "$N" "$*"; }`,
-    // A file's bytes, or why they could not be read: cat's message replaces a partial payload.
-    `f() { if [ -e "$2" ]; then m "$1" file; cat -- "$2" 2>&1 || m "$1" error; else m "$1" absent; fi; }`,
+    // A file's bytes through shell builtins only: a read of forty files starts no process (a `cat`
+    // each was most of a converged run's cost on the hosts). The last line keeps its missing
+    // newline. Text only: a NUL byte would end its line early. Not for /proc and /sys: the shell
+    // reads a byte at a time, and a sysctl file read at an offset past 0 says end of file.
+    `r() { while IFS= read -r l; do printf '%s\\n' "$l"; done; [ -z "$l" ] || printf '%s' "$l"; }`,
+    // Or why it could not be read: the message is the payload, then an error marker.
+    `f() { if [ -d "$2" ]; then m "$1" file; printf '%s: Is a directory' "$2"; m "$1" error; elif [ -e "$2" ]; then m "$1" file; case $2 in /proc/*|/sys/*) cat -- "$2" 2>&1 ;; *) { r <"$2"; } 2>&1 ;; esac || m "$1" error; else m "$1" absent; fi; }`,
   ];
   if (needsTemp) {
     lines.push(
       `T="\${TMPDIR:-/tmp}/hvtune-read.$$.$N"`,
       `mkdir -m 700 "$T" || { m fatal; echo "cannot create $T"; exit 97; }`,
       `trap 'rm -rf "$T"' EXIT`,
-      `c() { m "$1" stdout; cat "$T/o"; m "$1" stderr; cat "$T/e"; m "$1" exit "$2"; }`,
+      `c() { m "$1" stdout; r <"$T/o"; m "$1" stderr; r <"$T/e"; m "$1" exit "$2"; }`,
     );
   }
   requests.forEach((request, index) => lines.push(...requestLines(request, index)));

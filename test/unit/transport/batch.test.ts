@@ -45,6 +45,32 @@ describe('batched reads run by dash', () => {
     ]);
   });
 
+  it('reads kernel files whole: a sysctl file read past offset 0 says end of file', () => {
+    // Reading is harmless; these are the machine's own values, compared with Node's read.
+    const paths = ['/proc/sys/kernel/ostype', '/proc/sys/net/ipv4/tcp_rmem', '/proc/sys/kernel/pid_max'];
+    const { results } = runBatch(paths.map((path) => ({ kind: 'file', path })));
+    expect(results.map((r) => (r.kind === 'file' ? r.content : undefined))).toEqual(
+      paths.map((p) => execFileSync('cat', [p], { encoding: 'utf8' })),
+    );
+  });
+
+  it('starts no process to read regular files and globs', () => {
+    // With an empty PATH no program can start: the reads must be done by shell builtins alone.
+    const requests: ReadRequest[] = [
+      { kind: 'file', path: join(dir, 'no-newline') },
+      { kind: 'file', path: join(dir, 'utf8') },
+      { kind: 'glob', pattern: `${dir}/sysctl.d/*.conf` },
+    ];
+    const nonce = newNonce();
+    const out = spawnSync('/bin/dash', ['-s'], { input: buildReadScript(requests, nonce), encoding: 'utf8', env: { PATH: '' } });
+    expect(out.stderr).toBe('');
+    expect(parseReadOutput(out.stdout, requests, nonce)).toEqual([
+      { kind: 'file', path: join(dir, 'no-newline'), content: 'vm.swappiness = 10' },
+      { kind: 'file', path: join(dir, 'utf8'), content: 'intel_iommu=on # 内核参数 ✓\n' },
+      { kind: 'glob', pattern: `${dir}/sysctl.d/*.conf`, files: { [join(dir, 'sysctl.d', '10-a.conf')]: 'a=1', [join(dir, 'sysctl.d', '90-b.conf')]: 'b=2\n' } },
+    ]);
+  });
+
   it('returns null for an absent file and keeps the order of requests', () => {
     const { results } = runBatch([
       { kind: 'file', path: join(dir, 'absent') },
