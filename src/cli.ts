@@ -9,7 +9,6 @@ import { loadInventory, parseExtraVars, type Inventory, type InventoryHost } fro
 import { selectHosts, selectLimit } from './patterns.js';
 import { loadPlaybook, type Playbook } from './playbook.js';
 import { runPlaybook, type ConnectedHost, type Connector } from './runner.js';
-import { connectHost } from './host.js';
 import type { SshOptions, SshTarget } from './transport/ssh.js';
 import { plainRenderer, type Renderer } from './output/plain.js';
 import { jsonRenderer } from './output/json.js';
@@ -64,8 +63,12 @@ export function sshTarget(inv: Inventory, host: InventoryHost, seen = new Set<st
   };
 }
 
+/** ssh2 loads only for commands that connect: validate, modules and doc start faster. */
+const loadTransport = () => import('./host.js');
+
 export function sshConnector(inv: Inventory, opts: SshOptions): Connector {
   return async (host) => {
+    const { connectHost } = await loadTransport();
     // The runner gathers facts itself (once per run, or from --facts): pass placeholders.
     const remote = await connectHost(sshTarget(inv, host), opts, { hostname: host.name, kernel: { release: 'unknown', version: [0, 0, 0] } });
     return Object.assign(remote, {
@@ -164,7 +167,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
       inventory,
       limit: o.limit,
       // connectHost gathers the facts in one round trip when given none
-      connect: (host) => connectHost(sshTarget(inventory, host), ssh),
+      connect: async (host) => (await loadTransport()).connectHost(sshTarget(inventory, host), ssh),
       json: !!o.json,
       save: o.save,
       forks: Math.max(1, Number(o.forks) || 20),
@@ -217,7 +220,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     loadModules,
     loadFacts: loadFactsFile,
     connector: (inv, flags) => sshConnector(inv, sshOptions(flags as unknown as ConnectionFlags)),
-    hostConnector: (inv, flags) => (host, facts) => connectHost(sshTarget(inv, host), sshOptions(flags as unknown as ConnectionFlags), facts),
+    hostConnector: (inv, flags) => async (host, facts) => (await loadTransport()).connectHost(sshTarget(inv, host), sshOptions(flags as unknown as ConnectionFlags), facts),
     withConnection,
     setCode: (c) => (code = c),
   });
