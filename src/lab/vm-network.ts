@@ -1,5 +1,6 @@
 // The tier-2 VM's network namespace: a veth to the root namespace (10.201.K.0/30) whose inner end
-// carries the ssh forward into the guest, plus the taps of the guest's test NICs. Each VM
+// carries the ssh forward into the guest, the tap of the guest's management NIC (10.0.2.0/24, the
+// guest is 10.0.2.15), plus the taps of the guest's test NICs. Each VM
 // reserves K with an exclusive file under /run/hvtune-lab/vms/ and checks that the machine does
 // not already use the names or addresses; a marker lets a later run remove what a crash left.
 
@@ -19,8 +20,13 @@ export interface VmNetwork {
   rootAddress: string;
   /** Inner end: qemu forwards ssh from here to the guest. */
   guestForward: string;
-  taps: { virtio: string; e1000e: string };
+  taps: { virtio: string; e1000e: string; mgmt: string };
+  /** The namespace's address on the management tap; the guest's is GUEST_ADDRESS. */
+  mgmtAddress: string;
 }
+
+/** The guest's management address (its /etc/network/interfaces, scripts/vm-image). */
+export const GUEST_ADDRESS = '10.0.2.15';
 
 interface VmMarker {
   owner: number;
@@ -37,7 +43,8 @@ function networkOf(slot: number): VmNetwork {
     veth: `hvtvm${slot}`,
     rootAddress: `10.201.${slot}.1`,
     guestForward: `10.201.${slot}.2`,
-    taps: { virtio: 'tapmq', e1000e: 'tapem' },
+    taps: { virtio: 'tapmq', e1000e: 'tapem', mgmt: 'tapmg' },
+    mgmtAddress: '10.0.2.2',
   };
 }
 
@@ -92,7 +99,9 @@ async function build(n: VmNetwork): Promise<void> {
   await mustRun('ip', [...inNs, 'link', 'set', 'lo', 'up']);
   await mustRun('ip', [...inNs, 'tuntap', 'add', 'dev', n.taps.virtio, 'mode', 'tap', 'multi_queue']);
   await mustRun('ip', [...inNs, 'tuntap', 'add', 'dev', n.taps.e1000e, 'mode', 'tap']);
-  for (const tap of [n.taps.virtio, n.taps.e1000e]) await mustRun('ip', [...inNs, 'link', 'set', tap, 'up']);
+  await mustRun('ip', [...inNs, 'tuntap', 'add', 'dev', n.taps.mgmt, 'mode', 'tap']);
+  await mustRun('ip', [...inNs, 'addr', 'add', `${n.mgmtAddress}/24`, 'dev', n.taps.mgmt]);
+  for (const tap of Object.values(n.taps)) await mustRun('ip', [...inNs, 'link', 'set', tap, 'up']);
 }
 
 export function writeVmMarker(n: VmNetwork, qemuPid: number, dir: string): void {

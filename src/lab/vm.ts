@@ -1,7 +1,7 @@
 // The tier-2 lab (LAB.md): a real Debian VM under QEMU/TCG, booted through its own GRUB from a
 // copy-on-write layer over the cached image of scripts/vm-image. Its virtio-net (4 queues) and
-// e1000e NICs sit on taps in a network namespace the harness creates; ssh reaches the guest
-// through qemu's user network, forwarded from an address on a veth into that namespace.
+// e1000e NICs sit on taps in a network namespace the harness creates; ssh reaches the guest's
+// management NIC (a third tap) through a relay on a veth address into that namespace.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { joinArgv } from '../quote.js';
 import { mustRun, run, type RunResult } from './host.js';
 import { renderInventory, renderKnownHosts } from './inventory.js';
 import { WORK_ROOT } from './names.js';
-import { allocateVmNetwork, releaseVmNetwork, sweepDeadVms, writeVmMarker, type VmNetwork } from './vm-network.js';
+import { allocateVmNetwork, GUEST_ADDRESS, releaseVmNetwork, sweepDeadVms, writeVmMarker, type VmNetwork } from './vm-network.js';
 
 const VM_IMAGE_SCRIPT = fileURLToPath(new URL('../../scripts/vm-image', import.meta.url));
 // 30 s on an idle machine; TCG slows ten-fold and more when other work shares the cores.
@@ -195,6 +195,8 @@ class VmSession implements VmClient {
 class QemuVm extends VmSession implements Vm {
   private child: ChildProcess | undefined;
   private exited = Promise.resolve();
+  private relay: ChildProcess | undefined;
+  private relayExited = Promise.resolve();
   private stopped = false;
   private readonly qemuStderr: Buffer[] = [];
 
@@ -244,16 +246,34 @@ class QemuVm extends VmSession implements Vm {
       '-device', `virtio-net-pci,netdev=mq,mq=on,vectors=${2 * queues + 2},rx_queue_size=1024,addr=0x3,mac=52:54:00:00:03:01`,
       '-netdev', `tap,id=em,ifname=${taps.e1000e},script=no,downscript=no`,
       '-device', 'e1000e,netdev=em,addr=0x4,mac=52:54:00:00:04:01',
-      // Only the ssh forward comes in. Not restrict=on: libslirp then drops the guest's replies to
-      // the forwarded connections too (ssh resets after 75 s). The guest still reaches nothing: qemu's
-      // sockets live in the namespace, whose only link is the /30 veth, with no route beyond it.
-      '-netdev', `user,id=mgmt,hostfwd=tcp:${this.network.guestForward}:22-10.0.2.15:22`,
+      '-netdev', `tap,id=mgmt,ifname=${taps.mgmt},script=no,downscript=no`,
       '-device', 'virtio-net-pci,netdev=mgmt,addr=0x5,mac=52:54:00:00:05:01',
     ];
   }
 
+  /**
+   * ssh reaches the guest through a TCP relay in the namespace: from the veth's inner address to
+   * the guest's management NIC. (qemu's user network would forward too, but the guest's TCP
+   * drops libslirp's SYNs: ListenDrops, never an answer.) The relay ends when its parent does.
+   */
+  private startRelay(): void {
+    const script = `const net = require('node:net');
+const parent = process.ppid;
+setInterval(() => { if (process.ppid !== parent) process.exit(0); }, 1000).unref();
+net.createServer((c) => {
+  const g = net.connect(22, ${JSON.stringify(GUEST_ADDRESS)});
+  c.pipe(g); g.pipe(c);
+  c.on('error', () => g.destroy()); g.on('error', () => c.destroy());
+  c.on('close', () => g.destroy()); g.on('close', () => c.destroy());
+}).listen(22, ${JSON.stringify(this.address)});`;
+    const relay = spawn('ip', ['netns', 'exec', this.network.netns, process.execPath, '-e', script], { stdio: 'ignore' });
+    this.relay = relay;
+    this.relayExited = new Promise((resolve) => relay.once('exit', () => resolve()));
+  }
+
   async boot(): Promise<void> {
     const started = Date.now();
+    this.startRelay();
     const child = spawn('ip', this.qemuArgv(), { stdio: ['ignore', 'ignore', 'pipe'], detached: false });
     this.child = child;
     child.stderr?.on('data', (b: Buffer) => this.qemuStderr.push(b));
@@ -285,6 +305,10 @@ class QemuVm extends VmSession implements Vm {
       }
     }
     await this.closeSsh();
+    if (this.relay?.pid && this.relay.exitCode === null && this.relay.signalCode === null) {
+      process.kill(this.relay.pid, 'SIGTERM');
+      await this.relayExited;
+    }
     releaseVmNetwork(this.network);
     rmSync(this.dir, { recursive: true, force: true });
     process.removeListener('exit', this.onExit);
@@ -296,6 +320,13 @@ class QemuVm extends VmSession implements Vm {
     if (this.running()) {
       try {
         process.kill(this.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    if (this.relay?.pid && this.relay.exitCode === null) {
+      try {
+        process.kill(this.relay.pid, 'SIGKILL');
       } catch {
         // already gone
       }
