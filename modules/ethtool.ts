@@ -445,8 +445,9 @@ async function apply(changes: Change[], host: HostHandle, args: EthtoolArgs): Pr
 
 export const ethtool = {
   name: 'ethtool',
-  // read() picks the persistence files from facts.ethtoolPersistence
+  // read() picks the persistence files from facts.ethtoolPersistence; plan() checks facts.cpu
   readNeedsFacts: true,
+  needsFacts: true,
   description: 'NIC rings, channels, offloads, coalescing, rx-flow-hash, txqueuelen and xps, live and persisted across reboots.',
   schema,
   read,

@@ -136,6 +136,11 @@ export interface Module<Args = any, Observed = any> {
   /** read() looks at facts: the engine then gathers facts before the reads, not with them. */
   readNeedsFacts?: boolean;
   /**
+   * read() or plan() use facts beyond `hostname` and `kernel` (topology, NICs, init system): the
+   * engine then gathers all facts for the play; otherwise only those two, which cost far less.
+   */
+  needsFacts?: boolean;
+  /**
    * Controller-side inputs (a local template file) turned into plain arguments after rendering,
    * before validation and read. `readFile` resolves paths relative to the playbook.
    */

@@ -10,7 +10,7 @@ import type { ChangeRecord, FailureRecord, HostRecap, PendingRecord, RunEvent, R
 import type { Inventory, InventoryHost } from './inventory.js';
 import type { Play, Playbook, Task } from './playbook.js';
 import type { Facts } from './facts.js';
-import { FACTS_SCRIPT, parseFacts } from './facts.js';
+import { FACTS_SCRIPT, parseFacts, parseKernelVersion } from './facts.js';
 import { HvtuneError, InputError, TaskError } from './errors.js';
 import { selectHosts, selectLimit } from './patterns.js';
 import { validateArgs } from './playbook.js';
@@ -96,7 +96,8 @@ export async function runPlaybook(
   };
   const limited = opts.limit ? new Set(selectLimit(inventory, opts.limit)) : null;
   const connections = new Map<string, Promise<ConnectedHost>>();
-  const factsCache = new Map<string, Facts>();
+  // full: everything FACTS_SCRIPT gathers; otherwise hostname and kernel release only
+  const factsCache = new Map<string, { facts: Facts; full: boolean }>();
   const dead = new Set<string>(); // failed or unreachable: skip in later plays, like Ansible
 
   const recapOf = (host: string): HostRecap =>
@@ -123,11 +124,14 @@ export async function runPlaybook(
           if (!connections.has(name)) connections.set(name, connect(invHost));
           host = await connections.get(name)!;
           const saved = opts.factsOverride?.[name];
-          if (!factsCache.has(name) && (saved || !play.gatherFacts || !canDeferFacts(play, modules))) {
-            const facts = saved ?? (play.gatherFacts ? await gatherFacts(host) : minimalFacts(name));
-            factsCache.set(name, facts);
-            host.setFacts(facts);
+          const cached = factsCache.get(name);
+          if (saved && !cached) factsCache.set(name, { facts: saved, full: true });
+          else if (!play.gatherFacts && !cached) factsCache.set(name, { facts: minimalFacts(name), full: false });
+          else if ((!cached || (!cached.full && needsFullFacts(play, modules))) && !canDeferFacts(play, modules)) {
+            factsCache.set(name, { facts: await gatherFacts(host), full: true });
           }
+          const known = factsCache.get(name);
+          if (known) host.setFacts(known.facts);
         } catch (err) {
           recap.unreachable = true;
           const message = errorMessage(err);
@@ -139,9 +143,10 @@ export async function runPlaybook(
         let ok: boolean;
         try {
           // Facts not gathered yet travel with the first batch of reads: one round trip fewer.
-          const facts = factsCache.get(name);
-          const run = new HostRun(play, invHost, host, facts ?? minimalFacts(name), modules, opts, report, send);
-          if (!facts) run.gatherWithReads((f) => factsCache.set(name, f));
+          const known = factsCache.get(name);
+          const full = needsFullFacts(play, modules);
+          const run = new HostRun(play, invHost, host, known?.facts ?? minimalFacts(name), modules, opts, report, send);
+          if (!known || (full && !known.full)) run.gatherWithReads(full, (f) => factsCache.set(name, { facts: f, full }));
           ok = await run.run();
         } catch (err) {
           // a lost connection or an engine fault: this host fails, the others go on
@@ -175,9 +180,32 @@ export async function runPlaybook(
  * loop mentions facts and no module needs facts to describe its reads.
  */
 function canDeferFacts(play: Play, modules: ReadonlyMap<string, Module>): boolean {
+  if (/facts/.test(JSON.stringify(play.vars))) return false;
   return [...play.tasks, ...play.handlers].every(
     (t) => !modules.get(t.module)?.readNeedsFacts && !/facts/.test(JSON.stringify([t.args, t.when, t.loop])),
   );
+}
+
+/**
+ * Does this play use facts beyond the hostname and kernel release? Gathering them all costs the
+ * host more CPU than the rest of a converged run, so only plays that use them pay for it.
+ */
+function needsFullFacts(play: Play, modules: ReadonlyMap<string, Module>): boolean {
+  if (/facts/.test(JSON.stringify(play.vars))) return true;
+  return [...play.tasks, ...play.handlers].some(
+    (t) => modules.get(t.module)?.needsFacts || /facts/.test(JSON.stringify([t.args, t.when, t.loop])),
+  );
+}
+
+/** Hostname and kernel release, read with the batch (modules name the kernel in their errors). */
+const KERNEL_FILES: ReadRequest[] = [
+  { kind: 'file', path: '/proc/sys/kernel/hostname' },
+  { kind: 'file', path: '/proc/sys/kernel/osrelease' },
+];
+
+function kernelFacts(results: ReadResult[]): Facts {
+  const [hostname, release] = results.map((r) => (r.kind === 'file' ? (r.content ?? '').trim() : ''));
+  return { hostname, kernel: { release, version: parseKernelVersion(release) } };
 }
 
 function minimalFacts(name: string): Facts {
@@ -187,7 +215,7 @@ function minimalFacts(name: string): Facts {
 /** The tasks of one play on one host. */
 class HostRun {
   private readonly recap: HostRecap;
-  private readonly vars: Record<string, unknown>;
+  private vars: Record<string, unknown>;
   private readonly registered: Record<string, unknown> = {};
   private readonly notified = new Set<string>();
   private readonly finalizers = new Map<string, { module: Module; id: string; items: { change: Change; data?: unknown }[] }>();
@@ -199,6 +227,7 @@ class HostRun {
    */
   private readonly plannedFiles = new Map<string, string | null>();
   private onFacts?: (facts: Facts) => void;
+  private fullFacts = true;
 
   constructor(
     private readonly play: Play,
@@ -215,30 +244,60 @@ class HostRun {
     this.vars = { ...inv.vars, ...play.vars, ...opts.extraVars };
   }
 
-  /** Gather facts inside the first read batch and report them through onFacts. */
-  gatherWithReads(onFacts: (facts: Facts) => void): void {
+  /** Gather facts (all, or hostname and kernel only) inside the first read batch; report them through onFacts. */
+  gatherWithReads(full: boolean, onFacts: (facts: Facts) => void): void {
     this.onFacts = onFacts;
+    this.fullFacts = full;
   }
 
-  private takeFacts(result: ReadResult): void {
+  private factsRequests(): ReadRequest[] {
+    return this.fullFacts ? [{ kind: 'script', script: FACTS_SCRIPT }] : KERNEL_FILES;
+  }
+
+  private takeFacts(results: ReadResult[]): void {
     const onFacts = this.onFacts!;
     this.onFacts = undefined;
-    if (result.kind !== 'script' || result.code !== 0) {
-      throw new HvtuneError(`${this.inv.name}: gathering facts failed${'code' in result ? ` (exit ${result.code}): ${result.stderr.trim()}` : ''}`);
+    if (this.fullFacts) {
+      const [result] = results;
+      if (result.kind !== 'script' || result.code !== 0) {
+        throw new HvtuneError(`${this.inv.name}: gathering facts failed${'code' in result ? ` (exit ${result.code}): ${result.stderr.trim()}` : ''}`);
+      }
+      this.facts = parseFacts(result.stdout);
+    } else {
+      this.facts = kernelFacts(results);
     }
-    this.facts = parseFacts(result.stdout);
     this.host.setFacts(this.facts);
     onFacts(this.facts);
   }
 
   /** Returns false when the host failed (it then takes no further part in the run). */
   async run(): Promise<boolean> {
+    try {
+      this.renderPlayVars();
+    } catch (err) {
+      this.recap.failed++;
+      this.report.failures.push({ host: this.inv.name, task: null, message: errorMessage(err) });
+      return false;
+    }
     const tasks = this.play.tasks.filter((t) => this.tagged(t));
     const ok = await this.runTasks(tasks, false);
     if (!ok) return false;
     if (!(await this.runFinalizers())) return false;
     const handlers = this.play.handlers.filter((h) => this.notified.has(h.name));
     return this.runTasks(handlers, true);
+  }
+
+  /**
+   * Play vars may be templates over inventory vars, -e and facts (`cpus: "{{node_cpus facts 0}}"`),
+   * rendered once per host as Ansible users expect; a single mustache keeps its type.
+   */
+  private renderPlayVars(): void {
+    const vars = this.play.vars;
+    if (!/\{\{/.test(JSON.stringify(vars))) return;
+    const ctx = { ...this.inv.vars, ...vars, ...this.opts.extraVars, facts: this.facts, inventory_hostname: this.inv.name, group_names: this.inv.groups };
+    const where: TemplateWhere = { task: `play "${this.play.name}" vars`, path: 'vars', pos: this.play.pos };
+    const rendered = renderValue(vars, ctx, where) as Record<string, unknown>;
+    this.vars = { ...this.inv.vars, ...rendered, ...this.opts.extraVars };
   }
 
   private tagged(task: Task): boolean {
@@ -375,17 +434,17 @@ class HostRun {
     let results: ReadResult[];
     try {
       if (this.onFacts) {
-        const [facts, ...rest] = await this.host.read([{ kind: 'script', script: FACTS_SCRIPT }, ...all]);
-        this.takeFacts(facts);
-        results = rest;
+        const factsRequests = this.factsRequests();
+        const got = await this.host.read([...factsRequests, ...all]);
+        this.takeFacts(got.slice(0, factsRequests.length));
+        results = got.slice(factsRequests.length);
       } else {
         results = await this.host.read(all);
       }
     } catch (err) {
       if (this.onFacts) {
         // The batch failed as a whole: gather facts on their own, then read task by task below.
-        const r = await this.host.sh(FACTS_SCRIPT);
-        this.takeFacts({ kind: 'script', ...r });
+        this.takeFacts(await this.host.read(this.factsRequests()));
       }
       if (spans.length === 1) {
         into.set(spans[0][0], { requests: spans[0][1], results: [], error: err });

@@ -73,6 +73,11 @@ describe('hvtune play on three lab hosts', () => {
     for (const h of lab().hosts) expect(second.report.recap[h.name]).toMatchObject({ ok: 2, changed: 0 });
     // facts and both tasks' reads travel in one batch: one round trip per host, nothing per task
     for (const h of lab().hosts) expect(second.report.roundTrips[h.name]).toBe(1);
+    // templates that use facts (here in play vars, rendered per host) need them before the reads: two round trips
+    const varsFacts = await play(lab(), PLAYBOOK.replace('max_buf: 33554432', 'max_buf: "{{#if facts.cpu.online}}33554432{{/if}}"'));
+    expect(varsFacts.code, varsFacts.stderr + varsFacts.stdout).toBe(0);
+    expect(varsFacts.report.changes).toEqual([]);
+    for (const h of lab().hosts) expect(varsFacts.report.roundTrips[h.name]).toBe(2);
     // applying: one batch, then per changed task its writes — no re-read of a file just written
     for (const h of lab().hosts) expect(first.report.roundTrips[h.name]).toBeLessThanOrEqual(5);
   });
