@@ -522,11 +522,12 @@ class HostRun {
         }
         this.touched.modules.add(module.name);
       }
-      // A change that needs a reboot/reload/restart leaves it pending once made (or planned, in check mode).
+      // A change whose effect is a reboot leaves the reboot pending once made; reloads and restarts
+      // are done by apply itself, so they are pending only in check mode (what apply would do).
       const pendingAll: Pending[] = [
         ...pending,
         ...changes
-          .filter((c) => RESTART_EFFECTS.has(c.effect))
+          .filter((c) => (this.opts.check ? RESTART_EFFECTS.has(c.effect) : c.effect === 'reboot'))
           .map((c) => ({ effect: c.effect as Pending['effect'], target: c.target, summary: c.summary })),
       ];
       const records = changes.map((c) => this.record(inst, c));
