@@ -27,7 +27,8 @@ export async function runDemo(opts: { hosts: number }, io: CliIO): Promise<numbe
   process.once('SIGTERM', onSignal);
   try {
     io.stdout(`Lab ready in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${lab.hosts.map((h) => `${h.name}=${h.address}`).join(' ')}`);
-    const base = [playbook, '-i', lab.inventoryPath, '--known-hosts', lab.knownHostsPath];
+    // the demo's run records go with its lab, not into the current directory
+    const base = [playbook, '-i', lab.inventoryPath, '--known-hosts', lab.knownHostsPath, '--records', join(lab.dir, 'runs')];
     const steps: [title: string, args: string[], expect: number][] = [
       ['1. Check mode with diffs: shows every change, changes nothing (exit 2 = changes pending)', ['--check', '--diff'], 2],
       ['2. Apply', ['--diff'], 0],
