@@ -59,6 +59,12 @@ export interface Lab {
   writeFile(host: LabHost | string, path: string, content: string, mode?: number): Promise<void>;
   /** Per-host shadow of a machine-global /proc/sys or /sys file: reads and writes inside the host see `value`. */
   shadow(host: LabHost | string, path: string, value: string): Promise<void>;
+  /**
+   * Per-host shadow of a machine-global /sys directory: inside the host, `path` holds `files`
+   * (relative path → content) and nothing else. For a kernel view that does not depend on the
+   * machine, such as the modules in /sys/module.
+   */
+  shadowTree(host: LabHost | string, path: string, files: Record<string, string>): Promise<void>;
   /** Add hosts later; `groups` names inventory groups they join besides `lab`. */
   addHosts(count: number, opts?: { names?: string[]; groups?: string[] }): Promise<LabHost[]>;
   /** Kill one host's init and remove its netns and dirs; its address then fails fast (unreachable route). */
@@ -95,6 +101,7 @@ class Tier1Lab implements Lab {
   private readonly groups: Map<string, string[]>;
   private readonly shadows = new Map<string, Map<string, string>>();
   private spawnCount = 0;
+  private treeCount = 0;
 
   constructor(
     private readonly state: LabState,
@@ -259,6 +266,23 @@ class Tier1Lab implements Lab {
     // A shadow that silently failed would let a test write the machine's real value.
     const seen = await this.readFile(s.name, path);
     if (seen !== content) throw new Error(`lab: shadow of ${path} on ${s.name} reads ${JSON.stringify(seen)}, not ${JSON.stringify(content)}`);
+  }
+
+  async shadowTree(host: LabHost | string, path: string, files: Record<string, string>): Promise<void> {
+    const s = this.live(host);
+    const safe = (p: string) => /^[A-Za-z0-9_./:-]+$/.test(p) && !p.split('/').includes('..');
+    if (!/^\/sys\/[A-Za-z0-9_./:-]+$/.test(path) || !safe(path)) throw new Error(`lab: only directories under /sys can be shadowed, got ${JSON.stringify(path)}`);
+    const dir = join(s.dir, 'shadows', `${path.slice(1).replace(/\//g, '%')}-${++this.treeCount}`);
+    mkdirSync(dir, { recursive: true });
+    for (const [rel, content] of Object.entries(files)) {
+      if (!safe(rel) || rel.startsWith('/')) throw new Error(`lab: bad path ${JSON.stringify(rel)} in a shadow of ${path}`);
+      mkdirSync(dirname(join(dir, rel)), { recursive: true });
+      writeFileSync(join(dir, rel), content);
+    }
+    await mustRun('nsenter', ['-t', String(s.pid), '-m', '--', 'mount', '-n', '--bind', dir, hostPaths(s).merged + path]);
+    const seen = (await this.exec(s.name, ['find', path, '-type', 'f'])).stdout.split('\n').filter(Boolean).sort();
+    const want = Object.keys(files).map((rel) => `${path}/${rel}`).sort();
+    if (JSON.stringify(seen) !== JSON.stringify(want)) throw new Error(`lab: shadow of ${path} on ${s.name} shows ${seen.join(' ')}, not ${want.join(' ')}`);
   }
 
   async stopHost(host: LabHost | string): Promise<void> {

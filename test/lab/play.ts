@@ -1,9 +1,10 @@
 // Run the real CLI in-process against a lab, the way a user would, and read its --json report.
 
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../../src/cli.js';
 import type { RunReport } from '../../src/events.js';
+import type { Facts } from '../../src/facts.js';
 import type { Lab } from '../../src/lab/tier1.js';
 
 export type Report = RunReport;
@@ -66,3 +67,24 @@ export async function play(
 export function changesOn(report: Report, host: string) {
   return report.changes.filter((c) => c.host === host);
 }
+
+/**
+ * The lab hosts' own facts (`hvtune facts --save`), each passed through `edit`, saved for `play
+ * --facts FILE`. A lab test of a hardware branch (CPU vendor, 1 GiB pages) names the branch it
+ * takes this way, so it takes the same branch on every machine the suite runs on.
+ */
+export async function labFacts(lab: Lab, edit: (facts: Facts) => Facts): Promise<string> {
+  const gathered = labFile(lab, 'facts.json', '');
+  const r = await hvtune(['facts', '-i', lab.inventoryPath, '--known-hosts', lab.knownHostsPath, '--save', gathered]);
+  if (r.code !== 0) throw new Error(`hvtune facts failed (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+  const saved = JSON.parse(readFileSync(gathered, 'utf8')) as { hosts: Record<string, Facts> };
+  const hosts = Object.fromEntries(Object.entries(saved.hosts).map(([name, f]) => [name, edit(f)]));
+  return labFile(lab, 'facts.json', JSON.stringify({ ...saved, hosts }));
+}
+
+/** Facts edits for the hardware branches the playbooks take. */
+export const withCpuVendor = (vendor: 'AuthenticAMD' | 'GenuineIntel') => (f: Facts): Facts => ({ ...f, cpu: { ...f.cpu!, vendor } });
+export const with1gPages = (pdpe1gb: boolean) => (f: Facts): Facts => ({
+  ...f,
+  cpu: { ...f.cpu!, features: { ...f.cpu!.features, pdpe1gb } },
+});
