@@ -10,6 +10,8 @@ const seed003 = recorded('seed003-2s10c-ht');
 const epyc = recorded('amd-epyc-nps4');
 /** seed 003's machine with a CPU that lacks 1 GiB pages (an older Xeon or a guest CPU model). */
 const no1g: Facts = { ...seed003, cpu: { ...seed003.cpu!, features: { ...seed003.cpu!.features, pdpe1gb: false } } };
+/** A 2-vCPU AMD EPYC cloud VM without 1 GiB pages: the kind of machine CI may run on. */
+const epycNo1g = recorded('amd-epyc-vm-no1g');
 const ran = (tasks: { name: string; args: unknown[] }[]) => tasks.filter((t) => t.args.length).map((t) => t.name);
 
 describe('playbooks/hugepages.yml', () => {
@@ -28,6 +30,29 @@ describe('playbooks/hugepages.yml', () => {
     const tasks = renderPlay(await loadProjectPlaybook('hugepages.yml'), 0, no1g);
     expect(ran(tasks)).toEqual(['2 MiB pages where the CPU has no 1 GiB pages', 'guest memory backed by huge pages']);
     expect(taskArgs(tasks, '2 MiB pages where the CPU has no 1 GiB pages').values).toEqual({ 'vm.nr_hugepages': 8192 });
+  });
+});
+
+// Every hardware branch on every machine the suite may run on: the expectation comes from the
+// recorded machine, never from the one running the test.
+describe.each([
+  { machine: 'Intel with 1 GiB pages (seed 003)', facts: seed003, amd: false, pages1g: true },
+  { machine: 'Intel without 1 GiB pages', facts: no1g, amd: false, pages1g: false },
+  { machine: 'AMD with 1 GiB pages (EPYC, NPS4)', facts: epyc, amd: true, pages1g: true },
+  { machine: 'AMD without 1 GiB pages (EPYC cloud VM)', facts: epycNo1g, amd: true, pages1g: false },
+])('on $machine', ({ facts, amd, pages1g }) => {
+  it(`hugepages.yml takes the ${pages1g ? '1 GiB' : '2 MiB'} path`, async () => {
+    const tasks = ran(renderPlay(await loadProjectPlaybook('hugepages.yml'), 0, facts, { guest_memory_gib: 4 }));
+    expect(tasks).toEqual(
+      pages1g
+        ? ['1 GiB pages reserved at boot', 'hugetlbfs mount of 1 GiB pages', 'guest memory backed by huge pages']
+        : ['2 MiB pages where the CPU has no 1 GiB pages', 'guest memory backed by huge pages'],
+    );
+  });
+
+  it(`kvm-host-network.yml ${amd ? 'plans' : 'skips'} AVIC`, async () => {
+    const tasks = ran(renderPlay(await loadProjectPlaybook('kvm-host-network.yml'), 0, facts, { host_nic: 'eth0' }));
+    expect(tasks.includes('AVIC on AMD hosts')).toBe(amd);
   });
 });
 
