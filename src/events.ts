@@ -2,6 +2,8 @@
 // never prints.
 
 import type { Effect, Pending } from './module.js';
+import type { Facts } from './facts.js';
+import type { PlannedTask } from './engine/types.js';
 
 export type TaskStatus = 'ok' | 'changed' | 'failed' | 'skipped';
 
@@ -42,18 +44,33 @@ export interface FailureRecord {
   message: string;
 }
 
+/**
+ * What the engine tells as it runs. `id` numbers a host's task instances: a task's `task-planned`,
+ * `task-start` and `task-done` carry the same one.
+ */
 export type RunEvent =
-  | { type: 'play-start'; play: string; hosts: string[]; check: boolean }
+  | { type: 'play-start'; play: string; index: number; hosts: string[]; check: boolean }
   | { type: 'host-start'; host: string }
-  | { type: 'task-start'; host: string; task: string; module: string }
+  | { type: 'task-start'; host: string; id: number; task: string; module: string }
+  | {
+      /** A task's plan, before it is applied: saved plans, snapshots, drift and run records read it. */
+      type: 'task-planned';
+      host: string;
+      id: number;
+      planned: PlannedTask;
+      observed: unknown;
+      facts: Facts;
+    }
   | {
       type: 'task-done';
       host: string;
+      id: number;
       task: string;
       module: string;
       status: TaskStatus;
       changes: ChangeRecord[];
       pending: PendingRecord[];
+      /** the plan's own warnings (each change carries its own too) */
       warnings: string[];
       error?: string;
       /** why a skipped task was skipped */
@@ -61,7 +78,9 @@ export type RunEvent =
       handler: boolean;
     }
   | { type: 'host-unreachable'; host: string; error: string }
-  | { type: 'host-done'; host: string; recap: HostRecap }
+  /** The host failed outside any task (its play vars, a lost connection): it takes no further part. */
+  | { type: 'host-failed'; host: string; error: string }
+  | { type: 'host-done'; host: string; /** ssh exec calls of the run, when the host was reached */ roundTrips?: number }
   | { type: 'play-end'; play: string }
   | { type: 'warning'; message: string }
   | { type: 'run-end'; report: RunReport };

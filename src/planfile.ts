@@ -10,7 +10,8 @@ import { HvtuneError } from './errors.js';
 import type { Change, Pending } from './module.js';
 import type { Facts } from './facts.js';
 import type { Playbook } from './playbook.js';
-import type { PlannedTask } from './runner.js';
+import type { RunEvent } from './events.js';
+import type { PlannedTask } from './engine/types.js';
 
 export const PLAN_FORMAT = 'hvtune-plan';
 export const PLAN_VERSION = 1;
@@ -27,25 +28,9 @@ export interface PlanInputs {
   templates: InputFile[];
 }
 
-export interface PlanTask {
-  /** index of the play in the playbook: finalizers and handlers run per play */
-  play: number;
-  task: string;
-  module: string;
-  handler: boolean;
-  args: unknown;
-  /**
-   * A rollback task: `changes` put back what a run changed, and apply checks that planning `args`
-   * now changes none of their targets (the host is still as that run left it).
-   */
-  restore?: boolean;
-  changes: Change[];
-  pending: Pending[];
-}
-
 export interface PlanHost {
   facts: Facts;
-  tasks: PlanTask[];
+  tasks: PlannedTask[];
 }
 
 export interface SavedPlan {
@@ -105,32 +90,15 @@ export function changedInputs(inputs: PlanInputs): string[] {
   return out;
 }
 
-/** Group the runner's planned tasks by host, numbering plays in the order they started. */
-export function collectPlannedTasks(): {
-  onPlanned(p: PlannedTask): void;
-  playStarted(): void;
-  hosts: Record<string, PlanHost>;
-  /** the last task planned on a host (run records attach the result to it) */
-  last(host: string): PlanTask | undefined;
-} {
+/** The planned tasks of a run, by host, from its `task-planned` events. */
+export function plannedTasksOf(): { onEvent(e: RunEvent): void; hosts: Record<string, PlanHost> } {
   const hosts: Record<string, PlanHost> = {};
-  let play = -1;
   return {
     hosts,
-    playStarted: () => void play++,
-    onPlanned(p) {
-      const host = (hosts[p.host] ??= { facts: p.facts, tasks: [] });
-      host.tasks.push({
-        play: Math.max(play, 0),
-        task: p.task,
-        module: p.module,
-        handler: p.handler,
-        args: p.args,
-        changes: p.result.changes,
-        pending: p.result.pending ?? [],
-      });
+    onEvent(e) {
+      if (e.type !== 'task-planned') return;
+      (hosts[e.host] ??= { facts: e.facts, tasks: [] }).tasks.push(e.planned);
     },
-    last: (host) => hosts[host]?.tasks.at(-1),
   };
 }
 

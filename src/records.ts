@@ -8,16 +8,18 @@ import { join } from 'node:path';
 import { HvtuneError } from './errors.js';
 import type { RunEvent, RunReport } from './events.js';
 import type { Facts } from './facts.js';
-import { collectPlannedTasks, type PlanInputs, type PlanTask } from './planfile.js';
-import type { PlannedTask } from './runner.js';
+import type { PlanInputs } from './planfile.js';
+import type { PlannedTask } from './engine/types.js';
 
 export const RECORD_FORMAT = 'hvtune-run';
 /** `.hvtune/runs` in the current directory; HVTUNE_RECORDS overrides it (tests point it at their lab). */
-export const DEFAULT_RECORDS_DIR = process.env.HVTUNE_RECORDS || '.hvtune/runs';
+export function defaultRecordsDir(): string {
+  return process.env.HVTUNE_RECORDS || '.hvtune/runs';
+}
 
 export type TaskResult = 'applied' | 'failed' | 'not-run';
 
-export interface RecordTask extends PlanTask {
+export interface RecordTask extends PlannedTask {
   /** applied: every change was made and read back; failed: apply threw (modules restore what they can) */
   result: TaskResult;
   error?: string;
@@ -70,39 +72,43 @@ export function readRecord(path: string): RunRecord {
     throw new HvtuneError(`${path}: cannot read the run record: ${(err as Error).message}`);
   }
   if (data?.format !== RECORD_FORMAT || !data.hosts || typeof data.hosts !== 'object') {
-    throw new HvtuneError(`${path}: not a run record: expected "format": "${RECORD_FORMAT}" and "hosts" (records are in ${DEFAULT_RECORDS_DIR}/)`);
+    throw new HvtuneError(`${path}: not a run record: expected "format": "${RECORD_FORMAT}" and "hosts" (records are in ${defaultRecordsDir()}/)`);
   }
   return data as RunRecord;
 }
 
-/** Builds the record of a `play` run from the runner's planned tasks and events. */
+/**
+ * Builds the record of a `play` run from its events: each task as planned (`task-planned`), and
+ * what became of it (`task-done` with the same id).
+ */
 export function playRecorder(inputs: PlanInputs) {
   const startedAt = new Date().toISOString();
-  const collected = collectPlannedTasks();
   const hosts: Record<string, RecordHost> = {};
+  const byId = new Map<string, RecordTask>();
   const hostOf = (name: string) => (hosts[name] ??= { result: 'ok', tasks: [] });
 
   return {
-    onPlanned(p: PlannedTask) {
-      collected.onPlanned(p);
-      const h = hostOf(p.host);
-      h.facts = p.facts;
-      h.tasks.push({ ...collected.last(p.host)!, result: 'not-run' });
-    },
     onEvent(e: RunEvent) {
-      if (e.type === 'play-start') collected.playStarted();
-      if (e.type === 'host-unreachable') Object.assign(hostOf(e.host), { result: 'unreachable', error: e.error });
-      if (e.type !== 'task-done' || e.status === 'skipped') return;
-      const h = hostOf(e.host);
-      // A host's tasks run one after another: the task planned last is the one done, unless it
-      // already has its result (then this task failed before it could be planned).
-      const last = h.tasks.at(-1);
-      const planned = last && last.task === e.task && last.result === 'not-run' ? last : undefined;
-      if (e.status === 'failed') {
-        h.result = 'failed';
-        if (planned) Object.assign(planned, { result: 'failed', error: e.error });
-        else h.tasks.push({ play: 0, task: e.task, module: e.module, handler: e.handler, args: null, changes: [], pending: [], result: 'failed', error: e.error });
-      } else if (planned) planned.result = 'applied';
+      if (e.type === 'task-planned') {
+        const h = hostOf(e.host);
+        h.facts = e.facts;
+        const task: RecordTask = { ...e.planned, result: 'not-run' };
+        h.tasks.push(task);
+        byId.set(`${e.host}\u0000${e.id}`, task);
+      } else if (e.type === 'host-unreachable') {
+        Object.assign(hostOf(e.host), { result: 'unreachable', error: e.error });
+      } else if (e.type === 'host-failed') {
+        Object.assign(hostOf(e.host), { result: 'failed', error: e.error });
+      } else if (e.type === 'task-done' && e.status !== 'skipped') {
+        const h = hostOf(e.host);
+        const planned = byId.get(`${e.host}\u0000${e.id}`);
+        if (e.status === 'failed') {
+          h.result = 'failed';
+          if (planned) Object.assign(planned, { result: 'failed', error: e.error });
+          // failed before it could be planned (rendering, reading)
+          else h.tasks.push({ play: 0, task: e.task, module: e.module, handler: e.handler, args: null, changes: [], pending: [], result: 'failed', error: e.error });
+        } else if (planned) planned.result = 'applied';
+      }
     },
     record(report: RunReport): RunRecord {
       for (const f of report.failures) if (hosts[f.host] && !hosts[f.host].error) hosts[f.host].error = f.message;

@@ -95,6 +95,47 @@ export function renderLoop(loop: unknown, ctx: TemplateContext, where: TemplateW
   throw new InputError([problem(where, `loop must be a list, got ${kindOf(items)}`)]);
 }
 
+/**
+ * The variables a value's templates read (the first name of every path: `facts` for
+ * `{{node_cpus facts.numa 0}}`), helpers excluded. A `when` expression is given without braces
+ * (`condition: true`). Unparsable text reads nothing here: rendering reports it.
+ */
+export function templateVariables(value: unknown, opts: { condition?: boolean } = {}): Set<string> {
+  const names = new Set<string>();
+  const visitText = (text: string, condition: boolean) => {
+    const source = condition && !text.includes('{{') ? `{{${text}}}` : text;
+    if (!source.includes('{{')) return;
+    let ast: hbs.AST.Program;
+    try {
+      ast = hb.parse(source) as unknown as hbs.AST.Program;
+    } catch {
+      return;
+    }
+    const helpers = new Set<hbs.AST.Node>();
+    const visit = (node: unknown) => {
+      if (node === null || typeof node !== 'object') return;
+      const n = node as hbs.AST.Node & { path?: hbs.AST.Node; params?: unknown[]; hash?: { pairs: unknown[] } };
+      // `{{name args…}}` and `(name args…)`: the name is a helper; a bare `{{name}}` is one only if registered
+      if ((n.type === 'MustacheStatement' || n.type === 'SubExpression' || n.type === 'BlockStatement') && isPath(n.path)) {
+        if ((n.params?.length ?? 0) > 0 || (n.hash?.pairs.length ?? 0) > 0 || n.path.original in hb.helpers) helpers.add(n.path);
+      }
+      if (n.type === 'PathExpression' && !helpers.has(n)) {
+        const p = n as hbs.AST.PathExpression;
+        if (p.parts.length > 0 && !p.data) names.add(p.parts[0]);
+      }
+      for (const [key, inner] of Object.entries(node)) if (key !== 'loc') Array.isArray(inner) ? inner.forEach(visit) : visit(inner);
+    };
+    visit(ast);
+  };
+  const walk = (node: unknown) => {
+    if (typeof node === 'string') visitText(node, !!opts.condition);
+    else if (Array.isArray(node)) node.forEach(walk);
+    else if (node !== null && typeof node === 'object') for (const [key, inner] of Object.entries(node)) (walk(key), walk(inner));
+  };
+  walk(value);
+  return names;
+}
+
 function renderOne(text: string, ctx: TemplateContext, where: TemplateWhere, problems: InputProblem[], what?: 'when'): unknown {
   if (!text.includes('{{')) return text;
   let ast: hbs.AST.Program;

@@ -5,7 +5,19 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import type { CliIO } from '../cli.js';
+import type { Command } from 'commander';
+import type { CliIO, Session } from './session.js';
+
+/** Runs `hvtune ARGS` in this process (the CLI hands its own entry point: no import back into it). */
+export type RunCli = (argv: string[], io: CliIO) => Promise<number>;
+
+export function registerDemo(program: Command, session: Session, runCli: RunCli): void {
+  program
+    .command('demo')
+    .description('Start a lab of real SSH hosts, run the example playbook with --check --diff, apply it, run it again, tear the lab down.')
+    .option('--hosts <n>', 'lab hosts', '3')
+    .action(async (o: { hosts: string }) => session.setCode(await runDemo({ hosts: Math.max(1, Number(o.hosts) || 3) }, session.io, runCli)));
+}
 
 /** The project's root (where package.json is), from src/ in tests or dist/src/ when built. */
 function projectFile(rel: string): string {
@@ -14,9 +26,8 @@ function projectFile(rel: string): string {
   return join(dir, rel);
 }
 
-export async function runDemo(opts: { hosts: number }, io: CliIO): Promise<number> {
+export async function runDemo(opts: { hosts: number }, io: CliIO, runCli: RunCli): Promise<number> {
   const { createLab } = await import('../lab/tier1.js');
-  const { runCli } = await import('../cli.js');
   const playbook = projectFile('playbooks/tcp-tuning.yml');
   io.stdout(`Starting a lab of ${opts.hosts} hosts (network namespaces + overlay root + sshd)…`);
   const t0 = Date.now();

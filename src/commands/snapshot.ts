@@ -1,114 +1,38 @@
-// `hvtune snapshot PLAYBOOK -i INV -o baselines/`: one YAML file per host with the desired,
-// persisted and live value of every setting the playbook manages. The files hold no timestamps and
-// everything is in a stable order (tasks as in the playbook, keys sorted), so a snapshot re-taken
-// on unchanged hosts is byte-identical and git diffs show only what moved.
+// `hvtune snapshot PLAYBOOK -i INV -o baselines/`: per host, the desired, persisted and live value
+// of every setting the playbook manages (src/baseline.ts).
 
-import { mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse as parseYaml, stringify } from 'yaml';
-import type { Change, Module, SettingState } from '../module.js';
-import { HvtuneError } from '../errors.js';
-import { sha256 } from '../planfile.js';
-import { checkRun, type CheckFlags, type StateCommandDeps } from './plan.js';
+import type { Command } from 'commander';
+import type { RunEvent } from '../events.js';
+import { serialiseBaseline, taskSnapshot, type Baseline } from '../baseline.js';
+import { snapshotLine } from '../output/state.js';
+import { checkRun } from './check-run.js';
+import { withRunOptions, type RunFlags, type Session } from './session.js';
 
-export interface BaselineTask {
-  task: string;
-  module: string;
-  args: unknown;
-  /** setting → its three states, sorted by name */
-  settings: Record<string, SettingState>;
-  /** modules without a snapshot hook: a hash of everything the module observed */
-  state?: string;
+interface SnapshotFlags extends RunFlags {
+  output: string;
 }
 
-export interface Baseline {
-  host: string;
-  tasks: BaselineTask[];
+export function registerSnapshot(program: Command, session: Session): void {
+  withRunOptions(program.command('snapshot').description('Save per host the desired, persisted and live value of every setting the playbook manages (baselines/HOST.yml).'))
+    .argument('<playbook>', 'playbook YAML file')
+    .requiredOption('-o, --output <dir>', 'baseline directory')
+    .action(async (playbook: string, o: SnapshotFlags) => session.setCode(await snapshot(session, playbook, o)));
 }
 
-/** Object keys sorted at every level, so the same data always serialises the same way. */
-export function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]));
-  }
-  return value;
-}
-
-const fileText = (content: string | null | undefined) =>
-  content === null || content === undefined ? null : `sha256:${sha256(content).slice(0, 16)} (${Buffer.byteLength(content)} bytes)`;
-
-/**
- * For modules without a snapshot hook: every target the plan would change, with the planned value
- * as desired and the observed one as live (live changes) or persisted (the rest); plus a hash of
- * the whole Observed, which is what a baseline comparison checks for such a task.
- */
-export function fallbackSnapshot(observed: unknown, changes: Change[]): { settings: Record<string, SettingState>; state: string } {
-  const settings: Record<string, SettingState> = {};
-  for (const c of changes) {
-    const desired = c.diff ? fileText(c.diff.after) : (c.after ?? null);
-    const now = c.diff ? fileText(c.diff.before) : (c.before ?? null);
-    settings[c.target] = c.effect === 'live' ? { desired, persisted: null, live: now } : { desired, persisted: now, live: null };
-  }
-  return { settings, state: `sha256:${sha256(JSON.stringify(canonical(observed) ?? null))}` };
-}
-
-/** One task's settings now: the module's hook, or the fallback. */
-export function taskSnapshot(module: Module, args: unknown, observed: unknown, changes: Change[]): Pick<BaselineTask, 'settings' | 'state'> {
-  if (module.snapshot) return { settings: canonical(module.snapshot(args, observed)) as Record<string, SettingState> };
-  const f = fallbackSnapshot(observed, changes);
-  return { settings: canonical(f.settings) as Record<string, SettingState>, state: f.state };
-}
-
-export function serialiseBaseline(b: Baseline): string {
-  const header =
-    `# hvtune baseline of ${b.host}: desired, persisted and live values of the settings the playbook manages.\n` +
-    `# Compare: hvtune drift DIR -i INVENTORY. Re-take: hvtune snapshot PLAYBOOK -i INVENTORY -o DIR.\n`;
-  const doc = {
-    host: b.host,
-    tasks: b.tasks.map((t) => ({ task: t.task, module: t.module, args: canonical(t.args), settings: t.settings, ...(t.state ? { state: t.state } : {}) })),
-  };
-  return header + stringify(doc, { lineWidth: 0 });
-}
-
-export function parseBaseline(text: string, file: string): Baseline {
-  let data: Partial<Baseline>;
-  try {
-    data = parseYaml(text) as Partial<Baseline>;
-  } catch (err) {
-    throw new HvtuneError(`${file}: not a baseline: ${(err as Error).message}`);
-  }
-  if (!data || typeof data.host !== 'string' || !Array.isArray(data.tasks)) {
-    throw new HvtuneError(`${file}: not a baseline: expected "host" and a list of "tasks" (made by hvtune snapshot)`);
-  }
-  data.tasks.forEach((t, i) => {
-    if (typeof t?.module !== 'string' || typeof t.task !== 'string' || !t.settings || typeof t.settings !== 'object') {
-      throw new HvtuneError(`${file}: tasks[${i}]: expected "task", "module", "args" and "settings"`);
-    }
-  });
-  return data as Baseline;
-}
-
-export function isBaselineDir(path: string): boolean {
-  return existsSync(path) && statSync(path).isDirectory();
-}
-
-export function readBaselineDir(dir: string): Baseline[] {
-  const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
-  if (files.length === 0) throw new HvtuneError(`${dir}: no baseline files (HOST.yml) in it; make them with hvtune snapshot PLAYBOOK -i INVENTORY -o ${dir}`);
-  return files.map((f) => parseBaseline(readFileSync(join(dir, f), 'utf8'), join(dir, f)));
-}
-
-export async function snapshotCommand(deps: StateCommandDeps, playbookFile: string, o: CheckFlags & { output: string }): Promise<number> {
-  const modules = await deps.loadModules();
+async function snapshot(session: Session, playbookFile: string, o: SnapshotFlags): Promise<number> {
   const baselines = new Map<string, Baseline>();
-  const { report } = await checkRun(deps, playbookFile, o, (p) => {
-    const b = baselines.get(p.host) ?? { host: p.host, tasks: [] };
-    baselines.set(p.host, b);
-    const module = modules.get(p.module)!;
-    b.tasks.push({ task: p.task, module: p.module, args: p.args, ...taskSnapshot(module, p.args, p.observed, p.result.changes) });
-  });
-  const failed = new Set([...report.failures.map((f) => f.host)]);
+  const events: RunEvent[] = [];
+  const { report, loaded } = await checkRun(session, playbookFile, o, (e) => events.push(e));
+  for (const e of events) {
+    if (e.type !== 'task-planned') continue;
+    const b = baselines.get(e.host) ?? { host: e.host, tasks: [] };
+    baselines.set(e.host, b);
+    const { task, module, args, changes } = e.planned;
+    b.tasks.push({ task, module, args, ...taskSnapshot(loaded.modules.get(module)!, args, e.observed, changes) });
+  }
+  const failed = new Set(report.failures.map((f) => f.host));
   mkdirSync(o.output, { recursive: true });
   for (const [host, b] of baselines) {
     if (failed.has(host)) continue;
@@ -116,8 +40,9 @@ export async function snapshotCommand(deps: StateCommandDeps, playbookFile: stri
     const text = serialiseBaseline(b);
     const before = existsSync(path) ? readFileSync(path, 'utf8') : null;
     if (before !== text) writeFileSync(path, text);
-    deps.io.out(`${host}: ${b.tasks.reduce((n, t) => n + Object.keys(t.settings).length, 0)} setting(s) ${before === null ? 'saved to' : before === text ? 'unchanged in' : 'updated in'} ${path}`);
+    const settings = b.tasks.reduce((n, t) => n + Object.keys(t.settings).length, 0);
+    session.io.stdout(snapshotLine(host, settings, path, before === null ? 'new' : before === text ? 'same' : 'changed'));
   }
-  for (const f of report.failures) deps.io.err(deps.io.style.red(`${f.host}: no baseline: ${f.message}`));
+  for (const f of report.failures) session.io.stderr(session.style.red(`${f.host}: no baseline: ${f.message}`));
   return failed.size ? 1 : 0;
 }

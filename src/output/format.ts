@@ -1,6 +1,6 @@
 // Text shared by the plain and terminal renderers.
 
-import type { ChangeRecord, HostRecap, PendingRecord, RunReport } from '../events.js';
+import type { ChangeRecord, HostRecap, PendingRecord, RunEvent, RunReport } from '../events.js';
 
 export interface Style {
   green(s: string): string;
@@ -50,6 +50,11 @@ export function colorDiff(diff: string, s: Style): string {
       l.startsWith('+++') || l.startsWith('---') ? s.bold(l) : l.startsWith('+') ? s.green(l) : l.startsWith('-') ? s.red(l) : l.startsWith('@@') ? s.cyan(l) : l,
     )
     .join('\n');
+}
+
+/** A finished task's warnings: the plan's own, then each change's. */
+export function taskWarnings(e: Extract<RunEvent, { type: 'task-done' }>): string[] {
+  return [...e.warnings, ...e.changes.flatMap((c) => c.warnings)];
 }
 
 export function pendingLine(p: PendingRecord | { effect: string; target: string; summary: string }): string {

@@ -3,7 +3,7 @@
 
 import { Listr, type ListrTaskWrapper } from 'listr2';
 import type { HostRecap, RunEvent, RunReport } from '../events.js';
-import { changeLine, colorDiff, recapLines, type Style } from './format.js';
+import { changeLine, colorDiff, recapLines, taskWarnings, type Style } from './format.js';
 import type { Renderer } from './plain.js';
 
 interface Row {
@@ -81,7 +81,7 @@ export function listrRenderer(
             note(e.host, `${s.yellow('changed')} ${e.task}: ${changeLine(c, s)}`);
             if (opts.diff && c.diff) note(e.host, colorDiff(c.diff, s).trimEnd());
           }
-          for (const w of e.warnings) note(e.host, s.yellow(`warning (${e.task}): ${w}`));
+          for (const w of taskWarnings(e)) note(e.host, s.yellow(`warning (${e.task}): ${w}`));
           break;
         }
         case 'host-unreachable':

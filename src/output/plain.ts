@@ -1,7 +1,7 @@
 // Plain lines, for logs and pipes: one line per event, diffs inline when asked.
 
 import type { RunEvent } from '../events.js';
-import { changeLine, colorDiff, recapLines, type Style } from './format.js';
+import { changeLine, colorDiff, recapLines, taskWarnings, type Style } from './format.js';
 
 export interface Renderer {
   handle(e: RunEvent): void;
@@ -31,7 +31,7 @@ export function plainRenderer(out: (s: string) => void, opts: { diff: boolean; v
               if (opts.diff && c.diff) out(colorDiff(c.diff, s).replace(/^/gm, '    ').trimEnd());
             }
           }
-          for (const w of e.warnings) out(s.yellow(`    warning: ${w.replace(/\n/g, '\n    ')}`));
+          for (const w of taskWarnings(e)) out(s.yellow(`    warning: ${w.replace(/\n/g, '\n    ')}`));
           for (const p of e.pending) if (e.status === 'ok') out(s.yellow(`    pending ${p.effect}: ${p.summary}`));
           break;
         }

@@ -197,3 +197,41 @@ describe('a read that fails', () => {
     expect(r.report.failures[0].message).toMatch(/\/etc\/ssh/);
   });
 });
+
+describe('register and when on a registered result', () => {
+  // The second task reads the first one's result: it is rendered only once the first has run,
+  // and its read is a round trip of its own.
+  const REGISTERED = `
+- name: follow-up
+  hosts: hv1
+  tasks:
+    - name: timeout
+      register: timeout
+      sysctl: { values: { net.ipv4.tcp_keepalive_time: 600 } }
+    - name: only after a change
+      when: "timeout.changed"
+      sysctl: { values: { net.ipv4.tcp_keepalive_intvl: 30 } }
+`;
+
+  it('runs the follow-up when the registered task changed, skips it when not', async () => {
+    await lab().exec('hv1', ['sysctl', '-w', 'net.ipv4.tcp_keepalive_time=7200', 'net.ipv4.tcp_keepalive_intvl=75']);
+    const check = await play(lab(), REGISTERED, { check: true });
+    expect(check.code, check.stdout + check.stderr).toBe(2);
+    expect(check.report.changes.map((c) => c.target).filter((t) => t.startsWith('sysctl:'))).toEqual(['sysctl:net.ipv4.tcp_keepalive_time', 'sysctl:net.ipv4.tcp_keepalive_intvl']);
+    expect(await live('hv1', 'net.ipv4.tcp_keepalive_intvl')).toBe('75');
+
+    const first = await play(lab(), REGISTERED);
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    expect(first.report.recap.hv1).toMatchObject({ changed: 2, skipped: 0 });
+    expect(await live('hv1', 'net.ipv4.tcp_keepalive_time')).toBe('600');
+    expect(await live('hv1', 'net.ipv4.tcp_keepalive_intvl')).toBe('30');
+
+    // Set by hand back: the registered task changes nothing, so the follow-up is skipped.
+    await lab().exec('hv1', ['sysctl', '-w', 'net.ipv4.tcp_keepalive_intvl=75']);
+    const again = await play(lab(), REGISTERED);
+    expect(again.code).toBe(0);
+    expect(again.report.recap.hv1).toMatchObject({ changed: 0, skipped: 1 });
+    expect(again.report.changes).toEqual([]);
+    expect(await live('hv1', 'net.ipv4.tcp_keepalive_intvl')).toBe('75');
+  });
+});

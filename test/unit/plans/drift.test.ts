@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Change } from '../../../src/module.js';
-import { driftFromBaseline, driftFromPlan, driftLine } from '../../../src/commands/drift.js';
-import { fallbackSnapshot, parseBaseline, serialiseBaseline, taskSnapshot, type Baseline } from '../../../src/commands/snapshot.js';
+import { driftFromBaseline, driftFromPlan } from '../../../src/drift.js';
+import { driftLine } from '../../../src/output/state.js';
+import { fallbackSnapshot, parseBaseline, serialiseBaseline, taskSnapshot, type Baseline } from '../../../src/baseline.js';
 import { sysctl } from '../../../modules/sysctl.js';
 
 const where = { task: 'timers', module: 'sysctl' };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Change, Module } from '../../../src/module.js';
-import { RESTORE_FILE_MODULE, restoreSteps } from '../../../src/commands/rollback.js';
+import { restoreSteps } from '../../../src/engine/rollback.js';
+import { RESTORE_FILE_MODULE } from '../../../src/engine/restore-file.js';
 import type { RecordHost } from '../../../src/records.js';
 import { sysctl } from '../../../modules/sysctl.js';
 

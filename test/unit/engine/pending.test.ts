@@ -10,7 +10,7 @@ import { LocalShell, RemoteHost } from '../../../src/host.js';
 import { parseInventory } from '../../../src/inventory.js';
 import type { Change, Module } from '../../../src/module.js';
 import { parsePlaybook } from '../../../src/playbook.js';
-import { runPlaybook, type ConnectedHost } from '../../../src/runner.js';
+import { runPlaybook, type ConnectedHost } from '../../../src/engine/run.js';
 import type { Facts } from '../../../src/facts.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hvtune-pending-'));

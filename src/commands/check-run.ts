@@ -1,0 +1,23 @@
+// A check run of a playbook whose task plans a command keeps (plan, snapshot, drift): the engine in
+// check mode, nothing changed on any host.
+
+import type { RunEvent, RunReport } from '../events.js';
+import { runPlaybook } from '../engine/run.js';
+import { planInputs, type PlanInputs, type SavedPlan } from '../planfile.js';
+import { loadInputs, runOptions, sshConnector, type Inputs, type RunFlags, type Session } from './session.js';
+
+export interface CheckRun {
+  report: RunReport;
+  inputs: PlanInputs;
+  options: SavedPlan['options'];
+  loaded: Inputs;
+}
+
+export async function checkRun(session: Session, playbookFile: string, o: RunFlags, onEvent: (e: RunEvent) => void): Promise<CheckRun> {
+  const loaded = await loadInputs(playbookFile, o.inventory, o.extraVars, session.io.stderr);
+  const { inventory, playbook, modules } = loaded;
+  const run = await runOptions(o);
+  const report = await runPlaybook(playbook, inventory, modules, sshConnector(inventory, o), { check: true, ...run }, onEvent);
+  const options = { limit: run.limit, tags: run.tags, skipTags: run.skipTags, extraVars: run.extraVars };
+  return { report, inputs: planInputs(playbookFile, o.inventory, playbook), options, loaded };
+}

@@ -1,0 +1,185 @@
+// What every command shares: the output streams and style, the exit code, the options that mean
+// the same everywhere (parsed and checked once, here), loading the inputs, and reaching hosts.
+
+import { Command, InvalidArgumentError } from 'commander';
+import type { Module } from '../module.js';
+import type { Facts } from '../facts.js';
+import { formatProblem, InputError } from '../errors.js';
+import { loadInventory, parseExtraVars, type Inventory, type InventoryHost } from '../inventory.js';
+import { loadPlaybook, type Playbook } from '../playbook.js';
+import { selectHosts, selectLimit } from '../patterns.js';
+import { datedAdvice } from '../dated.js';
+import { loadModules } from '../../modules/index.js';
+import type { SshOptions, SshTarget } from '../transport/ssh.js';
+import type { ConnectedHost, Connector } from '../engine/types.js';
+import type { HostConnector } from '../engine/saved-plan.js';
+import type { Style } from '../output/format.js';
+import { loadFactsFile } from '../facts/saved.js';
+
+export interface CliIO {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  /** a terminal: progress rows with listr2, colours */
+  tty: boolean;
+}
+
+/** A command's view of the CLI: where to write, in which style, and how it ended. */
+export interface Session {
+  io: CliIO;
+  style: Style;
+  setCode(code: number): void;
+}
+
+// ---- options that mean the same in every command ----
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+export const splitTags = (list: string[]) => list.flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
+
+/** --forks: a whole number of hosts, at least 1. */
+export function parseForks(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n < 1) throw new InvalidArgumentError(`expected a whole number of hosts, at least 1 (got ${JSON.stringify(value)})`);
+  return n;
+}
+
+/** --timeout: seconds, more than 0. */
+export function parseSeconds(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a number of seconds above 0 (got ${JSON.stringify(value)})`);
+  return n;
+}
+
+export interface ConnectionFlags {
+  knownHosts: string;
+  acceptNewHostKeys?: boolean;
+  timeout: number;
+}
+
+export const withConnection = (cmd: Command) =>
+  cmd
+    .option('--known-hosts <file>', 'known_hosts file to verify host keys against', '~/.ssh/known_hosts')
+    .option('--accept-new-host-keys', 'record keys of hosts not yet in known_hosts (a changed key is always refused)')
+    .option('--timeout <seconds>', 'connection timeout', parseSeconds, 10);
+
+export const withForks = (cmd: Command) => cmd.option('-f, --forks <n>', 'hosts handled at once', parseForks, 20);
+
+/** Options of a run over a playbook (play, plan, snapshot, drift). */
+export interface RunFlags extends ConnectionFlags {
+  inventory: string;
+  limit?: string;
+  tags: string[];
+  skipTags: string[];
+  extraVars: string[];
+  forks: number;
+  facts?: string;
+}
+
+export const withRunOptions = (cmd: Command) =>
+  withForks(
+    withConnection(cmd)
+      .requiredOption('-i, --inventory <file>', 'inventory YAML file')
+      .option('-l, --limit <pattern>', 'only hosts matching this pattern (names, groups, globs, a:b, a:&b, a:!b)')
+      .option('-t, --tags <tags>', 'only tasks with these tags (comma separated, repeatable)', collect, [])
+      .option('--skip-tags <tags>', 'skip tasks with these tags', collect, [])
+      .option('-e, --extra-vars <key=value>', 'extra variable (highest precedence); @file.yml loads a file', collect, []),
+  ).option('--facts <file>', 'use facts saved by `hvtune facts --save` instead of gathering them');
+
+export { collect };
+
+// ---- inputs ----
+
+export interface Inputs {
+  inventory: Inventory;
+  playbook: Playbook;
+  modules: ReadonlyMap<string, Module>;
+}
+
+/** Inventory and playbook, every problem of both at once; warnings (dated advice…) to `warn`. */
+export async function loadInputs(playbookFile: string, inventoryFile: string, extra: string[], warn: (s: string) => void): Promise<Inputs> {
+  const modules = await loadModules();
+  const problems = [];
+  let inventory: Inventory | undefined;
+  let playbook: Playbook | undefined;
+  try {
+    inventory = loadInventory(inventoryFile, parseExtraVars(extra));
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    problems.push(...err.problems);
+  }
+  try {
+    playbook = loadPlaybook(playbookFile, modules);
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    problems.push(...err.problems);
+  }
+  if (problems.length) throw new InputError(problems);
+  for (const w of [...(inventory!.warnings ?? []), ...datedAdvice(playbook!)]) warn(`warning: ${formatProblem(w)}`);
+  return { inventory: inventory!, playbook: playbook!, modules };
+}
+
+/** Every host some play of the playbook runs on, in inventory order. */
+export function playHosts(playbook: Playbook, inventory: Inventory, limit?: string): string[] {
+  const limited = limit ? new Set(selectLimit(inventory, limit)) : null;
+  const all = new Set(playbook.plays.flatMap((p) => selectHosts(inventory, p.hosts)));
+  return [...inventory.hosts.keys()].filter((h) => all.has(h) && (!limited || limited.has(h)));
+}
+
+/** The run options of the engine from a command's flags. */
+export async function runOptions(o: RunFlags): Promise<{ limit?: string; tags: string[]; skipTags: string[]; extraVars: Record<string, unknown>; forks: number; factsOverride?: Record<string, Facts> }> {
+  return {
+    limit: o.limit,
+    tags: splitTags(o.tags),
+    skipTags: splitTags(o.skipTags),
+    extraVars: parseExtraVars(o.extraVars),
+    forks: o.forks,
+    factsOverride: o.facts ? await loadFactsFile(o.facts) : undefined,
+  };
+}
+
+// ---- reaching hosts ----
+
+export function sshOptions(flags: ConnectionFlags): SshOptions {
+  return { knownHostsFile: flags.knownHosts, acceptNewHostKeys: !!flags.acceptNewHostKeys, connectTimeoutMs: flags.timeout * 1000 };
+}
+
+/** Inventory host → SSH target, the bastion chain included. */
+export function sshTarget(inv: Inventory, host: InventoryHost, seen = new Set<string>()): SshTarget {
+  const c = host.connection;
+  seen.add(host.name);
+  const jumpHost = c.jump && !seen.has(c.jump) ? inv.hosts.get(c.jump) : undefined;
+  return {
+    name: host.name,
+    address: c.address,
+    port: c.port,
+    user: c.user,
+    identityFile: c.identity_file,
+    password: c.password,
+    become: c.become,
+    jump: jumpHost ? sshTarget(inv, jumpHost, seen) : undefined,
+  };
+}
+
+/** ssh2 loads only for commands that connect: validate, modules and doc start faster. */
+const loadTransport = () => import('../host.js');
+
+/** The runner's connector: it gathers facts itself (once per run, or from --facts). */
+export function sshConnector(inv: Inventory, flags: ConnectionFlags): Connector {
+  const opts = sshOptions(flags);
+  return async (host): Promise<ConnectedHost> => {
+    const { connectHost } = await loadTransport();
+    const remote = await connectHost(sshTarget(inv, host), opts, { hostname: host.name, kernel: { release: 'unknown', version: [0, 0, 0] } });
+    return Object.assign(remote, {
+      setFacts(f: Facts) {
+        remote.facts = f;
+      },
+    });
+  };
+}
+
+/** A plain host handle (saved plans, baselines, facts): facts gathered on connect unless given. */
+export function hostConnector(inv: Inventory, flags: ConnectionFlags): HostConnector {
+  const opts = sshOptions(flags);
+  return async (host, facts) => (await loadTransport()).connectHost(sshTarget(inv, host), opts, facts);
+}
+
+export { loadInventory, loadModules };

@@ -1,0 +1,358 @@
+// One play on one host: render and expand its tasks, read for all of them in one round trip, then
+// per task plan (pure) and, unless in check mode, apply; then the finalizers of the changes made,
+// then the notified handlers the same way. It tells what happens through events; it never prints.
+
+import { readFileSync } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
+import type { Change, Module, Pending, ReadRequest, ReadResult } from '../module.js';
+import type { ChangeRecord, PendingRecord, RunEvent, TaskStatus } from '../events.js';
+import type { InventoryHost } from '../inventory.js';
+import type { Play, Task } from '../playbook.js';
+import { FACTS_SCRIPT, parseFacts, parseKernelVersion, type Facts } from '../facts.js';
+import { HvtuneError, InputError } from '../errors.js';
+import { hasTemplate, validateArgs } from '../playbook.js';
+import { evalCondition, renderLoop, renderValue, type TemplateWhere } from '../template.js';
+import { Finalizers, applyTask } from './apply.js';
+import { errorMessage } from './errors.js';
+import { unifiedDiff } from './diff.js';
+import { PlannedFiles, planTask, readTasks, type TaskRead } from './plan.js';
+import type { ConnectedHost } from './types.js';
+
+export interface HostRunOptions {
+  check: boolean;
+  tags: string[];
+  skipTags: string[];
+  extraVars: Record<string, unknown>;
+}
+
+/** What the runner decided for this play (see facts-need.ts and tasksUsingRegistered). */
+export interface HostRunPlan {
+  play: Play;
+  /** index of the play in the playbook */
+  index: number;
+  /** facts known when the play starts */
+  facts: Facts;
+  /** facts still to gather, with the first batch of reads */
+  gather: 'kernel' | 'full' | null;
+  /** tasks rendered only when the tasks before them have run (they read a registered result) */
+  deferred: ReadonlySet<Task>;
+}
+
+interface TaskInstance {
+  task: Task;
+  module: Module;
+  args: unknown;
+  label: string;
+  handler: boolean;
+}
+
+/** A task of the play as it stands before its turn. */
+interface TaskSlot {
+  task: Task;
+  instances?: TaskInstance[];
+  skipped?: string;
+  error?: string;
+}
+
+const RESTART_EFFECTS = new Set(['reboot', 'module-reload', 'vm-restart', 'service-restart']);
+
+/** Hostname and kernel release, read with the batch (modules name the kernel in their errors). */
+const KERNEL_FILES: ReadRequest[] = [
+  { kind: 'file', path: '/proc/sys/kernel/hostname' },
+  { kind: 'file', path: '/proc/sys/kernel/osrelease' },
+];
+
+export class HostRun {
+  /** The host's facts once the play has run (gathered with the reads if they were not known). */
+  facts: Facts;
+  /** Which facts this run gathered, if any. */
+  gathered: 'kernel' | 'full' | null = null;
+  private gather: 'kernel' | 'full' | null;
+  private vars: Record<string, unknown>;
+  private readonly registered: Record<string, unknown> = {};
+  private readonly notified = new Set<string>();
+  private readonly finalizers = new Finalizers();
+  private touched: { paths: Set<string>; modules: Set<string> } = { paths: new Set(), modules: new Set() };
+  private readonly files = new PlannedFiles();
+  private readonly play: Play;
+
+  constructor(
+    private readonly run: HostRunPlan,
+    private readonly inv: InventoryHost,
+    private readonly host: ConnectedHost,
+    private readonly modules: ReadonlyMap<string, Module>,
+    private readonly opts: HostRunOptions,
+    private readonly send: (e: RunEvent) => void,
+    private readonly nextId: () => number,
+  ) {
+    this.play = run.play;
+    this.facts = run.facts;
+    this.gather = run.gather;
+    // precedence: inventory (all < group < host) < play vars < extra vars
+    this.vars = { ...inv.vars, ...run.play.vars, ...opts.extraVars };
+  }
+
+  /** Returns false when the host failed (it then takes no further part in the run). */
+  async runPlay(): Promise<boolean> {
+    try {
+      this.renderPlayVars();
+    } catch (err) {
+      this.send({ type: 'host-failed', host: this.inv.name, error: errorMessage(err) });
+      return false;
+    }
+    const tasks = this.play.tasks.filter((t) => this.tagged(t));
+    if (!(await this.runTasks(tasks, false))) return false;
+    if (!(await this.runFinalizers())) return false;
+    const handlers = this.play.handlers.filter((h) => this.notified.has(h.name));
+    return this.runTasks(handlers, true);
+  }
+
+  /**
+   * Play vars may be templates over inventory vars, -e and facts (`cpus: "{{node_cpus facts 0}}"`),
+   * rendered once per host as Ansible users expect; a single mustache keeps its type.
+   */
+  private renderPlayVars(): void {
+    const vars = this.play.vars;
+    if (!hasTemplate(vars)) return;
+    const ctx = { ...this.inv.vars, ...vars, ...this.opts.extraVars, facts: this.facts, inventory_hostname: this.inv.name, group_names: this.inv.groups };
+    const where: TemplateWhere = { task: `play "${this.play.name}" vars`, path: 'vars', pos: this.play.pos };
+    const rendered = renderValue(vars, ctx, where) as Record<string, unknown>;
+    this.vars = { ...this.inv.vars, ...rendered, ...this.opts.extraVars };
+  }
+
+  private tagged(task: Task): boolean {
+    const tags = new Set([...this.play.tags, ...task.tags]);
+    if (this.opts.tags.length && !this.opts.tags.some((t) => tags.has(t) || t === 'all')) return tags.has('always');
+    if (this.opts.skipTags.some((t) => tags.has(t))) return false;
+    return true;
+  }
+
+  private context(item?: unknown): Record<string, unknown> {
+    return {
+      ...this.vars,
+      ...this.registered,
+      facts: this.facts,
+      inventory_hostname: this.inv.name,
+      group_names: this.inv.groups,
+      ...(item !== undefined ? { item } : {}),
+    };
+  }
+
+  private where(task: Task): TemplateWhere {
+    return { task: task.name, path: task.path, pos: task.pos };
+  }
+
+  /** A task on this host: `when` (per item), `loop`, rendered and validated args. */
+  private slot(task: Task, handler: boolean): TaskSlot {
+    try {
+      const module = this.modules.get(task.module)!;
+      const items: unknown[] = task.loop === undefined ? [undefined] : renderLoop(task.loop, this.context(), this.where(task));
+      const instances: TaskInstance[] = [];
+      for (const item of items) {
+        const ctx = this.context(item);
+        if (task.when !== undefined && !evalCondition(task.when, ctx, this.where(task))) continue;
+        let args = renderValue(task.args, ctx, this.where(task));
+        if (module.resolve) args = this.resolveLocal(module, task, args, ctx);
+        const problems = validateArgs(task, args);
+        if (problems.length) throw new InputError(problems);
+        const label = item === undefined ? task.name : `${task.name} (item=${shortItem(item)})`;
+        instances.push({ task, module, args, label, handler });
+      }
+      if (instances.length === 0) return { task, skipped: task.when !== undefined ? 'condition false' : 'empty loop' };
+      return { task, instances };
+    } catch (err) {
+      return { task, error: errorMessage(err) };
+    }
+  }
+
+  private resolveLocal(module: Module, task: Task, args: unknown, ctx: Record<string, unknown>): unknown {
+    const base = dirname(task.pos.file);
+    try {
+      return module.resolve!(args, {
+        readFile: (path) => readFileSync(resolvePath(base, path), 'utf8'),
+        render: (text, name) => String(renderValue(text, ctx, { ...this.where(task), task: `${task.name} (${name})` })),
+      });
+    } catch (err) {
+      if (err instanceof InputError) throw err;
+      throw new InputError([{ pos: task.pos, path: task.path, message: errorMessage(err) }]);
+    }
+  }
+
+  private async runTasks(tasks: Task[], handler: boolean): Promise<boolean> {
+    // Expand what can be expanded now; a task that reads a registered result waits for its turn.
+    const slots = tasks.map((task) => (this.run.deferred.has(task) ? { task } : this.slot(task, handler)));
+    // One round trip for every task's reads (DESIGN step 6).
+    const reads = new Map<TaskInstance, TaskRead>();
+    await this.prefetch(slots.flatMap((s) => s.instances ?? []), reads);
+
+    for (let s of slots) {
+      if (this.run.deferred.has(s.task)) s = this.slot(s.task, handler);
+      if (s.error !== undefined) {
+        this.fail(s.task.name, s.task.module, s.error, handler);
+        if (!s.task.ignoreErrors) return false;
+        continue;
+      }
+      if (s.skipped !== undefined) {
+        this.send({ type: 'task-done', host: this.inv.name, id: this.nextId(), task: s.task.name, module: s.task.module, status: 'skipped', changes: [], pending: [], warnings: [], reason: s.skipped, handler });
+        continue;
+      }
+      const results = [];
+      for (const inst of s.instances!) {
+        const r = await this.runInstance(inst, reads);
+        results.push(r);
+        if (r.status === 'failed' && !s.task.ignoreErrors) return false;
+      }
+      if (s.task.register) {
+        this.registered[s.task.register] = {
+          changed: results.some((r) => r.status === 'changed'),
+          failed: results.some((r) => r.status === 'failed'),
+          changes: results.flatMap((r) => r.changes),
+          results,
+        };
+      }
+    }
+    return true;
+  }
+
+  /** Read for many task instances in one round trip; facts not gathered yet travel with them. */
+  private async prefetch(instances: TaskInstance[], into: Map<TaskInstance, TaskRead>): Promise<void> {
+    const ctx = { host: this.inv.name, facts: this.facts };
+    const gather = this.gather && instances.length > 0 ? this.gather : null;
+    const first = gather === 'full' ? [{ kind: 'script' as const, script: FACTS_SCRIPT }] : gather === 'kernel' ? KERNEL_FILES : [];
+    const { reads, first: factsResults } = await readTasks(this.host, instances, ctx, first);
+    if (gather) this.takeFacts(gather, factsResults);
+    instances.forEach((inst, i) => into.set(inst, reads[i]));
+  }
+
+  private takeFacts(gather: 'kernel' | 'full', results: ReadResult[]): void {
+    if (gather === 'full') {
+      const [result] = results;
+      if (result.kind !== 'script' || result.code !== 0) {
+        throw new HvtuneError(`${this.inv.name}: gathering facts failed${'code' in result ? ` (exit ${result.code}): ${result.stderr.trim()}` : ''}`);
+      }
+      this.facts = parseFacts(result.stdout);
+    } else {
+      const [hostname, release] = results.map((r) => (r.kind === 'file' ? (r.content ?? '').trim() : ''));
+      this.facts = { hostname, kernel: { release, version: parseKernelVersion(release) } };
+    }
+    this.host.setFacts(this.facts);
+    this.gathered = gather;
+    this.gather = null;
+  }
+
+  /**
+   * Did an earlier apply change what this task read? Files written with a diff are known (see
+   * PlannedFiles); other touched paths and the same module's commands (unless marked stable) are
+   * read again.
+   */
+  private isStale(inst: TaskInstance, read: TaskRead): boolean {
+    if (this.touched.modules.has(inst.module.name)) {
+      if (read.requests.some((r) => (r.kind === 'cmd' || r.kind === 'script') && !r.stable)) return true;
+    }
+    return read.requests.some((r) => {
+      const path = r.kind === 'file' ? r.path : r.kind === 'glob' ? r.pattern.replace(/\/[^/]*[*?[].*$/, '') : null;
+      if (path === null) return false;
+      for (const t of this.touched.paths) if (t === path || t.startsWith(path + '/') || path.startsWith(t + '/')) return true;
+      return false;
+    });
+  }
+
+  private async runInstance(inst: TaskInstance, reads: Map<TaskInstance, TaskRead>): Promise<{ status: TaskStatus; changes: ChangeRecord[] }> {
+    const { task, module } = inst;
+    const hostName = this.inv.name;
+    const id = this.nextId();
+    this.send({ type: 'task-start', host: hostName, id, task: inst.label, module: module.name });
+    const ctx = { host: hostName, facts: this.facts };
+    try {
+      let read = reads.get(inst);
+      if (!read || this.isStale(inst, read)) {
+        // Something this task reads changed since the batch: read it and every later task again, once.
+        const keys = [...reads.keys()];
+        const at = keys.indexOf(inst);
+        this.touched = { paths: new Set(), modules: new Set() };
+        await this.prefetch(at >= 0 ? keys.slice(at) : [inst], reads);
+        read = reads.get(inst)!;
+      }
+      const { observed, result } = planTask(inst, read, this.files, ctx);
+      const changes = result.changes;
+      const pending = result.pending ?? [];
+      this.send({
+        type: 'task-planned',
+        host: hostName,
+        id,
+        planned: { play: this.run.index, task: inst.label, module: module.name, handler: inst.handler, args: inst.args, changes, pending },
+        observed,
+        facts: this.facts,
+      });
+
+      if (this.opts.check) this.files.note(changes);
+      else if (changes.length > 0) {
+        await applyTask(module, changes, inst.args, this.host, this.finalizers);
+        this.files.note(changes);
+        for (const c of changes) if (!c.diff && c.target.startsWith('/')) this.touched.paths.add(c.target);
+        this.touched.modules.add(module.name);
+      }
+      // A change whose effect is a reboot leaves the reboot pending once made; reloads and restarts
+      // are done by apply itself, so they are pending only in check mode (what apply would do).
+      const pendingAll: Pending[] = [
+        ...pending,
+        ...changes
+          .filter((c) => (this.opts.check ? RESTART_EFFECTS.has(c.effect) : c.effect === 'reboot'))
+          .map((c) => ({ effect: c.effect as Pending['effect'], target: c.target, summary: c.summary })),
+      ];
+      const records = changes.map((c) => this.record(inst, c));
+      const pendingRecords: PendingRecord[] = pendingAll.map((p) => ({ ...p, host: hostName, task: inst.label, module: module.name }));
+      const status: TaskStatus = changes.length ? 'changed' : 'ok';
+      if (status === 'changed') for (const n of task.notify) this.notified.add(n);
+      this.send({ type: 'task-done', host: hostName, id, task: inst.label, module: module.name, status, changes: records, pending: pendingRecords, warnings: result.warnings ?? [], handler: inst.handler });
+      return { status, changes: records };
+    } catch (err) {
+      this.fail(inst.label, module.name, errorMessage(err), inst.handler, id);
+      return { status: 'failed', changes: [] };
+    }
+  }
+
+  private fail(task: string, module: string, message: string, handler: boolean, id = this.nextId()) {
+    this.send({ type: 'task-done', host: this.inv.name, id, task, module, status: 'failed', changes: [], pending: [], warnings: [], error: message, handler });
+  }
+
+  private record(inst: TaskInstance, c: Change): ChangeRecord {
+    return {
+      host: this.inv.name,
+      task: inst.label,
+      module: inst.module.name,
+      summary: c.summary,
+      target: c.target,
+      effect: c.effect,
+      before: c.before ?? null,
+      after: c.after ?? null,
+      diff: c.diff ? unifiedDiff(c.diff.path, c.diff.before, c.diff.after) : null,
+      warnings: c.warnings ?? [],
+    };
+  }
+
+  /** Once-per-host work (grub regeneration) after the play's tasks, before handlers. */
+  private async runFinalizers(): Promise<boolean> {
+    try {
+      await this.finalizers.run(this.host, async (label, module, work) => {
+        const id = this.nextId();
+        this.send({ type: 'task-start', host: this.inv.name, id, task: label, module: module.name });
+        try {
+          await work();
+        } catch (err) {
+          this.fail(label, module.name, errorMessage(err), false, id);
+          throw err;
+        }
+        this.send({ type: 'task-done', host: this.inv.name, id, task: label, module: module.name, status: 'ok', changes: [], pending: [], warnings: [], handler: false });
+      });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+function shortItem(item: unknown): string {
+  const s = typeof item === 'string' ? item : JSON.stringify(item);
+  return s.length > 40 ? s.slice(0, 37) + '...' : s;
+}

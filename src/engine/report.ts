@@ -1,0 +1,58 @@
+// The run report is a fold over the event stream: every command and renderer sees the same events,
+// and the report holds exactly what they told.
+
+import type { HostRecap, RunEvent, RunReport } from '../events.js';
+
+export function emptyReport(check: boolean): RunReport {
+  return { check, recap: {}, changes: [], pending: [], failures: [], warnings: [], roundTrips: {}, durationMs: 0 };
+}
+
+const recapOf = (report: RunReport, host: string): HostRecap =>
+  (report.recap[host] ??= { ok: 0, changed: 0, failed: 0, skipped: 0, unreachable: false, pending: [] });
+
+/** Add one event to the report (in place: the report is built as the run goes). */
+export function foldReport(report: RunReport, e: RunEvent): RunReport {
+  switch (e.type) {
+    case 'host-start':
+      recapOf(report, e.host);
+      break;
+    case 'task-done': {
+      const recap = recapOf(report, e.host);
+      if (e.status === 'failed') {
+        recap.failed++;
+        report.failures.push({ host: e.host, task: e.task, message: e.error ?? 'failed' });
+        break;
+      }
+      if (e.status === 'skipped') {
+        recap.skipped++;
+        break;
+      }
+      recap.ok++;
+      if (e.status === 'changed') recap.changed++;
+      report.changes.push(...e.changes);
+      report.pending.push(...e.pending);
+      for (const p of e.pending) {
+        if (!recap.pending.some((q) => q.target === p.target && q.effect === p.effect)) {
+          recap.pending.push({ effect: p.effect, target: p.target, summary: p.summary });
+        }
+      }
+      report.warnings.push(...e.warnings.map((w) => `${e.host}: ${e.task}: ${w}`));
+      break;
+    }
+    case 'host-unreachable':
+      recapOf(report, e.host).unreachable = true;
+      report.failures.push({ host: e.host, task: null, message: e.error });
+      break;
+    case 'host-failed':
+      recapOf(report, e.host).failed++;
+      report.failures.push({ host: e.host, task: null, message: e.error });
+      break;
+    case 'host-done':
+      if (e.roundTrips !== undefined) report.roundTrips[e.host] = e.roundTrips;
+      break;
+    case 'warning':
+      report.warnings.push(e.message);
+      break;
+  }
+  return report;
+}
