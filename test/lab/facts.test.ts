@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { FACTS_SCRIPT, parseFacts, type Facts } from '../../src/facts.js';
-import { sshConnector, sshOptions } from '../../src/cli.js';
+import { hostConnector } from '../../src/commands/session.js';
 import { factsCommand } from '../../src/commands/facts.js';
 import { connectHost, type RemoteHost } from '../../src/host.js';
 import { loadInventory } from '../../src/inventory.js';
@@ -191,7 +191,7 @@ test('hvtune facts over the lab inventory: every host, its own hostname, exit 0'
   const out: string[] = [];
   const r = await factsCommand({
     inventory,
-    connect: sshConnector(inventory, sshOptions({ knownHosts: lab().knownHostsPath, timeout: '10' })),
+    connect: hostConnector(inventory, { knownHosts: lab().knownHostsPath, timeout: 10 }),
     json: true,
     out: (s) => out.push(s),
   });
