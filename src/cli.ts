@@ -19,7 +19,6 @@ import { datedAdvice } from './dated.js';
 import { registerStateCommands } from './commands/plan.js';
 import { planInputs } from './planfile.js';
 import { DEFAULT_RECORDS_DIR, playRecorder, writeRecord } from './records.js';
-import { registerTopologyHelpers } from './topology.js';
 import type { Facts } from './facts.js';
 
 export interface CliIO {
@@ -80,7 +79,6 @@ export function sshConnector(inv: Inventory, opts: SshOptions): Connector {
 }
 
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
-  registerTopologyHelpers();
   const style = io.tty ? colors : noColors;
   let code = 0;
   const program = new Command('hvtune')
