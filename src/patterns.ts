@@ -8,8 +8,18 @@
 // inventory order.
 
 import { InputError } from './errors.js';
-import type { Inventory } from './inventory.js';
 import { closestMatches, listWords } from './schema.js';
+
+/**
+ * What host patterns need of an inventory; src/inventory.ts's Inventory is one. Declared here, not
+ * imported, because src/inventory.ts re-exports selectHosts: the two files must not import each other.
+ */
+export interface HostScope {
+  file: string;
+  /** Host names in inventory order. */
+  hosts: ReadonlyMap<string, unknown>;
+  groups: ReadonlyMap<string, { hosts: readonly string[]; children: readonly string[] }>;
+}
 
 export interface PatternMatch {
   hosts: string[];
@@ -17,11 +27,11 @@ export interface PatternMatch {
   unmatched: string[];
 }
 
-export function selectHosts(inv: Inventory, pattern: string): string[] {
+export function selectHosts(inv: HostScope, pattern: string): string[] {
   return matchPattern(inv, pattern).hosts;
 }
 
-export function matchPattern(inv: Inventory, pattern: string): PatternMatch {
+export function matchPattern(inv: HostScope, pattern: string): PatternMatch {
   const terms = splitPattern(pattern);
   const union = terms.filter((t) => !t.startsWith('&') && !t.startsWith('!'));
   const intersect = terms.filter((t) => t.startsWith('&')).map((t) => t.slice(1));
@@ -47,7 +57,7 @@ export function matchPattern(inv: Inventory, pattern: string): PatternMatch {
  * Hosts of `--limit`. Unlike a play's `hosts:` (where no match is a warning), a limit that
  * selects nothing is a mistake: say which part matched nothing and what exists.
  */
-export function selectLimit(inv: Inventory, limit: string): string[] {
+export function selectLimit(inv: HostScope, limit: string): string[] {
   const { hosts, unmatched } = matchPattern(inv, limit);
   if (hosts.length > 0) return hosts;
   const names = [...inv.hosts.keys(), ...inv.groups.keys()];
@@ -84,7 +94,7 @@ export function splitPattern(pattern: string): string[] {
   return terms.map((t) => t.trim()).filter((t) => t !== '' && t !== '&' && t !== '!');
 }
 
-function hostsOfTerm(inv: Inventory, term: string): Set<string> {
+function hostsOfTerm(inv: HostScope, term: string): Set<string> {
   if (term === 'all' || term === '*') return new Set(inv.hosts.keys());
   if (inv.groups.has(term)) return hostsOfGroup(inv, term);
   if (inv.hosts.has(term)) return new Set([term]);
@@ -96,7 +106,7 @@ function hostsOfTerm(inv: Inventory, term: string): Set<string> {
   return out;
 }
 
-function hostsOfGroup(inv: Inventory, name: string, seen = new Set<string>()): Set<string> {
+function hostsOfGroup(inv: HostScope, name: string, seen = new Set<string>()): Set<string> {
   const out = new Set<string>();
   const group = inv.groups.get(name);
   if (!group || seen.has(name)) return out;
