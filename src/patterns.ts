@@ -1,6 +1,6 @@
 // Host patterns, as Ansible evaluates them, for a play's `hosts:` and `--limit`:
 //   hv1              a host          kvm_hosts    a group (every host in it and its children)
-//   all  or  *       every host      hv*  kvm_?  hv[12]   globs on host and group names
+//   all  or  *       every host      hv*  kvm_?  hv[12]   globs on host and group names (src/glob.ts)
 //   ~hv\d+           a regular expression on host and group names
 //   a:b  or  a,b     union           a:&b         intersection          a:!b   exclusion
 // Unions are taken first, then intersections, then exclusions, whatever their order in the
@@ -8,6 +8,7 @@
 // inventory order.
 
 import { InputError } from './errors.js';
+import { globMatcher, isGlob } from './glob.js';
 import { closestMatches, listWords } from './schema.js';
 
 /**
@@ -98,11 +99,11 @@ function hostsOfTerm(inv: HostScope, term: string): Set<string> {
   if (term === 'all' || term === '*') return new Set(inv.hosts.keys());
   if (inv.groups.has(term)) return hostsOfGroup(inv, term);
   if (inv.hosts.has(term)) return new Set([term]);
-  const matcher = term.startsWith('~') ? safeRegExp(term.slice(1)) : /[*?[]/.test(term) ? globToRegExp(term) : null;
+  const matches = term.startsWith('~') ? regExpMatcher(term.slice(1)) : isGlob(term) ? globMatcher(term) : null;
   const out = new Set<string>();
-  if (!matcher) return out;
-  for (const name of inv.groups.keys()) if (matcher.test(name)) for (const h of hostsOfGroup(inv, name)) out.add(h);
-  for (const name of inv.hosts.keys()) if (matcher.test(name)) out.add(name);
+  if (!matches) return out;
+  for (const name of inv.groups.keys()) if (matches(name)) for (const h of hostsOfGroup(inv, name)) out.add(h);
+  for (const name of inv.hosts.keys()) if (matches(name)) out.add(name);
   return out;
 }
 
@@ -116,30 +117,12 @@ function hostsOfGroup(inv: HostScope, name: string, seen = new Set<string>()): S
   return out;
 }
 
-/** Shell-style glob: `*` any run, `?` one character, `[...]` a class. Anchored. */
-export function globToRegExp(glob: string): RegExp {
-  let source = '';
-  for (let i = 0; i < glob.length; i++) {
-    const ch = glob[i];
-    if (ch === '*') source += '.*';
-    else if (ch === '?') source += '.';
-    else if (ch === '[') {
-      const end = glob.indexOf(']', i + 1);
-      if (end < 0) source += '\\[';
-      else {
-        const body = glob.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\');
-        source += `[${body}]`;
-        i = end;
-      }
-    } else source += ch.replace(/[.+^${}()|\\]/g, '\\$&');
-  }
-  return new RegExp(`^${source}$`);
-}
-
-function safeRegExp(source: string): RegExp {
+function regExpMatcher(source: string): (name: string) => boolean {
+  let re: RegExp;
   try {
-    return new RegExp(source);
+    re = new RegExp(source);
   } catch (err) {
     throw new InputError([{ message: `invalid regular expression in host pattern "~${source}": ${(err as Error).message}` }]);
   }
+  return (name) => re.test(name);
 }

@@ -108,6 +108,25 @@ describe('known_hosts lookups', () => {
     }
   });
 
+  it('matches wildcard lines as ssh-keygen -F does (brackets are ports, not classes; case does not matter)', () => {
+    const patterns = ['10.0.0.*,!10.0.0.13', '[hv?.lab]:2222', 'HV[12]', 'web*.Lab,!web9*', '*.example.com', 'db?'];
+    const names = ['10.0.0.11', '10.0.0.13', '10.0.1.11', '[hv1.lab]:2222', '[hv12.lab]:2222', '[hv1.lab]:22', 'hv1', 'hv[12]',
+      'web1.lab', 'web9.lab', 'webx.lab.org', 'a.example.com', 'example.com', 'db1', 'db12', 'db'];
+    for (const pattern of patterns) {
+      const file = join(dir, 'wildcards');
+      writeFileSync(file, line(pattern, 'a') + '\n');
+      for (const name of names) {
+        let sshKeygenFound = true;
+        try {
+          execFileSync('ssh-keygen', ['-F', name, '-f', file], { stdio: 'pipe' });
+        } catch {
+          sshKeygenFound = false;
+        }
+        expect(hostMatches(name, pattern), `${name} against ${pattern}`).toBe(sshKeygenFound);
+      }
+    }
+  });
+
   it('prints fingerprints as ssh-keygen -l does', () => {
     const printed = execFileSync('ssh-keygen', ['-l', '-f', join(dir, 'a.pub')], { encoding: 'utf8' });
     expect(printed).toContain(fingerprint(keys.a[1]));
