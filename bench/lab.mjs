@@ -4,7 +4,7 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createLab } from '../dist/src/lab/tier1.js';
+import { createLab } from '../dist/src/demo/lab/tier1.js';
 
 /** The settings of Debian 12's /etc/default/grub: what a real host has before the cmdline edit. */
 const DEBIAN_DEFAULT_GRUB = `GRUB_DEFAULT=0

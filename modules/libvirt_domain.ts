@@ -4,6 +4,7 @@
 
 import type { Change, HostHandle, Module, Pending, PlanContext, PlanResult, ReadRequest, ReadResult } from '../src/module.js';
 import { ApplyVerifyError, TaskError } from '../src/errors.js';
+import { globMatch, isGlob } from '../src/glob.js';
 import { sh } from '../src/quote.js';
 import { cpusMissing } from './lib/cpuset.js';
 import {
@@ -48,7 +49,6 @@ const DEFAULT_SHUTDOWN_TIMEOUT = 120;
 /** The kernel's tun device (MAX_TAP_QUEUES) gives a tap at most 256 queues. */
 const MAX_TAP_QUEUES = 256;
 const MARK = '::hvtune::';
-const GLOB = /[*?]/;
 
 const virsh = (args: LibvirtDomainArgs) => ['virsh', '-q', '-c', args.uri ?? DEFAULT_URI];
 const names = (args: LibvirtDomainArgs) => (Array.isArray(args.name) ? args.name : [args.name]);
@@ -141,17 +141,14 @@ function checkHostResources(args: LibvirtDomainArgs, obs: LibvirtDomainObserved)
 
 function selectDomains(args: LibvirtDomainArgs, obs: LibvirtDomainObserved, warnings: string[]): DomainObserved[] {
   for (const pattern of names(args)) {
-    const hits = obs.domains.filter((d) => (GLOB.test(pattern) ? globMatch(pattern, d.name) : d.name === pattern));
+    // The host's `case` picked these domains with the same pattern; this says which pattern found none.
+    const glob = isGlob(pattern);
+    const hits = obs.domains.filter((d) => (glob ? globMatch(pattern, d.name) : d.name === pattern));
     if (hits.length > 0) continue;
-    if (GLOB.test(pattern)) warnings.push(`no domain matches ${pattern}`);
+    if (glob) warnings.push(`no domain matches ${pattern}`);
     else throw new TaskError(`unknown domain ${JSON.stringify(pattern)} (domains on this host: ${obs.names.join(', ') || 'none'})`);
   }
   return obs.domains;
-}
-
-function globMatch(pattern: string, name: string): boolean {
-  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${re}$`).test(name);
 }
 
 function checkPatched(domain: string, args: LibvirtDomainArgs, doc: ReturnType<typeof parseDomainXml>): void {

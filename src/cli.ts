@@ -16,12 +16,10 @@ import { registerRollback } from './commands/rollback.js';
 import { registerSnapshot } from './commands/snapshot.js';
 import { registerValidate } from './commands/validate.js';
 import type { CliIO, Session } from './commands/session.js';
-import { registerTopologyHelpers } from './topology.js';
 
 export type { CliIO };
 
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
-  registerTopologyHelpers();
   let code = 0;
   const session: Session = { io, style: io.tty ? colors : noColors, setCode: (c) => (code = c) };
   const program = new Command('hvtune')

@@ -1,6 +1,6 @@
 // Host patterns, as Ansible evaluates them, for a play's `hosts:` and `--limit`:
 //   hv1              a host          kvm_hosts    a group (every host in it and its children)
-//   all  or  *       every host      hv*  kvm_?  hv[12]   globs on host and group names
+//   all  or  *       every host      hv*  kvm_?  hv[12]   globs on host and group names (src/glob.ts)
 //   ~hv\d+           a regular expression on host and group names
 //   a:b  or  a,b     union           a:&b         intersection          a:!b   exclusion
 // Unions are taken first, then intersections, then exclusions, whatever their order in the
@@ -8,8 +8,19 @@
 // inventory order.
 
 import { InputError } from './errors.js';
-import type { Inventory } from './inventory.js';
+import { globMatcher, isGlob } from './glob.js';
 import { closestMatches, listWords } from './schema.js';
+
+/**
+ * What host patterns need of an inventory; src/inventory.ts's Inventory is one. Declared here, not
+ * imported, because src/inventory.ts re-exports selectHosts: the two files must not import each other.
+ */
+export interface HostScope {
+  file: string;
+  /** Host names in inventory order. */
+  hosts: ReadonlyMap<string, unknown>;
+  groups: ReadonlyMap<string, { hosts: readonly string[]; children: readonly string[] }>;
+}
 
 export interface PatternMatch {
   hosts: string[];
@@ -17,11 +28,11 @@ export interface PatternMatch {
   unmatched: string[];
 }
 
-export function selectHosts(inv: Inventory, pattern: string): string[] {
+export function selectHosts(inv: HostScope, pattern: string): string[] {
   return matchPattern(inv, pattern).hosts;
 }
 
-export function matchPattern(inv: Inventory, pattern: string): PatternMatch {
+export function matchPattern(inv: HostScope, pattern: string): PatternMatch {
   const terms = splitPattern(pattern);
   const union = terms.filter((t) => !t.startsWith('&') && !t.startsWith('!'));
   const intersect = terms.filter((t) => t.startsWith('&')).map((t) => t.slice(1));
@@ -47,7 +58,7 @@ export function matchPattern(inv: Inventory, pattern: string): PatternMatch {
  * Hosts of `--limit`. Unlike a play's `hosts:` (where no match is a warning), a limit that
  * selects nothing is a mistake: say which part matched nothing and what exists.
  */
-export function selectLimit(inv: Inventory, limit: string): string[] {
+export function selectLimit(inv: HostScope, limit: string): string[] {
   const { hosts, unmatched } = matchPattern(inv, limit);
   if (hosts.length > 0) return hosts;
   const names = [...inv.hosts.keys(), ...inv.groups.keys()];
@@ -84,19 +95,19 @@ export function splitPattern(pattern: string): string[] {
   return terms.map((t) => t.trim()).filter((t) => t !== '' && t !== '&' && t !== '!');
 }
 
-function hostsOfTerm(inv: Inventory, term: string): Set<string> {
+function hostsOfTerm(inv: HostScope, term: string): Set<string> {
   if (term === 'all' || term === '*') return new Set(inv.hosts.keys());
   if (inv.groups.has(term)) return hostsOfGroup(inv, term);
   if (inv.hosts.has(term)) return new Set([term]);
-  const matcher = term.startsWith('~') ? safeRegExp(term.slice(1)) : /[*?[]/.test(term) ? globToRegExp(term) : null;
+  const matches = term.startsWith('~') ? regExpMatcher(term.slice(1)) : isGlob(term) ? globMatcher(term) : null;
   const out = new Set<string>();
-  if (!matcher) return out;
-  for (const name of inv.groups.keys()) if (matcher.test(name)) for (const h of hostsOfGroup(inv, name)) out.add(h);
-  for (const name of inv.hosts.keys()) if (matcher.test(name)) out.add(name);
+  if (!matches) return out;
+  for (const name of inv.groups.keys()) if (matches(name)) for (const h of hostsOfGroup(inv, name)) out.add(h);
+  for (const name of inv.hosts.keys()) if (matches(name)) out.add(name);
   return out;
 }
 
-function hostsOfGroup(inv: Inventory, name: string, seen = new Set<string>()): Set<string> {
+function hostsOfGroup(inv: HostScope, name: string, seen = new Set<string>()): Set<string> {
   const out = new Set<string>();
   const group = inv.groups.get(name);
   if (!group || seen.has(name)) return out;
@@ -106,30 +117,12 @@ function hostsOfGroup(inv: Inventory, name: string, seen = new Set<string>()): S
   return out;
 }
 
-/** Shell-style glob: `*` any run, `?` one character, `[...]` a class. Anchored. */
-export function globToRegExp(glob: string): RegExp {
-  let source = '';
-  for (let i = 0; i < glob.length; i++) {
-    const ch = glob[i];
-    if (ch === '*') source += '.*';
-    else if (ch === '?') source += '.';
-    else if (ch === '[') {
-      const end = glob.indexOf(']', i + 1);
-      if (end < 0) source += '\\[';
-      else {
-        const body = glob.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\');
-        source += `[${body}]`;
-        i = end;
-      }
-    } else source += ch.replace(/[.+^${}()|\\]/g, '\\$&');
-  }
-  return new RegExp(`^${source}$`);
-}
-
-function safeRegExp(source: string): RegExp {
+function regExpMatcher(source: string): (name: string) => boolean {
+  let re: RegExp;
   try {
-    return new RegExp(source);
+    re = new RegExp(source);
   } catch (err) {
     throw new InputError([{ message: `invalid regular expression in host pattern "~${source}": ${(err as Error).message}` }]);
   }
+  return (name) => re.test(name);
 }

@@ -12,6 +12,7 @@
 import Handlebars from 'handlebars';
 import { InputError, type InputProblem, type SourcePosition } from './errors.js';
 import { closestMatches } from './schema.js';
+import { topologyHelpers } from './topology.js';
 
 /** Where a template comes from, for messages: `site.yml:9:7 plays[0].tasks[1] "tune nic": …` */
 export interface TemplateWhere {
@@ -41,7 +42,7 @@ hb.registerHelper(TEXT, (value: unknown) =>
   value === undefined || value === null ? '' : typeof value === 'object' && !Array.isArray(value) ? JSON.stringify(value) : String(value),
 );
 
-/** Add helpers (topology helpers from facts…). They get their positional arguments only. */
+/** Add helpers (the built-ins and topology helpers below are added at load). They get their positional arguments only. */
 export function registerHelpers(helpers: Record<string, Helper>): void {
   for (const [name, fn] of Object.entries(helpers)) {
     hb.registerHelper(name, (...args: unknown[]) => fn(...args.slice(0, -1)));
@@ -363,3 +364,7 @@ registerHelpers({
   },
   json: (value) => JSON.stringify(value),
 });
+
+// The topology helpers (node_cpus, pin_vm…) are part of the language every template is written in:
+// installed here, once, so no caller can render without them.
+registerHelpers(topologyHelpers);

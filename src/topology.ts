@@ -16,7 +16,6 @@
 //                                     used alone in a mustache it stays an object
 
 import { TaskError } from './errors.js';
-import { registerHelpers } from './template.js';
 import type { CpuThread, Facts } from './facts.js';
 import { formatCpuList, parseCpuList } from './facts/cpulist.js';
 
@@ -294,8 +293,3 @@ export const topologyHelpers: Record<string, Helper> = {
     });
   },
 };
-
-/** Register every topology helper with the template engine (min and max are its own). */
-export function registerTopologyHelpers(): void {
-  registerHelpers(topologyHelpers);
-}

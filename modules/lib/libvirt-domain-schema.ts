@@ -1,7 +1,9 @@
 // JSON Schema of libvirt_domain's arguments: what `hvtune doc libvirt_domain` prints. Patterns
 // keep every value a plain word, so nothing from a playbook can act as shell or virsh syntax.
 
-const DOMAIN_PATTERN = '^[A-Za-z0-9_*?][A-Za-z0-9_.+:*?-]{0,63}$';
+// Globs as src/glob.ts and the host's `case` read them alike: `*`, `?` and classes such as [12] or
+// [!3]; not [^3], which dash (Debian's sh) reads as the characters ^ and 3.
+const DOMAIN_PATTERN = '^[A-Za-z0-9_*?[][A-Za-z0-9_.+:*?[\\]!-]{0,63}$';
 const CPUSET = '^\\^?[0-9]{1,4}(-[0-9]{1,4})?(,\\^?[0-9]{1,4}(-[0-9]{1,4})?)*$';
 const MEMORY = '^[0-9]{1,15}\\s*(b|bytes|[KMGT]B?|[KMGT]iB|[kmgt])?$';
 const cpuset = (description: string) => ({
@@ -20,12 +22,12 @@ export const libvirtDomainSchema = {
   required: ['name'],
   properties: {
     name: {
-      description: 'Domain name on this host, a glob (vm-*), or a list of them. A plain name that does not exist is an error; a glob that matches nothing is a warning.',
+      description: 'Domain name on this host, a glob (vm-*, web[12]), or a list of them. A plain name that does not exist is an error; a glob that matches nothing is a warning.',
       anyOf: [
         { type: 'string', pattern: DOMAIN_PATTERN },
         { type: 'array', minItems: 1, items: { type: 'string', pattern: DOMAIN_PATTERN } },
       ],
-      'x-message': 'must be a domain name or glob (letters, digits, _ . + : - * ?)',
+      'x-message': 'must be a domain name or glob (letters, digits, _ . + : - * ? [ ] !)',
     },
     uri: {
       type: 'string', pattern: '^[a-z0-9+]+://[A-Za-z0-9_.@:-]*/[a-z]+$', default: 'qemu:///system',

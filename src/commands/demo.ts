@@ -27,7 +27,7 @@ function projectFile(rel: string): string {
 }
 
 export async function runDemo(opts: { hosts: number }, io: CliIO, runCli: RunCli): Promise<number> {
-  const { createLab } = await import('../lab/tier1.js');
+  const { createLab } = await import('../demo/lab/tier1.js');
   const playbook = projectFile('playbooks/tcp-tuning.yml');
   io.stdout(`Starting a lab of ${opts.hosts} hosts (network namespaces + overlay root + sshd)…`);
   const t0 = Date.now();

@@ -5,6 +5,7 @@
 
 import type { Change, HostHandle, Module, PlanContext, ReadRequest, ReadResult } from '../module.js';
 import type { Facts } from '../facts.js';
+import { pathGlobMatch } from '../glob.js';
 import { errorMessage } from './errors.js';
 import type { TaskInput, TaskPlan } from './types.js';
 
@@ -34,9 +35,8 @@ export class PlannedFiles {
       if (r.kind === 'file' && this.files.has(r.path)) return { ...r, content: this.files.get(r.path)! };
       if (r.kind !== 'glob') return r;
       const files = { ...r.files };
-      const matches = fileGlobMatcher(r.pattern);
       for (const [path, content] of this.files) {
-        if (!matches(path)) continue;
+        if (!pathGlobMatch(r.pattern, path)) continue;
         if (content === null) delete files[path];
         else files[path] = content;
       }
@@ -85,13 +85,6 @@ export async function readTasks(
     }
     return { reads, first: firstResults };
   }
-}
-
-/** Does a path match a glob of one directory's files ("/etc/sysctl.d/*.conf")? */
-function fileGlobMatcher(pattern: string): (path: string) => boolean {
-  const dir = pattern.slice(0, pattern.lastIndexOf('/') + 1);
-  const name = new RegExp('^' + pattern.slice(dir.length).replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]') + '$');
-  return (path) => path.startsWith(dir) && name.test(path.slice(dir.length));
 }
 
 /** One task's plan on what it read, seen through the planned files. Throws what the module throws. */

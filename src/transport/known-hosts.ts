@@ -1,10 +1,12 @@
 // An OpenSSH known_hosts reader and writer, following hostfile.c: plain and hashed
 // (`|1|salt|hmac`) host patterns, `[host]:port` for ports other than 22, comma lists with `*`, `?`
-// and `!`, `@revoked` (refused) and `@cert-authority` (ignored: we do not verify host certificates).
+// and `!` (OpenSSH's wildcards, src/glob.ts), `@revoked` (refused) and `@cert-authority` (ignored:
+// we do not verify host certificates).
 
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { mkdir, open, readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { wildcardMatch } from '../glob.js';
 
 export type HostKeyStatus = 'ok' | 'unknown' | 'changed' | 'revoked';
 
@@ -60,11 +62,6 @@ export function parseKnownHosts(text: string): KnownHostEntry[] {
   return entries;
 }
 
-function wildcardMatch(name: string, pattern: string): boolean {
-  const source = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${source}$`, 'i').test(name);
-}
-
 function hashedMatch(name: string, field: string): boolean {
   const parts = field.split('|'); // ['', '1', salt, hmac]
   if (parts.length !== 4 || parts[1] !== '1') return false;
@@ -78,7 +75,7 @@ export function hostMatches(name: string, patterns: string): boolean {
   let matched = false;
   for (const pattern of patterns.split(',')) {
     const negated = pattern.startsWith('!');
-    if (!wildcardMatch(name, negated ? pattern.slice(1) : pattern)) continue;
+    if (!wildcardMatch(negated ? pattern.slice(1) : pattern, name)) continue;
     if (negated) return false;
     matched = true;
   }

@@ -9,8 +9,8 @@ import { hostConnector } from '../../src/commands/session.js';
 import { factsCommand } from '../../src/commands/facts.js';
 import { connectHost, type RemoteHost } from '../../src/host.js';
 import { loadInventory } from '../../src/inventory.js';
-import { LIBVIRT_URI, startLibvirt, tcgDomainXml, type LabLibvirt } from '../../src/lab/libvirt.js';
-import type { LabHost } from '../../src/lab/tier1.js';
+import { LIBVIRT_URI, startLibvirt, tcgDomainXml, type LabLibvirt } from '../harness/libvirt.js';
+import type { LabHost } from '../../src/demo/lab/tier1.js';
 import { parseCpuList } from '../../src/topology.js';
 import { useLab } from './lab.js';
 

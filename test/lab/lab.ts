@@ -1,7 +1,7 @@
 // useLab: one tier-1 lab per test file, created before its tests and destroyed after them.
 
 import { afterAll, beforeAll } from 'vitest';
-import { createLab, type Lab, type LabOptions } from '../../src/lab/tier1.js';
+import { createLab, type Lab, type LabOptions } from '../../src/demo/lab/tier1.js';
 
 /** Create a lab in beforeAll, destroy it in afterAll; the getter returns it inside tests and hooks. */
 export function useLab(opts?: LabOptions): () => Lab {

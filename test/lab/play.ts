@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { runCli } from '../../src/cli.js';
 import type { RunReport } from '../../src/events.js';
 import type { Facts } from '../../src/facts.js';
-import type { Lab } from '../../src/lab/tier1.js';
+import type { Lab } from '../../src/demo/lab/tier1.js';
 
 export type Report = RunReport;
 

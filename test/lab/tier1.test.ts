@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { Client } from 'ssh2';
 import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
-import { allocateSubnets, LABS_DIR, netnsName, reserveLabId, SUBNETS_DIR, WORK_ROOT } from '../../src/lab/names.js';
-import { createLab, type Lab, type LabHost } from '../../src/lab/tier1.js';
+import { allocateSubnets, LABS_DIR, netnsName, reserveLabId, SUBNETS_DIR, WORK_ROOT } from '../../src/demo/lab/names.js';
+import { createLab, type Lab, type LabHost } from '../../src/demo/lab/tier1.js';
 import { useLab } from './lab.js';
 
 interface Result {

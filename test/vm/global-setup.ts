@@ -5,7 +5,7 @@
 
 import { accessSync, constants, readFileSync } from 'node:fs';
 import type { TestProject } from 'vitest/node';
-import { startVm, vmImage, type VmInfo } from '../../src/lab/vm.js';
+import { startVm, vmImage, type VmInfo } from '../harness/vm.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

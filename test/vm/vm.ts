@@ -2,8 +2,8 @@
 
 import { readFileSync } from 'node:fs';
 import { afterAll, inject } from 'vitest';
-import { attachVm, type VmClient } from '../../src/lab/vm.js';
-import type { Lab } from '../../src/lab/tier1.js';
+import { attachVm, type VmClient } from '../harness/vm.js';
+import type { Lab } from '../../src/demo/lab/tier1.js';
 import { play, type CliResult, type Report } from '../lab/play.js';
 
 /** The suite's VM; prints the reboots this file made and how long they took. */

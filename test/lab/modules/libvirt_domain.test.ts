@@ -4,7 +4,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { canonicalXml } from '../../../modules/lib/domain-xml.js';
-import { defineTcgDomain, startLibvirt, type LabLibvirt } from '../../../src/lab/libvirt.js';
+import { defineTcgDomain, startLibvirt, type LabLibvirt } from '../../harness/libvirt.js';
 import { useLab } from '../lab.js';
 import { fields, virshOn } from '../playbooks/virsh.js';
 import { changesOn, labFile, play } from '../play.js';

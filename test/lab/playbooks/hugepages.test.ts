@@ -8,7 +8,7 @@
 
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { defineTcgDomain, startLibvirt, type LabLibvirt } from '../../../src/lab/libvirt.js';
+import { defineTcgDomain, startLibvirt, type LabLibvirt } from '../../harness/libvirt.js';
 import { useLab } from '../lab.js';
 import { changesOn, labFacts, play, with1gPages } from '../play.js';
 import { virshOn } from './virsh.js';

@@ -1,7 +1,7 @@
 // virsh against a lab host's private libvirtd, for asserting on the host itself (not through hvtune).
 
-import { LIBVIRT_URI } from '../../../src/lab/libvirt.js';
-import type { Lab } from '../../../src/lab/tier1.js';
+import { LIBVIRT_URI } from '../../harness/libvirt.js';
+import type { Lab } from '../../../src/demo/lab/tier1.js';
 
 export interface Virsh {
   (...args: string[]): Promise<string>;

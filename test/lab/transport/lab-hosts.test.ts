@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConnectError } from '../../../src/errors.js';
 import { connectHost, type RemoteHost } from '../../../src/host.js';
-import type { LabHost } from '../../../src/lab/tier1.js';
+import type { LabHost } from '../../../src/demo/lab/tier1.js';
 import { SshConnection, type SshOptions, type SshTarget } from '../../../src/transport/ssh.js';
 import { useLab } from '../lab.js';
 

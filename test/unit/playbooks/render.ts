@@ -7,13 +7,11 @@ import { loadModules } from '../../../modules/index.js';
 import type { Facts } from '../../../src/facts.js';
 import { loadPlaybook, validateArgs, type Playbook } from '../../../src/playbook.js';
 import { evalCondition, renderLoop, renderValue } from '../../../src/template.js';
-import { registerTopologyHelpers } from '../../../src/topology.js';
 import { InputError } from '../../../src/errors.js';
 
 export const playbookPath = (name: string) => fileURLToPath(new URL(`../../../playbooks/${name}`, import.meta.url));
 
 export async function loadProjectPlaybook(name: string): Promise<Playbook> {
-  registerTopologyHelpers();
   return loadPlaybook(playbookPath(name), await loadModules());
 }
 

@@ -3,7 +3,7 @@
 import Handlebars from 'handlebars';
 import { describe, expect, it } from 'vitest';
 import { renderValue } from '../../../src/template.js';
-import { registerTopologyHelpers, topologyHelpers } from '../../../src/topology.js';
+import { topologyHelpers } from '../../../src/topology.js';
 import { recorded } from './load.js';
 
 const hb = Handlebars.create();
@@ -55,8 +55,7 @@ describe('topology helpers in templates', () => {
   });
 });
 
-describe('through the template engine (src/template.ts)', () => {
-  registerTopologyHelpers();
+describe('through the template engine (src/template.ts), which installs them itself', () => {
   const where = { task: 'pin web1', path: 'plays[0].tasks[0].libvirt_domain.cputune', pos: { file: 'numa-pinning.yml', line: 9, column: 7 } };
   const ctx = { facts, nic: 'ens1f0', vcpus: 9 };
 

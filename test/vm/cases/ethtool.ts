@@ -2,7 +2,7 @@
 // applied, read back on the VM with ethtool itself, persisted, and still there after a reboot.
 
 import { describe, expect, test } from 'vitest';
-import type { VmClient } from '../../../src/lab/vm.js';
+import type { VmClient } from '../../harness/vm.js';
 import { playOn } from '../vm.js';
 
 const playbook = (virtio: string, e1000e: string) => `- name: NIC tuning

@@ -2,7 +2,7 @@
 // /etc/default/grub reach /proc/cmdline only through update-grub and a reboot.
 
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { VmClient } from '../../../src/lab/vm.js';
+import type { VmClient } from '../../harness/vm.js';
 import type { Report } from '../../lab/play.js';
 import { changeLines, playOn } from '../vm.js';
 

@@ -3,7 +3,7 @@
 // and loaded at boot with those options after a real reboot.
 
 import { describe, expect, test } from 'vitest';
-import type { VmClient } from '../../../src/lab/vm.js';
+import type { VmClient } from '../../harness/vm.js';
 import { changeLines, playOn } from '../vm.js';
 
 const playbook = `- name: network block devices

@@ -2,7 +2,7 @@
 // disabled, and stays so across a reboot.
 
 import { beforeAll, describe, expect, test } from 'vitest';
-import type { VmClient } from '../../../src/lab/vm.js';
+import type { VmClient } from '../../harness/vm.js';
 import { changeLines, playOn } from '../vm.js';
 
 const UNIT = 'hvtune-probe.service';

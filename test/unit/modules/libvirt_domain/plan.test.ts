@@ -7,6 +7,7 @@ import { describe, expect, test } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { libvirt_domain, type LibvirtDomainObserved } from '../../../../modules/libvirt_domain.js';
 import type { Facts } from '../../../../src/facts.js';
+import { checkSchema } from '../../../../src/schema.js';
 
 const here = new URL('.', import.meta.url).pathname;
 const xml = (file: string) => readFileSync(join(here, 'xml', file), 'utf8');
@@ -60,5 +61,16 @@ describe.each(files)('%s', (file) => {
     });
     expect((result.pending ?? []).map((p) => ({ effect: p.effect, target: p.target }))).toEqual(f.expect.pending ?? []);
     expect(result.warnings ?? []).toEqual(f.expect.warnings ?? []);
+  });
+});
+
+describe('libvirt_domain schema: domain names and globs', () => {
+  const ok = (name: unknown) => checkSchema(libvirt_domain.schema, { name }).length === 0;
+  test.each(['vm1', 'web-01.lab', 'vm-*', 'web?', 'web[12]', 'web[!3]', 'db[0-9]*', ['web[12]', 'db1']])('%j is accepted', (name) => {
+    expect(ok(name)).toBe(true);
+  });
+  // `[^3]` is left out on purpose: dash, the hosts' sh, reads ^ as a character.
+  test.each(['web[^3]', 'vm1; reboot', 'vm$(id)', 'a b', 'a\\b', '!vm1', ''])('%j is refused', (name) => {
+    expect(ok(name)).toBe(false);
   });
 });

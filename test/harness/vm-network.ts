@@ -6,8 +6,8 @@
 
 import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
-import { STATE_DIR } from './names.js';
-import { mustRun } from './host.js';
+import { STATE_DIR } from '../../src/demo/lab/names.js';
+import { mustRun } from '../../src/demo/lab/host.js';
 
 const VMS_DIR = `${STATE_DIR}/vms`;
 const SLOTS = 256;

@@ -7,8 +7,8 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { run } from './host.js';
-import type { Lab, LabHost, SpawnedProcess } from './tier1.js';
+import { run } from '../../src/demo/lab/host.js';
+import type { Lab, LabHost, SpawnedProcess } from '../../src/demo/lab/tier1.js';
 
 export const LIBVIRT_URI = 'qemu:///system';
 const CAPS_CACHE = '/var/cache/libvirt/qemu/capabilities';

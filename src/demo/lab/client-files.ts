@@ -2,7 +2,8 @@
 
 import { stringify } from 'yaml';
 
-export interface InventoryHost {
+/** A lab host as the client files name it: inventory name, ssh address and port, host key. */
+export interface LabEndpoint {
   name: string;
   address: string;
   port: number;
@@ -14,7 +15,7 @@ export interface InventoryHost {
  * Group `lab` holds every host unless the caller defined a group of that name.
  */
 export function renderInventory(opts: {
-  hosts: InventoryHost[];
+  hosts: LabEndpoint[];
   groups: Map<string, string[]>;
   identityFile: string;
 }): string {
@@ -35,7 +36,7 @@ export function renderInventory(opts: {
 }
 
 /** One line per host; the [addr]:port form only for a port other than 22, as ssh writes it. */
-export function renderKnownHosts(hosts: InventoryHost[]): string {
+export function renderKnownHosts(hosts: LabEndpoint[]): string {
   return hosts
     .map((h) => `${h.port === 22 ? h.address : `[${h.address}]:${h.port}`} ${h.hostKeyPublic}\n`)
     .join('');

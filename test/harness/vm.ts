@@ -8,10 +8,10 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { joinArgv } from '../quote.js';
-import { mustRun, run, type RunResult } from './host.js';
-import { renderInventory, renderKnownHosts } from './inventory.js';
-import { WORK_ROOT } from './names.js';
+import { joinArgv } from '../../src/quote.js';
+import { mustRun, run, type RunResult } from '../../src/demo/lab/host.js';
+import { renderInventory, renderKnownHosts } from '../../src/demo/lab/client-files.js';
+import { WORK_ROOT } from '../../src/demo/lab/names.js';
 import { allocateVmNetwork, GUEST_ADDRESS, releaseVmNetwork, sweepDeadVms, writeVmMarker, type VmNetwork } from './vm-network.js';
 
 const VM_IMAGE_SCRIPT = fileURLToPath(new URL('../../scripts/vm-image', import.meta.url));

@@ -1,5 +1,6 @@
-// The tier-1 test lab (LAB.md): light hosts made of namespaces, an overlay of / and a real sshd,
-// created concurrently, torn down by PID even when the tests fail or are interrupted.
+// The tier-1 lab (LAB.md) that `hvtune demo` builds and the lab tests use: light hosts made of
+// namespaces, an overlay of / and a real sshd, created concurrently, torn down by PID even when
+// the run fails or is interrupted.
 
 import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,7 +10,7 @@ import {
   createNetwork, forkedChildPid, generateKey, HOST_ENV, hostPaths, mustRun, nsenterArgv,
   prepareUpper, run, running, startInit, waitForSsh, type RunResult,
 } from './host.js';
-import { renderInventory, renderKnownHosts } from './inventory.js';
+import { renderInventory, renderKnownHosts } from './client-files.js';
 import { allocateSubnets, netnsName, reserveLabId, WORK_ROOT } from './names.js';
 import {
   ipBatchSync, killHost, LAB_DIR_TAG, networkRemoval, processStartTime, registerLab, teardownSync, writeMarker,
