@@ -71,7 +71,7 @@ function scan(pattern: string, dialect: 'glob' | 'openssh'): Scanned {
       continue;
     }
     if (dialect === 'glob' && ch === '\\' && i + 1 < pattern.length) {
-      source += escape(pattern[++i]);
+      source += escapeChar(pattern[++i]);
       continue;
     }
     const end = dialect === 'glob' && ch === '[' ? classEnd(pattern, i) : -1;
@@ -81,12 +81,12 @@ function scan(pattern: string, dialect: 'glob' | 'openssh'): Scanned {
       i = end;
       continue;
     }
-    source += escape(ch);
+    source += escapeChar(ch);
   }
   return { source, wild };
 }
 
-const escape = (ch: string): string => (/[A-Za-z0-9/]/.test(ch) ? ch : `\\${ch}`);
+const escapeChar = (ch: string): string => (/[A-Za-z0-9/]/.test(ch) ? ch : `\\${ch}`);
 
 /** Whether `pattern` has a wildcard or a class, i.e. is more than a name. */
 export function isGlob(pattern: string): boolean {

@@ -101,7 +101,10 @@ function buildInventory(source: Source, extraVars: Record<string, unknown>): Inv
     const g = group(name);
     if (parent) {
       if (name === 'all') problems.push({ pos: at(path), message: 'the group "all" cannot be a child of another group' });
-      else addOnce(group(parent).children, name), g.parents.add(parent);
+      else {
+        addOnce(group(parent).children, name);
+        g.parents.add(parent);
+      }
     }
     if (!body) return;
     if (body.vars) g.vars.push({ values: body.vars, path: [...path, 'vars'] });

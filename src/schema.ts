@@ -229,7 +229,7 @@ function explain(e: ErrorObject, root: unknown): Explained | undefined {
   return { path, message: innerMessage(e, p, parent, got) };
 }
 
-function innerMessage(e: ErrorObject, p: Record<string, any>, parent: Schema, got = ''): string {
+function innerMessage(e: ErrorObject, p: Record<string, any>, _parent: Schema, got = ''): string {
   const tail = got ? `, ${got}` : '';
   switch (e.keyword) {
     case 'type': {

@@ -131,7 +131,12 @@ export function templateVariables(value: unknown, opts: { condition?: boolean } 
   const walk = (node: unknown) => {
     if (typeof node === 'string') visitText(node, !!opts.condition);
     else if (Array.isArray(node)) node.forEach(walk);
-    else if (node !== null && typeof node === 'object') for (const [key, inner] of Object.entries(node)) (walk(key), walk(inner));
+    else if (node !== null && typeof node === 'object') {
+      for (const [key, inner] of Object.entries(node)) {
+        walk(key);
+        walk(inner);
+      }
+    }
   };
   walk(value);
   return names;

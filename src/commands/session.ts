@@ -1,7 +1,7 @@
 // What every command shares: the output streams and style, the exit code, the options that mean
 // the same everywhere (parsed and checked once, here), loading the inputs, and reaching hosts.
 
-import { Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import type { Module } from '../module.js';
 import type { Facts } from '../facts.js';
 import { formatProblem, InputError } from '../errors.js';

@@ -64,7 +64,7 @@ const DOMAIN_STATES = ['no state', 'running', 'idle', 'paused', 'in shutdown', '
 export function parseDomstats(lines: readonly string[] | undefined): DomainFacts[] | null {
   if (!lines) return null;
   const exit = lines.map((l) => /^exit=(\d+)$/.exec(l.trim())).find(Boolean);
-  if (!exit || exit[1] !== '0') return null;
+  if (exit?.[1] !== '0') return null;
   const domains: DomainFacts[] = [];
   let d: DomainFacts | null = null;
   for (const line of lines) {

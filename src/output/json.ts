@@ -1,6 +1,5 @@
 // --json: one machine-readable report at the end; nothing else on stdout.
 
-import type { RunEvent } from '../events.js';
 import type { Renderer } from './plain.js';
 
 export function jsonRenderer(out: (s: string) => void): Renderer {

@@ -27,7 +27,10 @@ export function listrRenderer(
   const tasks = hosts.map((host) => {
     let resolve!: () => void;
     let reject!: (e: Error) => void;
-    const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
     const row: Row = { resolve, reject, title: host, counts: { ok: 0, changed: 0, failed: 0, skipped: 0 } };
     rows.set(host, row);
     return {

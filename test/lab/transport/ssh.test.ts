@@ -1,13 +1,13 @@
 // SshConnection and RemoteHost against a real sshd (see local-sshd.ts: 127.0.0.1, private mount
 // namespace). Host keys, exact output, multiplexing, jump hosts, atomic writes, batched reads.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectError, RemoteCommandError } from '../../../src/errors.js';
-import { RemoteHost, connectHost } from '../../../src/host.js';
+import { type RemoteHost, connectHost } from '../../../src/host.js';
 import type { ReadRequest } from '../../../src/module.js';
 import { fingerprint } from '../../../src/transport/known-hosts.js';
 import { SshConnection, type SshOptions, type SshTarget } from '../../../src/transport/ssh.js';

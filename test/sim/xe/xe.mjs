@@ -334,10 +334,22 @@ const COMMANDS = {
     s.networks.push(n);
     return n.uuid + '\n';
   },
-  'vm-start': (s, a) => (startVm(s, select(s, 'vm', a)), ''),
-  'vm-shutdown': (s, a) => (shutdownVm(s, select(s, 'vm', a)), ''),
-  'host-disable': (s) => ((s.host.enabled = false), ''),
-  'host-enable': (s) => ((s.host.enabled = true), ''),
+  'vm-start': (s, a) => {
+    startVm(s, select(s, 'vm', a));
+    return '';
+  },
+  'vm-shutdown': (s, a) => {
+    shutdownVm(s, select(s, 'vm', a));
+    return '';
+  },
+  'host-disable': (s) => {
+    s.host.enabled = false;
+    return '';
+  },
+  'host-enable': (s) => {
+    s.host.enabled = true;
+    return '';
+  },
   'host-reboot': (s, a) => {
     if ((a.uuid ?? a.host ?? s.host.uuid) !== s.host.uuid && a.host !== s.host.nameLabel) throw invalidUuid('host', a.uuid ?? a.host);
     if (s.host.enabled)

@@ -10,7 +10,7 @@ describe('xe simulator', () => {
   it('params= prints records with the first field left-aligned, the rest right-aligned on the colon', () => {
     sim.seed(SEED_000);
     const out = sim.xe('vm-list', 'name-label=vm1', 'params=uuid,name-label,power-state,other-config');
-    expect(out).toMatch(/^uuid \( RO\)        : [0-9a-f-]{36}\n  name-label \( RW\): vm1\n power-state \( RO\): halted\nother-config \(MRW\): auto_poweron: true\n\n\n$/);
+    expect(out).toMatch(/^uuid \( RO\) {8}: [0-9a-f-]{36}\n {2}name-label \( RW\): vm1\n power-state \( RO\): halted\nother-config \(MRW\): auto_poweron: true\n\n\n$/);
   });
 
   it('--minimal prints one comma-separated line of the first param (uuid by default)', () => {
