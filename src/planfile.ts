@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { HvtuneError } from './errors.js';
-import type { Change, } from './module.js';
+import type { Change } from './module.js';
 import type { Facts } from './facts.js';
 import type { Playbook } from './playbook.js';
 import type { RunEvent } from './events.js';
