@@ -46,6 +46,12 @@ export interface GrubCmdlineObserved {
   boot: BootTool;
 }
 
+/** What apply writes: the whole new content of one file, as planned. */
+interface ChangeData {
+  path: string;
+  content: string;
+}
+
 interface FinalizeData {
   tool: BootTool;
   present: string[];
@@ -167,7 +173,7 @@ function sourced(observed: Pick<GrubCmdlineObserved, 'main' | 'dropIns'>): Recor
   return files;
 }
 
-/** The edit, pure: new file contents plus notes. Shared by plan and apply (which re-reads first). */
+/** The edit, pure: new file contents plus notes. */
 export function editGrubFiles(args: GrubCmdlineArgs, files: Record<string, string>) {
   const variable = args.variable ?? 'GRUB_CMDLINE_LINUX';
   const notes: string[] = [];
@@ -252,7 +258,7 @@ function plan(args: GrubCmdlineArgs, observed: GrubCmdlineObserved, ctx: PlanCon
       effect: liveMiss.length ? 'reboot' : 'persistent',
       diff: { path, before: before[path], after: after[path] },
       warnings: changes.length === 0 ? [...advice, ...notes] : [],
-      data: { path },
+      data: { path, content: after[path] } satisfies ChangeData,
       finalize: { id: FINALIZE_ID, data },
     });
   }
@@ -275,15 +281,19 @@ async function readFiles(host: HostHandle): Promise<Record<string, string> & { [
   };
 }
 
-// Apply re-reads the files and repeats the pure edit: an earlier task of this run may have edited
-// them since the plan was made, and its edit must survive.
-async function apply(_changes: Change[], host: HostHandle, args: GrubCmdlineArgs): Promise<void> {
-  const current = await readFiles(host);
-  const { files } = editGrubFiles(args, current);
-  for (const path of Object.keys(files)) {
-    if (files[path] !== current[path]) await host.writeFile(path, files[path], { mode: 0o644 });
+// Apply writes exactly the planned contents: the plan saw the files as earlier tasks of this run
+// leave them (the engine plans on top of their planned files), so their edits are kept.
+async function apply(changes: Change[], host: HostHandle, args: GrubCmdlineArgs): Promise<void> {
+  const planned = changes.map((c) => c.data as ChangeData);
+  // A change without content was planned by an older hvtune: writing it would empty the file.
+  const old = planned.find((d) => typeof d.content !== 'string');
+  if (old) throw new TaskError(`${host.name}: the change of ${old.path} has no planned content; plan again`);
+  for (const { path, content } of planned) await host.writeFile(path, content, { mode: 0o644 });
+  const now = await readFiles(host);
+  for (const { path, content } of planned) {
+    if (now[path] !== content) throw new ApplyVerifyError(host.name, path, content, now[path] ?? null, 'the file changed while it was written');
   }
-  const missing = unmet(args, bootArgs(await readFiles(host)));
+  const missing = unmet(args, bootArgs(now));
   if (missing.length) throw new ApplyVerifyError(host.name, MAIN_FILE, describe(args), `missing: ${missing.join(', ')}`);
 }
 
