@@ -2,7 +2,8 @@
 // replaces that key, flags are members), live in /proc/cmdline. Persisted but not live = reboot.
 // The boot config is regenerated once per host per run (finalize), with the tool the host uses.
 
-import type { Change, HostHandle, Module, Pending, PlanContext, ReadRequest, ReadResult } from '../src/module.js';
+import type { Advice, ArgLeaf, Change, HostHandle, Module, Pending, PlanContext, ReadRequest, ReadResult } from '../src/module.js';
+import { ELEVATOR, OLD_SCHEDULER } from '../src/dated.js';
 import { ApplyVerifyError, TaskError } from '../src/errors.js';
 import { joinArgv } from '../src/quote.js';
 import {
@@ -111,6 +112,16 @@ function validate(args: GrubCmdlineArgs) {
     if (clash) problems.push({ path: 'absent', message: `${spec} contradicts present ${clash}` });
   }
   return problems;
+}
+
+/**
+ * Only what the command line gets is advice (removing elevator= is the fix), and there a bare
+ * `elevator` flag is as dated as `elevator=…`.
+ */
+function advise(leaf: ArgLeaf, _args: GrubCmdlineArgs, generic: Advice[]): Advice[] {
+  const added = leaf.path[0] === 'present';
+  const kept = generic.filter((a) => a.id !== ELEVATOR.id && (added || a.id !== OLD_SCHEDULER.id));
+  return added && /^elevator(=|$)/.test(leaf.text) ? [...kept, ELEVATOR] : kept;
 }
 
 // Which tool regenerates the boot config, decided from what exists on the host (no user input).
@@ -342,6 +353,7 @@ export const grub_cmdline = {
   description: 'Kernel command-line arguments in /etc/default/grub (a set), regenerated once per run; live in /proc/cmdline.',
   schema,
   validate,
+  advise,
   read,
   parse,
   plan,
