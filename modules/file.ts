@@ -103,6 +103,11 @@ export const file = {
     return { ...rest, content: local.render(local.readFile(template), template) };
   },
 
+  /** The local template, when its name is not itself a template. */
+  localInputs(args: FileArgs): string[] {
+    return typeof args.template === 'string' && !args.template.includes('{{') ? [args.template] : [];
+  },
+
   advise: adviseOnFile,
 
   read(args: FileArgs): ReadRequest[] {

@@ -160,6 +160,12 @@ export interface Module<Args = any, Observed = any> {
    */
   resolve?(args: Args, local: { readFile(path: string): string; render(text: string, name: string): string }): Args;
   /**
+   * Optional: files on the controller this task reads (a local template), from its arguments as
+   * written in the playbook: paths relative to the playbook, leaving out templated ones (`{{`),
+   * known only per host. A saved plan records their hashes, so applying it says when one changed. Pure.
+   */
+  localInputs?(args: Args): string[];
+  /**
    * Optional: dated advice about this module's own argument shapes. `hvtune validate` and `play`
    * call it for every key and string value of a task's arguments as written in the playbook (the
    * schema holds except where a `{{ }}` template stands), with `generic`: what the rules that read

@@ -12,7 +12,7 @@ import { formatPath, loadSource, parseSource, valueAt, type Source, type SourceP
  * What the playbook needs to know of a module, and what checks of a loaded playbook ask it before
  * anything connects (a subset of the Module contract).
  */
-export type ModuleSpec = Pick<Module, 'schema' | 'validate' | 'advise'>;
+export type ModuleSpec = Pick<Module, 'schema' | 'validate' | 'localInputs' | 'advise'>;
 export type ModuleRegistry = ReadonlyMap<string, ModuleSpec>;
 
 export interface Task {
