@@ -2,7 +2,8 @@
 // `command: {argv: [udevadm, trigger]}` after a udev rule changed. Not declarative by nature: it is
 // a change on every run unless `creates` / `removes` say the work is already done.
 
-import type { Change, HostHandle, Module, PlanResult, ReadRequest, ReadResult } from '../src/module.js';
+import type { Advice, ArgLeaf, Change, HostHandle, Module, PlanResult, ReadRequest, ReadResult } from '../src/module.js';
+import { IFCONFIG_TXQUEUELEN } from '../src/dated.js';
 import { ApplyVerifyError, RemoteCommandError } from '../src/errors.js';
 import { joinArgv, sh } from '../src/quote.js';
 import { ABSOLUTE_PATH_PATTERN } from './lib/file-state.js';
@@ -49,6 +50,13 @@ export const command = {
       return [{ path: 'argv/0', message: `the program must be a name or a path (letters, digits, _ . / + -), got ${JSON.stringify(args.argv[0])}` }];
     }
     return [];
+  },
+
+  /** `ifconfig IF txqueuelen N` as argv: the words are separate arguments, not one text. */
+  advise(leaf: ArgLeaf, args: CommandArgs, generic: Advice[]): Advice[] {
+    const program = leaf.path[0] === 'argv' && leaf.path[1] === 0;
+    const dated = program && /(^|\/)ifconfig$/.test(leaf.text) && Array.isArray(args.argv) && args.argv.includes('txqueuelen');
+    return dated ? [...generic, IFCONFIG_TXQUEUELEN] : generic;
   },
 
   read(args: CommandArgs): ReadRequest[] {

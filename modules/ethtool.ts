@@ -60,7 +60,8 @@ export interface EthtoolObserved {
 }
 
 type ChangeData =
-  | { kind: 'live'; group: LiveGroup; key: string; value: string }
+  /** `device` is the interface name plan resolved; `value` is the text `after` shows. */
+  | { kind: 'live'; device: string; group: LiveGroup; key: string; value: string }
   | { kind: 'file'; path: string; content: string | null }
   | { kind: 'nm'; connection: string; props: Record<string, string> };
 type LiveGroup = 'ring' | 'channels' | 'coalesce' | 'features' | 'rx-flow-hash' | 'txqueuelen' | 'xps';
@@ -356,13 +357,24 @@ function plan(args: EthtoolArgs, o: EthtoolObserved, ctx: PlanContext) {
   if (problems.length) throw new TaskError(`${ctx.host}: ${problems.join('; ')}`);
   const changes: Change[] = [];
   const warnings: string[] = [];
+  // Changing the channel count makes the driver rewrite every xps map (virtio_net does): each map
+  // asked for is then set again, a change even where it holds that value now.
+  const channelsChange = Object.entries(settings.channels).some(([key, value]) => liveText(o.live, 'channels', key) !== String(value));
   for (const [group, pick] of GROUPS) {
     for (const [key, value] of Object.entries(pick(settings))) {
       const before = liveText(o.live, group, key);
       const after = String(value);
-      if (before === after) continue;
+      const again = before === after && group === 'xps' && channelsChange;
+      if (before === after && !again) continue;
       const label = group === 'txqueuelen' ? 'txqueuelen' : group === 'xps' ? `xps tx-${key}` : `${group} ${key}`;
-      changes.push({ summary: `set ${label} of ${iface}`, target: targetOf(iface, group, key), effect: 'live', before, after, data: { kind: 'live', group, key, value: after } satisfies ChangeData });
+      changes.push({
+        summary: `set ${label} of ${iface}${again ? ' again after the channel change' : ''}`,
+        target: targetOf(iface, group, key),
+        effect: 'live',
+        before,
+        after,
+        data: { kind: 'live', device: iface, group, key, value: after } satisfies ChangeData,
+      });
     }
   }
   const mechanism = persistMechanism(args, ctx.facts);
@@ -407,39 +419,41 @@ function plan(args: EthtoolArgs, o: EthtoolObserved, ctx: PlanContext) {
   return { changes, warnings };
 }
 
-async function apply(changes: Change[], host: HostHandle, args: EthtoolArgs): Promise<void> {
+async function apply(changes: Change[], host: HostHandle): Promise<void> {
   const data = changes.map((c) => c.data as ChangeData);
-  const live = data.filter((d): d is Extract<ChangeData, { kind: 'live' }> => d.kind === 'live');
-  const iface = changes.find((c) => c.target.startsWith('ethtool:'))?.target.slice(8).split('/')[0];
-  if (live.length && iface) {
-    const s = emptySettings();
-    for (const { group, key, value } of live) {
-      if (group === 'txqueuelen') s.txqueuelen = Number(value);
-      else if (group === 'rx-flow-hash') s.rxFlowHash[key] = value;
-      else if (group === 'features') s.features[key] = value as 'on' | 'off';
-      else if (group === 'coalesce') s.coalesce[key] = /^\d+$/.test(value) ? Number(value) : (value as 'on' | 'off');
-      else s[group][key] = group === 'xps' ? value : (Number(value) as never);
-    }
-    // A channel change makes virtio_net rewrite every xps map: write all the asked ones again after it.
-    const rewriteXps = Object.keys(s.channels).length ? Object.fromEntries(Object.entries(args.xps ?? {}).map(([q, c]) => [q, normaliseCpuset(c)])) : {};
-    s.xps = { ...rewriteXps, ...s.xps };
-    const failures: string[] = [];
-    for (const step of settingSteps(iface, s, cpuListToMask)) {
-      const r = step.kind === 'cmd' ? await host.exec(step.argv) : await host.sh(sh`printf '%s\n' ${step.mask} > ${`${NET}/${iface}/queues/tx-${step.queue}/xps_cpus`}`);
-      // ethtool exits 0 on some failures (-N on veth), so the read-back below decides.
-      if (r.code !== 0 || /cannot|could not|not supported/i.test(r.stderr)) failures.push(`${step.kind === 'cmd' ? joinArgv(step.argv) : `xps tx-${step.queue}`}: ${errorLine(r.stderr || r.stdout)}`);
-    }
-    const [result] = await host.read([{ kind: 'script', script: liveScript(args) }]);
-    const now = parseLive(args, result.kind === 'script' ? result.stdout : '').live;
-    const checks = [...live, ...Object.entries(rewriteXps).map(([key, value]) => ({ group: 'xps' as const, key, value }))];
-    for (const { group, key, value } of checks) {
-      const actual = liveText(now, group, key);
-      if (actual !== value) throw new ApplyVerifyError(host.name, targetOf(iface, group, key), value, actual, failures.join('; ') || undefined);
-    }
-  }
+  const live = new Map<string, Extract<ChangeData, { kind: 'live' }>[]>();
+  for (const d of data) if (d.kind === 'live') live.set(d.device, [...(live.get(d.device) ?? []), d]);
+  for (const [iface, items] of live) await setLive(host, iface, items);
   for (const d of data) {
     if (d.kind === 'file') await (d.content === null ? host.removeFile(d.path) : host.writeFile(d.path, d.content, { mode: 0o644 }));
     if (d.kind === 'nm') await host.run(['nmcli', 'connection', 'modify', d.connection, ...Object.entries(d.props).flat()]);
+  }
+}
+
+/** Set the planned live values of one interface, in the order that works, and read them all back. */
+async function setLive(host: HostHandle, iface: string, items: Extract<ChangeData, { kind: 'live' }>[]): Promise<void> {
+  const s = emptySettings();
+  for (const { group, key, value } of items) {
+    if (group === 'txqueuelen') s.txqueuelen = Number(value);
+    else if (group === 'rx-flow-hash') s.rxFlowHash[key] = value;
+    else if (group === 'features') s.features[key] = value as 'on' | 'off';
+    else if (group === 'coalesce') s.coalesce[key] = /^\d+$/.test(value) ? Number(value) : (value as 'on' | 'off');
+    else s[group][key] = group === 'xps' ? value : (Number(value) as never);
+  }
+  const failures: string[] = [];
+  for (const step of settingSteps(iface, s, cpuListToMask)) {
+    const r = step.kind === 'cmd' ? await host.exec(step.argv) : await host.sh(sh`printf '%s\n' ${step.mask} > ${`${NET}/${iface}/queues/tx-${step.queue}/xps_cpus`}`);
+    // ethtool exits 0 on some failures (-N on veth), so the read-back below decides.
+    if (r.code !== 0 || /cannot|could not|not supported/i.test(r.stderr)) failures.push(`${step.kind === 'cmd' ? joinArgv(step.argv) : `xps tx-${step.queue}`}: ${errorLine(r.stderr || r.stdout)}`);
+  }
+  // Read back with the probes these settings need, on the interface plan found.
+  const some = <T extends object>(r: T) => (Object.keys(r).length ? r : undefined);
+  const probes: EthtoolArgs = { device: iface, ring: some(s.ring), channels: some(s.channels), features: some(s.features), coalesce: some(s.coalesce), rx_flow_hash: some(s.rxFlowHash) };
+  const [result] = await host.read([{ kind: 'script', script: liveScript(probes) }]);
+  const now = parseLive(probes, result.kind === 'script' ? result.stdout : '').live;
+  for (const { group, key, value } of items) {
+    const actual = liveText(now, group, key);
+    if (actual !== value) throw new ApplyVerifyError(host.name, targetOf(iface, group, key), value, actual, failures.join('; ') || undefined);
   }
 }
 

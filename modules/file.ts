@@ -3,6 +3,7 @@
 
 import type { Change, HostHandle, Module, PlanResult, ReadRequest, ReadResult } from '../src/module.js';
 import { ApplyVerifyError, TaskError } from '../src/errors.js';
+import { adviseOnFile } from './lib/advice.js';
 import { normaliseMode, modeProblem } from './lib/mode.js';
 import {
   ABSOLUTE_PATH_PATTERN,
@@ -101,6 +102,13 @@ export const file = {
     const { template, ...rest } = args;
     return { ...rest, content: local.render(local.readFile(template), template) };
   },
+
+  /** The local template, when its name is not itself a template. */
+  localInputs(args: FileArgs): string[] {
+    return typeof args.template === 'string' && !args.template.includes('{{') ? [args.template] : [];
+  },
+
+  advise: adviseOnFile,
 
   read(args: FileArgs): ReadRequest[] {
     const wantContent = (args.state ?? 'file') === 'file' && args.content !== undefined;

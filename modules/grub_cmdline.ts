@@ -2,7 +2,8 @@
 // replaces that key, flags are members), live in /proc/cmdline. Persisted but not live = reboot.
 // The boot config is regenerated once per host per run (finalize), with the tool the host uses.
 
-import type { Change, HostHandle, Module, Pending, PlanContext, ReadRequest, ReadResult } from '../src/module.js';
+import type { Advice, ArgLeaf, Change, HostHandle, Module, Pending, PlanContext, ReadRequest, ReadResult } from '../src/module.js';
+import { ELEVATOR, OLD_SCHEDULER } from '../src/dated.js';
 import { ApplyVerifyError, TaskError } from '../src/errors.js';
 import { joinArgv } from '../src/quote.js';
 import {
@@ -44,6 +45,12 @@ export interface GrubCmdlineObserved {
   /** /proc/cmdline, null when unreadable. */
   live: string | null;
   boot: BootTool;
+}
+
+/** What apply writes: the whole new content of one file, as planned. */
+interface ChangeData {
+  path: string;
+  content: string;
 }
 
 interface FinalizeData {
@@ -107,6 +114,16 @@ function validate(args: GrubCmdlineArgs) {
   return problems;
 }
 
+/**
+ * Only what the command line gets is advice (removing elevator= is the fix), and there a bare
+ * `elevator` flag is as dated as `elevator=…`.
+ */
+function advise(leaf: ArgLeaf, _args: GrubCmdlineArgs, generic: Advice[]): Advice[] {
+  const added = leaf.path[0] === 'present';
+  const kept = generic.filter((a) => a.id !== ELEVATOR.id && (added || a.id !== OLD_SCHEDULER.id));
+  return added && /^elevator(=|$)/.test(leaf.text) ? [...kept, ELEVATOR] : kept;
+}
+
 // Which tool regenerates the boot config, decided from what exists on the host (no user input).
 const BOOT_SCRIPT = [
   'for t in grubby update-grub grub2-mkconfig grub-mkconfig; do command -v "$t" >/dev/null 2>&1 && echo "tool $t"; done',
@@ -167,7 +184,7 @@ function sourced(observed: Pick<GrubCmdlineObserved, 'main' | 'dropIns'>): Recor
   return files;
 }
 
-/** The edit, pure: new file contents plus notes. Shared by plan and apply (which re-reads first). */
+/** The edit, pure: new file contents plus notes. */
 export function editGrubFiles(args: GrubCmdlineArgs, files: Record<string, string>) {
   const variable = args.variable ?? 'GRUB_CMDLINE_LINUX';
   const notes: string[] = [];
@@ -252,7 +269,7 @@ function plan(args: GrubCmdlineArgs, observed: GrubCmdlineObserved, ctx: PlanCon
       effect: liveMiss.length ? 'reboot' : 'persistent',
       diff: { path, before: before[path], after: after[path] },
       warnings: changes.length === 0 ? [...advice, ...notes] : [],
-      data: { path },
+      data: { path, content: after[path] } satisfies ChangeData,
       finalize: { id: FINALIZE_ID, data },
     });
   }
@@ -275,15 +292,19 @@ async function readFiles(host: HostHandle): Promise<Record<string, string> & { [
   };
 }
 
-// Apply re-reads the files and repeats the pure edit: an earlier task of this run may have edited
-// them since the plan was made, and its edit must survive.
-async function apply(_changes: Change[], host: HostHandle, args: GrubCmdlineArgs): Promise<void> {
-  const current = await readFiles(host);
-  const { files } = editGrubFiles(args, current);
-  for (const path of Object.keys(files)) {
-    if (files[path] !== current[path]) await host.writeFile(path, files[path], { mode: 0o644 });
+// Apply writes exactly the planned contents: the plan saw the files as earlier tasks of this run
+// leave them (the engine plans on top of their planned files), so their edits are kept.
+async function apply(changes: Change[], host: HostHandle, args: GrubCmdlineArgs): Promise<void> {
+  const planned = changes.map((c) => c.data as ChangeData);
+  // A change without content was planned by an older hvtune: writing it would empty the file.
+  const old = planned.find((d) => typeof d.content !== 'string');
+  if (old) throw new TaskError(`${host.name}: the change of ${old.path} has no planned content; plan again`);
+  for (const { path, content } of planned) await host.writeFile(path, content, { mode: 0o644 });
+  const now = await readFiles(host);
+  for (const { path, content } of planned) {
+    if (now[path] !== content) throw new ApplyVerifyError(host.name, path, content, now[path] ?? null, 'the file changed while it was written');
   }
-  const missing = unmet(args, bootArgs(await readFiles(host)));
+  const missing = unmet(args, bootArgs(now));
   if (missing.length) throw new ApplyVerifyError(host.name, MAIN_FILE, describe(args), `missing: ${missing.join(', ')}`);
 }
 
@@ -332,6 +353,7 @@ export const grub_cmdline = {
   description: 'Kernel command-line arguments in /etc/default/grub (a set), regenerated once per run; live in /proc/cmdline.',
   schema,
   validate,
+  advise,
   read,
   parse,
   plan,

@@ -4,8 +4,9 @@
 // One deliberate difference: a line already present word for word is never added again, even
 // when `regexp` does not match it, so a second run never duplicates it.
 
-import type { Change, HostHandle, Module, PlanResult, ReadRequest, ReadResult } from '../src/module.js';
+import type { Advice, ArgLeaf, Change, HostHandle, Module, PlanResult, ReadRequest, ReadResult } from '../src/module.js';
 import { ApplyVerifyError, TaskError } from '../src/errors.js';
+import { adviseOnFile } from './lib/advice.js';
 import { ABSOLUTE_PATH_PATTERN, type FileState, fileStateFromResults, fileStateRequests, readFileState } from './lib/file-state.js';
 
 export interface LineInFileArgs {
@@ -76,6 +77,11 @@ export const lineinfile = {
       problems.push({ path: 'insertbefore', message: 'give insertafter or insertbefore, not both' });
     }
     return problems;
+  },
+
+  advise(leaf: ArgLeaf, args: LineInFileArgs, generic: Advice[]): Advice[] {
+    // a regexp finds the dated line (to replace or remove it); it does not set it
+    return leaf.path[0] === 'regexp' ? [] : adviseOnFile(leaf, args, generic);
   },
 
   read(args: LineInFileArgs): ReadRequest[] {

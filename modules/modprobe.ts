@@ -5,6 +5,7 @@
 import type { Change, HostHandle, Module, Pending, PlanContext, ReadRequest, ReadResult } from '../src/module.js';
 import { ApplyVerifyError, TaskError } from '../src/errors.js';
 import { sh } from '../src/quote.js';
+import { adviseUnlessAbsent } from './lib/advice.js';
 import {
   MANAGED,
   MODPROBE_DIRS,
@@ -304,6 +305,7 @@ export const modprobe = {
   description: 'Kernel module options (/etc/modprobe.d), loading at boot (/etc/modules-load.d) and live parameters (/sys/module).',
   schema,
   validate,
+  advise: adviseUnlessAbsent,
   read,
   parse,
   plan,

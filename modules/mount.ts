@@ -4,6 +4,7 @@
 import type { Change, HostHandle, Module, Pending, PlanResult, ReadRequest, ReadResult } from '../src/module.js';
 import { ApplyVerifyError, TaskError } from '../src/errors.js';
 import { sh } from '../src/quote.js';
+import { adviseOnFile } from './lib/advice.js';
 import { ABSOLUTE_PATH_PATTERN } from './lib/file-state.js';
 import {
   type FstabEntry,
@@ -90,6 +91,8 @@ export const mount = {
     }
     return [];
   },
+
+  advise: adviseOnFile,
 
   read(args: MountArgs): ReadRequest[] {
     return [

@@ -1,7 +1,8 @@
 // sysfs: attributes under /sys (THP, I/O scheduler…), live, and persisted by a systemd-tmpfiles
 // `w` line or, for block devices, a udev rule (devices may appear after tmpfiles has run).
 
-import type { Change, HostHandle, Module, PlanContext, ReadRequest, ReadResult } from '../src/module.js';
+import type { Advice, ArgLeaf, Change, HostHandle, Module, PlanContext, ReadRequest, ReadResult } from '../src/module.js';
+import { OLD_SCHEDULER } from '../src/dated.js';
 import { ApplyVerifyError, TaskError } from '../src/errors.js';
 import { sh } from '../src/quote.js';
 import {
@@ -78,6 +79,17 @@ function validate(args: SysfsArgs) {
     return [{ path: 'persist', message: 'udev persistence needs a /sys/block/DEVICE/ATTRIBUTE path; use tmpfiles for other paths' }];
   }
   return [];
+}
+
+/** A queue/scheduler value is a bare scheduler name: "noop" alone is the dated setting. */
+function advise(leaf: ArgLeaf, args: SysfsArgs, generic: Advice[]): Advice[] {
+  const scheduler =
+    !leaf.isKey &&
+    ((leaf.path[0] === 'block' && leaf.path[1] === 'attributes' && leaf.path[2] === 'queue/scheduler') ||
+      (leaf.path[0] === 'value' && 'path' in args && /\/queue\/scheduler$/.test(String(args.path))));
+  if (!scheduler) return generic;
+  const old = OLD_SCHEDULER.in(leaf.text);
+  return [...generic.filter((a) => a.id !== OLD_SCHEDULER.id), ...(old ? [old] : [])];
 }
 
 /** What the task sets, as (udev match, attributes) for a rule, or null when it persists otherwise. */
@@ -201,6 +213,7 @@ export const sysfs = {
   description: 'Attributes under /sys (transparent hugepages, block-device queue settings), live and persisted by tmpfiles or udev.',
   schema,
   validate,
+  advise,
   read,
   parse,
   plan,

@@ -182,7 +182,7 @@ function plan(args: XenserverVifArgs, o: XenserverVifObserved): PlanResult {
   const strategies = args.strategy ?? STRATEGIES;
   const vms = toModel(allowShutdown);
   const result = planNetback(vms, { workers, strategies });
-  if (!result.exhaustive) warnings.push('the search stopped at its size or time limit; this is the best plan found, not proven best');
+  if (!result.exhaustive) warnings.push('the search stopped at its work limit; this is the best plan found, not proven best');
   if (!allowShutdown && strategies.includes('reorder') && o.vms.some((v) => v.power !== 'halted')) {
     const unrestricted = planNetback(toModel(true), { workers, strategies }).best;
     const shutdowns = o.vms.filter((v) => v.power !== 'halted'

@@ -2,110 +2,101 @@
 // removed, ignore or renamed (seeds/README.md "Where the seeds are dated"). `hvtune validate`
 // and `hvtune play` print these as warnings with file:line:col; they never fail a run, because
 // the playbook may target old hosts on purpose. Pure: it reads the loaded playbook only.
+//
+// The rules here read the text of any argument of any module. Where a dated setting hides in a
+// module's own argument shapes (a sysfs attribute, a command's argv), the module says so through
+// Module.advise, with the advice exported here.
 
 import type { InputProblem } from './errors.js';
-import type { Playbook, Task } from './playbook.js';
+import type { Advice, ArgLeaf } from './module.js';
+import { taskModule, type Playbook, type Task } from './playbook.js';
 import { formatPath, type SourcePath } from './source.js';
-
-/** A string found in a task's raw arguments: a mapping key or a scalar value, with its path. */
-export interface ArgLeaf {
-  /** Path inside the task's module arguments (`['values', 'net.ipv4.tcp_tw_recycle']`). */
-  path: SourcePath;
-  text: string;
-  isKey: boolean;
-}
 
 export interface DatedRule {
   id: string;
-  /** The warning for this leaf of a task, or null. */
-  check(task: Task, leaf: ArgLeaf): string | null;
+  /** The advice for this argument's text, or null. */
+  check(leaf: ArgLeaf): Advice | null;
 }
+
+export const TCP_TW_RECYCLE: Advice = {
+  id: 'tcp_tw_recycle',
+  message:
+    'net.ipv4.tcp_tw_recycle was removed in Linux 4.12 (and broke clients behind NAT before that): ' +
+    'setting it fails on current kernels; drop it (net.ipv4.tcp_tw_reuse is the part of that advice that still holds)',
+};
+
+export const ELEVATOR: Advice = {
+  id: 'elevator',
+  message:
+    'elevator= on the kernel command line does nothing since Linux 5.0 (blk-mq): set the scheduler per device ' +
+    'with the sysfs module (block: {match: "sd*", attributes: {queue/scheduler: mq-deadline}}), which persists it by a udev rule',
+};
+
+export const KVM_HUGEPAGES: Advice = {
+  id: 'KVM_HUGEPAGES',
+  message:
+    '/etc/default/qemu-kvm KVM_HUGEPAGES is obsolete: current distributions ship no qemu-kvm init script that reads it. ' +
+    'Give guests huge pages with a hugepage pool, a hugetlbfs mount and libvirt_domain memory_backing: {hugepages: true} ' +
+    '(playbooks/hugepages.yml)',
+};
+
+export const IFCONFIG_TXQUEUELEN: Advice = {
+  id: 'ifconfig-txqueuelen',
+  message:
+    'ifconfig … txqueuelen is dated (net-tools is deprecated): today it is `ip link set dev IF txqueuelen N`, ' +
+    'and the ethtool module sets txqueuelen and persists it across reboots',
+};
 
 const OLD_SCHEDULERS: Record<string, string> = { cfq: 'bfq', noop: 'none', deadline: 'mq-deadline' };
 const OLD_SCHEDULER_WORD = /(?<![\w-])(cfq|noop|deadline)(?![\w-])/;
 
-const underPresent = (leaf: ArgLeaf) => leaf.path[0] === 'present';
-const isSchedulerAttribute = (task: Task, leaf: ArgLeaf) =>
-  task.module === 'sysfs' &&
-  !leaf.isKey &&
-  ((leaf.path[0] === 'block' && leaf.path[1] === 'attributes' && leaf.path[2] === 'queue/scheduler') ||
-    (leaf.path[0] === 'value' && /\/queue\/scheduler$/.test(String((task.args as { path?: unknown }).path ?? ''))));
+const SCHEDULER_NAME = 'scheduler-name';
+const schedulerAdvice = (name: string): Advice => ({
+  id: SCHEDULER_NAME,
+  message:
+    `the I/O scheduler "${name}" is gone since Linux 5.0 (blk-mq schedulers: mq-deadline, bfq, kyber, none): ` +
+    `use ${OLD_SCHEDULERS[name]} (cfq → bfq, noop → none, deadline → mq-deadline)`,
+});
 
+export const OLD_SCHEDULER = {
+  id: SCHEDULER_NAME,
+  /** The advice for an I/O scheduler name gone since Linux 5.0 standing as a word in `text`, or null. */
+  in(text: string): Advice | null {
+    const name = OLD_SCHEDULER_WORD.exec(text)?.[1];
+    return name ? schedulerAdvice(name) : null;
+  },
+};
+
+const HUGEPAGESZ_GB = 'hugepagesz-GB';
+
+/** The rules, in the order their warnings for one argument are printed. */
 export const DATED_RULES: DatedRule[] = [
+  { id: TCP_TW_RECYCLE.id, check: (leaf) => (/\btcp_tw_recycle\b/.test(leaf.text) ? TCP_TW_RECYCLE : null) },
+  { id: ELEVATOR.id, check: (leaf) => (/\belevator=/.test(leaf.text) ? ELEVATOR : null) },
   {
-    id: 'tcp_tw_recycle',
-    check: (_task, leaf) =>
-      /\btcp_tw_recycle\b/.test(leaf.text)
-        ? 'net.ipv4.tcp_tw_recycle was removed in Linux 4.12 (and broke clients behind NAT before that): ' +
-          'setting it fails on current kernels; drop it (net.ipv4.tcp_tw_reuse is the part of that advice that still holds)'
-        : null,
-  },
-  {
-    id: 'elevator',
-    check: (task, leaf) => {
-      const onCmdline = task.module === 'grub_cmdline' ? underPresent(leaf) && /^elevator(=|$)/.test(leaf.text) : /\belevator=/.test(leaf.text);
-      return onCmdline
-        ? 'elevator= on the kernel command line does nothing since Linux 5.0 (blk-mq): set the scheduler per device ' +
-            'with the sysfs module (block: {match: "sd*", attributes: {queue/scheduler: mq-deadline}}), which persists it by a udev rule'
-        : null;
+    id: OLD_SCHEDULER.id,
+    check: (leaf) => {
+      const name = /\belevator=(cfq|noop|deadline)\b/.exec(leaf.text)?.[1];
+      if (name) return schedulerAdvice(name);
+      return /queue\/scheduler/.test(leaf.text) ? OLD_SCHEDULER.in(leaf.text) : null;
     },
   },
   {
-    id: 'scheduler-name',
-    check: (task, leaf) => {
-      const text = leaf.text;
-      let name: string | undefined;
-      if (isSchedulerAttribute(task, leaf)) name = OLD_SCHEDULER_WORD.exec(text.trim())?.[1];
-      else if (task.module === 'grub_cmdline' ? underPresent(leaf) : true) {
-        name = /\belevator=(cfq|noop|deadline)\b/.exec(text)?.[1];
-        if (!name && /queue\/scheduler/.test(text)) name = OLD_SCHEDULER_WORD.exec(text)?.[1];
-      }
-      return name
-        ? `the I/O scheduler "${name}" is gone since Linux 5.0 (blk-mq schedulers: mq-deadline, bfq, kyber, none): ` +
-            `use ${OLD_SCHEDULERS[name]} (cfq → bfq, noop → none, deadline → mq-deadline)`
-        : null;
-    },
-  },
-  {
-    id: 'hugepagesz-GB',
-    check: (_task, leaf) => {
+    id: HUGEPAGESZ_GB,
+    check: (leaf) => {
       const m = /\b((?:default_)?hugepagesz)=(\d+)GB\b/i.exec(leaf.text);
       return m
-        ? `${m[0]}: write ${m[1]}=${m[2]}G, the form the kernel documents (kernel-parameters.txt); ` +
-            'command-line arguments are compared as text, so 1GB and 1G would count as two different values'
+        ? {
+            id: HUGEPAGESZ_GB,
+            message:
+              `${m[0]}: write ${m[1]}=${m[2]}G, the form the kernel documents (kernel-parameters.txt); ` +
+              'command-line arguments are compared as text, so 1GB and 1G would count as two different values',
+          }
         : null;
     },
   },
-  {
-    id: 'KVM_HUGEPAGES',
-    check: (task, leaf) => {
-      const path = String((task.args as { path?: unknown } | null)?.path ?? '');
-      const hit = /\bKVM_HUGEPAGES\b/.test(leaf.text) || (leaf.path[0] === 'path' && path === '/etc/default/qemu-kvm');
-      return hit
-        ? '/etc/default/qemu-kvm KVM_HUGEPAGES is obsolete: current distributions ship no qemu-kvm init script that reads it. ' +
-            'Give guests huge pages with a hugepage pool, a hugetlbfs mount and libvirt_domain memory_backing: {hugepages: true} ' +
-            '(playbooks/hugepages.yml)'
-        : null;
-    },
-  },
-  {
-    id: 'ifconfig-txqueuelen',
-    check: (task, leaf) => {
-      const argv = (task.args as { argv?: unknown } | null)?.argv;
-      const inArgv =
-        task.module === 'command' &&
-        leaf.path[0] === 'argv' &&
-        leaf.path[1] === 0 &&
-        Array.isArray(argv) &&
-        /(^|\/)ifconfig$/.test(leaf.text) &&
-        argv.some((a) => a === 'txqueuelen');
-      const inText = !inArgv && /\bifconfig\b[^\n]*\btxqueuelen\b/.test(leaf.text);
-      return inArgv || inText
-        ? 'ifconfig … txqueuelen is dated (net-tools is deprecated): today it is `ip link set dev IF txqueuelen N`, ' +
-            'and the ethtool module sets txqueuelen and persists it across reboots'
-        : null;
-    },
-  },
+  { id: KVM_HUGEPAGES.id, check: (leaf) => (/\bKVM_HUGEPAGES\b/.test(leaf.text) ? KVM_HUGEPAGES : null) },
+  { id: IFCONFIG_TXQUEUELEN.id, check: (leaf) => (/\bifconfig\b[^\n]*\btxqueuelen\b/.test(leaf.text) ? IFCONFIG_TXQUEUELEN : null) },
 ];
 
 /** Every key and string value in a task's arguments, depth first, with its path. */
@@ -128,18 +119,21 @@ function taskSourcePath(task: Task): SourcePath | null {
 export function datedAdvice(playbook: Playbook, rules: readonly DatedRule[] = DATED_RULES): InputProblem[] {
   const problems: InputProblem[] = [];
   const seen = new Set<string>();
+  // a module's own advice is printed in the place of the rule of the same id
+  const rank = (a: Advice) => {
+    const i = rules.findIndex((r) => r.id === a.id);
+    return i < 0 ? rules.length : i;
+  };
   for (const play of playbook.plays) {
     for (const task of [...play.tasks, ...play.handlers]) {
       const at = taskSourcePath(task);
       const argsAt: SourcePath = at ? [...at, task.module] : [];
-      // Removing dated advice is the fix, not the problem.
-      if ((task.args as { state?: unknown } | null)?.state === 'absent') continue;
+      const module = taskModule(task);
       for (const leaf of argLeaves(task.args)) {
-        if (task.module === 'lineinfile' && leaf.path[0] === 'regexp') continue;
-        for (const rule of rules) {
-          const message = rule.check(task, leaf);
-          if (message === null) continue;
-          const key = `${rule.id}\u0000${task.path}\u0000${leaf.path.join('\u0000')}`;
+        const generic = rules.map((r) => r.check(leaf)).filter((a): a is Advice => a !== null);
+        const advice = module.advise ? module.advise(leaf, task.args, generic) : generic;
+        for (const { id, message } of [...advice].sort((a, b) => rank(a) - rank(b))) {
+          const key = `${id}\u0000${task.path}\u0000${leaf.path.join('\u0000')}`;
           if (seen.has(key)) continue;
           seen.add(key);
           problems.push({

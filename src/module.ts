@@ -126,6 +126,20 @@ export interface SettingState {
   live: string | null;
 }
 
+/** One string of a task's arguments as written in the playbook: a mapping key or a scalar value. */
+export interface ArgLeaf {
+  /** Path inside the module arguments (`['values', 'net.ipv4.tcp_tw_recycle']`). */
+  path: readonly (string | number)[];
+  text: string;
+  isKey: boolean;
+}
+
+/** Dated advice (src/dated.ts) about one argument; `id` names its rule: one warning per rule and argument. */
+export interface Advice {
+  id: string;
+  message: string;
+}
+
 export interface Module<Args = any, Observed = any> {
   name: string;
   description: string;
@@ -145,6 +159,21 @@ export interface Module<Args = any, Observed = any> {
    * before validation and read. `readFile` resolves paths relative to the playbook.
    */
   resolve?(args: Args, local: { readFile(path: string): string; render(text: string, name: string): string }): Args;
+  /**
+   * Optional: files on the controller this task reads (a local template), from its arguments as
+   * written in the playbook: paths relative to the playbook, leaving out templated ones (`{{`),
+   * known only per host. A saved plan records their hashes, so applying it says when one changed. Pure.
+   */
+  localInputs?(args: Args): string[];
+  /**
+   * Optional: dated advice about this module's own argument shapes. `hvtune validate` and `play`
+   * call it for every key and string value of a task's arguments as written in the playbook (the
+   * schema holds except where a `{{ }}` template stands), with `generic`: what the rules that read
+   * any text found in it. It returns the advice for that argument: `generic`, less (a removal, a
+   * regexp that finds the dated line), or more (a shape only this module knows, as the value of a
+   * queue/scheduler attribute). Without it `generic` stands. Pure.
+   */
+  advise?(leaf: ArgLeaf, args: Args, generic: Advice[]): Advice[];
   /** Reads this task needs: pure, no I/O. */
   read(args: Args, ctx: PlanContext): ReadRequest[];
   /** Turn raw results (same order as read's requests) into typed observations: pure. */

@@ -9,12 +9,13 @@ import { dirname, resolve } from 'node:path';
 import { HvtuneError } from './errors.js';
 import type { Change } from './module.js';
 import type { Facts } from './facts.js';
-import type { Playbook } from './playbook.js';
+import { taskModule, type Playbook } from './playbook.js';
 import type { RunEvent } from './events.js';
 import type { PlannedTask } from './engine/types.js';
 
 export const PLAN_FORMAT = 'hvtune-plan';
-export const PLAN_VERSION = 1;
+/** 2: grub_cmdline and ethtool changes carry what apply needs in their data (files, device). */
+export const PLAN_VERSION = 2;
 
 /** An input file and the sha256 of its content when the plan was made (null: it did not exist). */
 export interface InputFile {
@@ -54,19 +55,17 @@ export function hashFile(path: string): InputFile {
   return { path: abs, sha256: existsSync(abs) ? sha256(readFileSync(abs)) : null };
 }
 
-/** Local template files the playbook's tasks name (`template:` arguments), resolved against its folder. */
+/**
+ * Local files the playbook's tasks name (a file task's `template:`), as each task's module declares
+ * them (Module.localInputs), resolved against the playbook's folder.
+ */
 export function templatePaths(playbook: Playbook): string[] {
   const found = new Set<string>();
-  const visit = (value: unknown) => {
-    if (Array.isArray(value)) value.forEach(visit);
-    else if (value && typeof value === 'object') {
-      for (const [k, v] of Object.entries(value)) {
-        if (k === 'template' && typeof v === 'string' && !v.includes('{{')) found.add(resolve(dirname(playbook.file), v));
-        else visit(v);
-      }
+  for (const play of playbook.plays) {
+    for (const t of [...play.tasks, ...play.handlers]) {
+      for (const path of taskModule(t).localInputs?.(t.args) ?? []) found.add(resolve(dirname(playbook.file), path));
     }
-  };
-  for (const play of playbook.plays) for (const t of [...play.tasks, ...play.handlers]) visit(t.args);
+  }
   return [...found].sort();
 }
 

@@ -3,15 +3,16 @@
 // per task, module arguments without templates, notify targets) and reports every problem at once.
 
 import { InputError, type InputProblem, type SourcePosition } from './errors.js';
+import type { Module } from './module.js';
 import { checkSchema, closestMatches, listWords, sortProblems } from './schema.js';
 import { TASK_KEYWORDS, TASK_KEY_HINTS, playbookSchema } from './schemas/playbook.js';
 import { formatPath, loadSource, parseSource, valueAt, type Source, type SourcePath } from './source.js';
 
-/** What the playbook needs to know of a module (a subset of the Module contract). */
-export interface ModuleSpec {
-  schema: object;
-  validate?(args: any): { path: string; message: string }[];
-}
+/**
+ * What the playbook needs to know of a module, and what checks of a loaded playbook ask it before
+ * anything connects (a subset of the Module contract).
+ */
+export type ModuleSpec = Pick<Module, 'schema' | 'validate' | 'localInputs' | 'advise'>;
 export type ModuleRegistry = ReadonlyMap<string, ModuleSpec>;
 
 export interface Task {
@@ -48,6 +49,13 @@ export interface Playbook {
 
 /** Where a task's module arguments sit in its source, and the module that checks them. */
 const taskModules = new WeakMap<Task, { spec: ModuleSpec; at: SourcePath }>();
+
+/** The module a loaded task runs, as the registry the playbook was loaded with gave it. */
+export function taskModule(task: Task): ModuleSpec {
+  const known = taskModules.get(task);
+  if (!known) throw new Error(`${task.path}: task was not loaded by loadPlaybook`);
+  return known.spec;
+}
 
 export function loadPlaybook(file: string, modules: ModuleRegistry): Playbook {
   return buildPlaybook(loadSource(file), modules);

@@ -54,10 +54,18 @@ export interface PlanOptions {
   workers: number;
   /** Allowed fixes, most preferred first. */
   strategies: Strategy[];
-  /** Search budget (nodes) and time limit; beyond either the best plan found so far is returned. */
+  /**
+   * Search budget in units of work (about one per VM or worker looked at); beyond it the best plan
+   * found so far is returned. Work, not time: the same input gives the same plan on any machine.
+   */
   budget?: number;
-  deadlineMs?: number;
 }
+
+/**
+ * The default budget: about a second of search on a loaded 2-core machine, whatever the pool's
+ * size, since work is counted per VM and per worker a node costs.
+ */
+export const DEFAULT_BUDGET = 10_000_000;
 
 export interface NetbackPlan {
   current: Evaluation;
@@ -229,12 +237,13 @@ export function planNetback(vms: readonly ModelVm[], opts: PlanOptions): Netback
       for (const o of vifOrders(vm, allow.has('reorder') && vm.reorderable)) list.push({ ...o, dummies: d });
     options.set(vm.key, list);
   }
-  const signature = (vm: ModelVm): string =>
-    `${vm.reorderable}|${byDevice(vm.vifs).map((f) => f.weight).join(',')}`;
+  // VMs of one shape are interchangeable in the start order: the search tries one of them.
+  const shapeOf = new Map(vms.map((vm) => [vm, `${vm.reorderable}|${byDevice(vm.vifs).map((f) => f.weight).join(',')}`]));
   const totalWeight = vms.reduce((s, v) => s + v.vifs.reduce((t, f) => t + f.weight, 0), 0);
-  let nodes = 0;
-  const budget = opts.budget ?? 2_000_000;
-  const deadline = Date.now() + (opts.deadlineMs ?? 1500);
+  // A complete layout is evaluated in full: sorts and maps over every VM and VIF, many times a node.
+  const leafWork = 4 * (vms.length + vms.reduce((n, v) => n + v.vifs.length, 0));
+  let work = 0;
+  const budget = opts.budget ?? DEFAULT_BUDGET;
   let exhaustive = true;
   const loads = new Array<number>(W).fill(0);
   const chosenOrder: string[] = [];
@@ -256,12 +265,15 @@ export function planNetback(vms: readonly ModelVm[], opts: PlanOptions): Netback
   };
 
   const visit = (remaining: ModelVm[], slot: number, remainingWeight: number, touchedSoFar: number): void => {
-    if (++nodes > budget || ((nodes & 1023) === 0 && Date.now() > deadline)) {
+    // A node costs its bound (a pass over the workers) and a pass over the VMs left.
+    work += 1 + W + remaining.length;
+    if (work > budget) {
       exhaustive = false;
       return;
     }
     if (cannotWin(remainingWeight, touchedSoFar)) return;
     if (!remaining.length) {
+      work += leafWork;
       const layout: Layout = {
         startOrder: [...chosenOrder],
         vifOrder: Object.fromEntries(chosenOrder.map((k) => [k, chosen[k].vifOrder])),
@@ -274,7 +286,7 @@ export function planNetback(vms: readonly ModelVm[], opts: PlanOptions): Netback
     const candidates = allow.has('start_order') ? remaining : remaining.slice(0, 1);
     const seenShapes = new Set<string>();
     for (const vm of candidates) {
-      const shape = signature(vm);
+      const shape = shapeOf.get(vm)!;
       if (seenShapes.has(shape)) continue;
       seenShapes.add(shape);
       const rest = remaining.filter((v) => v !== vm);
@@ -327,13 +339,8 @@ function greedy(vms: readonly ModelVm[], ordered: ModelVm[], options: Map<string
 
 /** Pour `amount` onto the lowest loads (continuous): the least possible max and sum of squares. */
 export function waterFill(loads: readonly number[], amount: number, integral = false): { level: number; spread: number } {
-  if (integral) {
-    // Integer weights: pour unit by unit onto the lowest worker (a tighter, still valid bound).
-    const l = [...loads];
-    for (let u = 0; u < Math.round(amount); u++) l[l.indexOf(Math.min(...l))] += 1;
-    return { level: amount > 0 ? Math.max(...l) : 0, spread: l.reduce((t, x) => t + x * x, 0) };
-  }
   const sorted = [...loads].sort((a, b) => a - b);
+  if (integral) return waterFillUnits(sorted, Math.round(amount));
   let left = amount;
   let level = sorted[0] ?? 0;
   let i = 0;
@@ -348,6 +355,25 @@ export function waterFill(loads: readonly number[], amount: number, integral = f
   }
   const spread = sorted.reduce((t, l) => t + Math.max(l, level) ** 2, 0);
   return { level: amount > 0 ? level : 0, spread: amount > 0 ? spread : sorted.reduce((t, l) => t + l * l, 0) };
+}
+
+/**
+ * Integer weights: the loads after pouring `units` one by one onto the lowest worker (a tighter,
+ * still valid bound), computed in one pass over the sorted loads so that large weights cost no
+ * more than small ones. The lowest k workers rise to `level`, `extra` of them one unit more.
+ */
+function waterFillUnits(sorted: readonly number[], units: number): { level: number; spread: number } {
+  const squares = (from: number) => sorted.slice(from).reduce((t, l) => t + l * l, 0);
+  if (units <= 0) return { level: 0, spread: squares(0) };
+  let k = 1;
+  let sum = sorted[0];
+  while (k < sorted.length && units + sum >= k * sorted[k]) sum += sorted[k++];
+  const level = Math.floor((units + sum) / k);
+  const extra = units + sum - k * level;
+  return {
+    level: Math.max(sorted[sorted.length - 1], extra > 0 ? level + 1 : level),
+    spread: (k - extra) * level * level + extra * (level + 1) ** 2 + squares(k),
+  };
 }
 
 /** Workers that carry at least one busy VIF. */

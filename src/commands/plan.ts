@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { exitCode } from '../events.js';
-import { changeCount, plannedTasksOf, serialisePlan, type SavedPlan } from '../planfile.js';
+import { PLAN_FORMAT, PLAN_VERSION, changeCount, plannedTasksOf, serialisePlan, type SavedPlan } from '../planfile.js';
 import { plainRenderer } from '../output/plain.js';
 import { jsonRenderer } from '../output/json.js';
 import { checkRun } from './check-run.js';
@@ -40,7 +40,7 @@ async function plan(session: Session, playbookFile: string, o: PlanFlags): Promi
     io.stderr(style.red(`error: no plan saved: ${report.failures.map((f) => f.host).filter((h, i, a) => a.indexOf(h) === i).join(', ')} failed`));
     return 1;
   }
-  const saved: SavedPlan = { format: 'hvtune-plan', version: 1, kind: 'plan', createdAt: new Date().toISOString(), inputs, options, hosts: planned.hosts };
+  const saved: SavedPlan = { format: PLAN_FORMAT, version: PLAN_VERSION, kind: 'plan', createdAt: new Date().toISOString(), inputs, options, hosts: planned.hosts };
   writeFileSync(o.output, serialisePlan(saved));
   const n = changeCount(saved);
   const msg = n === 0 ? `no changes; plan saved to ${o.output}` : `${n} change(s) saved to ${o.output}; apply exactly these with: hvtune apply ${o.output}`;

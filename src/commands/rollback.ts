@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { HvtuneError } from '../errors.js';
 import { planRollback } from '../engine/rollback.js';
-import { changeCount, hashFile, serialisePlan, type SavedPlan } from '../planfile.js';
+import { PLAN_FORMAT, PLAN_VERSION, changeCount, hashFile, serialisePlan, type SavedPlan } from '../planfile.js';
 import { readRecord } from '../records.js';
 import { rollbackLines } from '../output/state.js';
 import { hostConnector, loadInventory, loadModules, withConnection, withForks, type ConnectionFlags, type Session } from './session.js';
@@ -34,8 +34,8 @@ async function rollback(session: Session, recordFile: string, o: RollbackFlags):
   const inventory = loadInventory(inventoryFile);
   const undo = await planRollback(record, { inventory, modules: await loadModules(), connect: hostConnector(inventory, o), forks: o.forks });
   const plan: SavedPlan = {
-    format: 'hvtune-plan',
-    version: 1,
+    format: PLAN_FORMAT,
+    version: PLAN_VERSION,
     kind: 'rollback',
     record: recordFile,
     createdAt: new Date().toISOString(),

@@ -2,8 +2,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { loadModules } from '../../../modules/index.js';
 import type { Change } from '../../../src/module.js';
-import { changedInputs, compareChanges, hashFile, parsePlan, planInputs, serialisePlan, sha256, type SavedPlan } from '../../../src/planfile.js';
+import { PLAN_VERSION, changedInputs, compareChanges, hashFile, parsePlan, planInputs, serialisePlan, sha256, type SavedPlan } from '../../../src/planfile.js';
+import { loadPlaybook } from '../../../src/playbook.js';
 
 const live = (target: string, before: string | null, after: string): Change => ({ summary: `set ${target}`, target, effect: 'live', before, after, data: { value: after } });
 const file = (path: string, before: string | null, after: string | null): Change => ({ summary: `write ${path}`, target: path, effect: 'persistent', diff: { path, before, after } });
@@ -11,7 +13,7 @@ const file = (path: string, before: string | null, after: string | null): Change
 function samplePlan(): SavedPlan {
   return {
     format: 'hvtune-plan',
-    version: 1,
+    version: PLAN_VERSION,
     kind: 'plan',
     createdAt: '2025-01-01T00:00:00.000Z',
     inputs: { playbook: { path: '/p/site.yml', sha256: 'a'.repeat(64) }, inventory: { path: '/p/inv.yml', sha256: 'b'.repeat(64) }, templates: [] },
@@ -44,7 +46,7 @@ describe('saved plan file', () => {
 });
 
 describe('input hashes', () => {
-  it('hashes content with sha256 and says which input changed or vanished', () => {
+  it('hashes content with sha256 and says which input changed or vanished', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hvtune-planfile-'));
     const pb = join(dir, 'site.yml');
     const inv = join(dir, 'inv.yml');
@@ -54,7 +56,7 @@ describe('input hashes', () => {
     writeFileSync(tpl, 'a={{a}}\n');
     expect(hashFile(inv)).toEqual({ path: inv, sha256: sha256('all: {}\n') });
     expect(sha256('')).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
-    const playbook = { file: pb, plays: [{ tasks: [{ args: { path: '/etc/x', template: 'x.conf.hbs' } }], handlers: [] }] } as never;
+    const playbook = loadPlaybook(pb, await loadModules());
     const inputs = planInputs(pb, inv, playbook);
     expect(inputs.templates).toEqual([{ path: tpl, sha256: sha256('a={{a}}\n') }]);
     expect(changedInputs(inputs)).toEqual([]);
@@ -62,6 +64,18 @@ describe('input hashes', () => {
     writeFileSync(tpl, 'a=2\n');
     expect(changedInputs(inputs)).toEqual([`${pb} changed since the plan was made`, `${tpl} changed since the plan was made`]);
     expect(changedInputs({ ...inputs, inventory: { path: join(dir, 'gone.yml'), sha256: 'c' } })[1]).toMatch(/gone\.yml no longer exists/);
+  });
+
+  it("asks each task's module for its local files: handlers count, a templated name is known only per host", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hvtune-planfile-'));
+    const pb = join(dir, 'site.yml');
+    writeFileSync(
+      pb,
+      '- hosts: all\n  tasks:\n    - file: { path: /etc/a, template: a.hbs }\n      notify: h\n    - file: { path: /etc/b, template: "{{ name }}.hbs" }\n' +
+        '    - lineinfile: { path: /etc/c, line: "template: c.hbs" }\n  handlers:\n    - name: h\n      file: { path: /etc/d, template: sub/d.hbs }\n',
+    );
+    const inputs = planInputs(pb, join(dir, 'inv.yml'), loadPlaybook(pb, await loadModules()));
+    expect(inputs.templates.map((t) => t.path)).toEqual([join(dir, 'a.hbs'), join(dir, 'sub/d.hbs')]);
   });
 });
 

@@ -1,6 +1,6 @@
 // Property tests over random layouts (seeded PRNG, so a failure reproduces): the chosen plan never
 // leaves a worker idle while another carries two or more busy VIFs, when the allowed fixes can avoid it.
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   assignWorkers,
   currentStartOrder,
@@ -127,16 +127,64 @@ describe('netback planner properties (seeded random layouts)', () => {
 });
 
 describe('large pools', () => {
-  it('30 VMs × 3 VIFs plan within the time limit, balanced as far as possible', () => {
-    const vms: ModelVm[] = Array.from({ length: 30 }, (_, v) => ({
+  const pool = (): ModelVm[] =>
+    Array.from({ length: 30 }, (_, v) => ({
       key: `vm${v}`, name: `vm${String(v).padStart(2, '0')}`, order: 0, reorderable: true,
       vifs: [0, 1, 2].map((d) => ({ key: `vm${v}-${d}`, device: d, network: `n${d}`, weight: d === (v % 3 === 0 ? 1 : 2) ? 1 : 0 })),
     }));
+  const all: Strategy[] = ['start_order', 'reorder', 'dummy'];
+
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('30 VMs × 3 VIFs plan within the work limit in seconds, balanced as far as possible', () => {
     const started = Date.now();
-    const { current, best } = planNetback(vms, { workers: 4, strategies: ['start_order', 'reorder', 'dummy'], deadlineMs: 500 });
+    const { current, best, exhaustive } = planNetback(pool(), { workers: 4, strategies: all });
     expect(Date.now() - started).toBeLessThan(5000);
+    expect(exhaustive).toBe(false); // the search is cut short: what follows must not depend on when
     expect(current.loads).toEqual([7, 9, 8, 6]);
     expect([...best.loads].sort()).toEqual([7, 7, 8, 8]); // 30 busy VIFs on 4 workers: 8 at most
+  });
+
+  /** A pool whose search keeps finding better plans late: where it stops decides the plan. */
+  function mixedPool(seed: number): { vms: ModelVm[]; workers: number } {
+    const rand = prng(seed);
+    const pick = (n: number) => Math.floor(rand() * n);
+    const n = 20 + pick(20);
+    const workers = 3 + pick(6);
+    const vms = Array.from({ length: n }, (_, v) => ({
+      key: `vm${v}`, name: `vm${String(v).padStart(2, '0')}`, order: pick(5), reorderable: rand() < 0.5,
+      vifs: Array.from({ length: 1 + pick(4) }, (_, d) => ({ key: `vm${v}-${d}`, device: d, network: `n${d}`, weight: rand() < 0.4 ? 1 + pick(3) : 0 })),
+    }));
+    return { vms, workers };
+  }
+
+  it('a slow clock (a loaded machine) gives exactly the same plan: the search never reads it', () => {
+    const { vms, workers } = mixedPool(13);
+    const normal = planNetback(vms, { workers, strategies: ['dummy'] });
+    expect(normal.exhaustive).toBe(false);
+    // here a search stopped early plans differently, so a stop by the clock would show
+    expect(planNetback(vms, { workers, strategies: ['dummy'], budget: 20_000 }).best.maxLoad).toBeGreaterThan(normal.best.maxLoad);
+    let now = Date.now();
+    vi.spyOn(Date, 'now').mockImplementation(() => (now += 1000));
+    vi.spyOn(performance, 'now').mockImplementation(() => (now += 1000));
+    expect(planNetback(vms, { workers, strategies: ['dummy'] })).toEqual(normal);
+  });
+
+  it('a smaller budget stops sooner, and at the same place every time', () => {
+    const small = () => planNetback(pool(), { workers: 4, strategies: all, budget: 50_000 });
+    const first = small();
+    expect(first.exhaustive).toBe(false);
+    expect(small()).toEqual(first);
+  });
+
+  it('large integer weights cost no more work than weight 1 (the bound pours them in one pass)', () => {
+    const heavy = pool().map((vm) => ({ ...vm, vifs: vm.vifs.map((f) => ({ ...f, weight: f.weight * 100_000 })) }));
+    const started = Date.now();
+    const { best } = planNetback(heavy, { workers: 4, strategies: all });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect([...best.loads].sort()).toEqual([700_000, 700_000, 800_000, 800_000]);
   });
 });
 
@@ -145,5 +193,19 @@ describe('waterFill (the search bound)', () => {
     expect(waterFill([0, 2, 4], 3)).toEqual({ level: 2.5, spread: 2.5 ** 2 * 2 + 16 });
     expect(waterFill([0, 2, 4], 3, true)).toEqual({ level: 4, spread: 2 * 2 + 3 * 3 + 16 });
     expect(waterFill([1, 1], 0)).toEqual({ level: 0, spread: 2 });
+  });
+
+  it('integer pouring in one pass equals pouring unit by unit', () => {
+    const byUnits = (loads: number[], amount: number) => {
+      const l = [...loads];
+      for (let u = 0; u < amount; u++) l[l.indexOf(Math.min(...l))] += 1;
+      return { level: amount > 0 ? Math.max(...l) : 0, spread: l.reduce((t, x) => t + x * x, 0) };
+    };
+    const rand = prng(0xf111);
+    for (let n = 0; n < 500; n++) {
+      const loads = Array.from({ length: 1 + Math.floor(rand() * 6) }, () => Math.floor(rand() * 10));
+      const amount = Math.floor(rand() * 25);
+      expect(waterFill(loads, amount, true), `${loads} + ${amount}`).toEqual(byUnits(loads, amount));
+    }
   });
 });
