@@ -2,7 +2,7 @@
 // persistent XML, shows the patch as a diff of the canonical XML, applies what libvirt can change
 // on a running domain with `--live --config`, and reports the rest as a pending VM restart.
 
-import type { Change, HostHandle, Module, Pending, PlanContext, PlanResult, ReadRequest, ReadResult } from '../src/module.js';
+import type { Change, HostHandle, Module, Pending, PlanResult, ReadRequest, ReadResult } from '../src/module.js';
 import { ApplyVerifyError, TaskError } from '../src/errors.js';
 import { globMatch, isGlob } from '../src/glob.js';
 import { sh } from '../src/quote.js';

@@ -145,7 +145,7 @@ function ensureChild(parent: Element, tag: string): Element {
 
 const root = (doc: Document) => doc.documentElement as Element;
 const text = (el: Element | null): string | null => (el ? (el.textContent ?? '').trim() : null);
-const attr = (el: Element | null, name: string): string | null => (el && el.hasAttribute(name) ? el.getAttribute(name) : null);
+const attr = (el: Element | null, name: string): string | null => (el?.hasAttribute(name) ? el.getAttribute(name) : null);
 
 function setText(el: Element, value: string): void {
   while (el.firstChild) el.removeChild(el.firstChild);

@@ -189,7 +189,7 @@ export function withStanzaBlock(content: string, iface: string, lines: string[])
 
 /** Does /etc/network/interfaces define a stanza for iface? */
 export function hasStanza(content: string | null, iface: string): boolean {
-  return content !== null && content.split('\n').some((l) => new RegExp(`^\\s*iface\\s+${iface.replace(/[.]/g, '\\.')}\\s`).test(l));
+  return !!content?.split('\n').some((l) => new RegExp(`^\\s*iface\\s+${iface.replace(/[.]/g, '\\.')}\\s`).test(l));
 }
 
 /** NetworkManager ethtool.* properties for what it holds; the rest goes to a udev rule. */

@@ -204,7 +204,7 @@ export function missingLiveOptions(desired: string, live: string, ctx: OptionCon
     if (!want.has(k) || NOT_SHOWN_LIVE.has(k) || k.startsWith('x-') || k === 'comment') continue;
     const v = want.get(k)!;
     // percentages (tmpfs size=50%) are turned into bytes by the kernel: not comparable
-    if (v !== null && v.endsWith('%')) continue;
+    if (v?.endsWith('%')) continue;
     if (!have.has(k) || have.get(k) !== v) out.push(item);
   }
   return out;

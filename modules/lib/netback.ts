@@ -209,9 +209,9 @@ function vifOrders(vm: ModelVm, allowReorder: boolean): { vifOrder: string[]; we
 
 function placeWithFewestMoves(vifs: ModelVif[], pattern: number[]): string[] {
   const free = new Set(vifs.map((_, i) => i));
-  const placed: (number | undefined)[] = pattern.map((w, pos) =>
-    vifs[pos].weight === w ? (free.delete(pos), pos) : undefined,
-  );
+  // a VIF already at a position of its weight stays there
+  const placed: (number | undefined)[] = pattern.map((w, pos) => (vifs[pos].weight === w ? pos : undefined));
+  for (const pos of placed) if (pos !== undefined) free.delete(pos);
   return pattern.map((w, pos) => {
     let i = placed[pos];
     if (i === undefined) {

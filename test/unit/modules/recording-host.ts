@@ -32,12 +32,29 @@ export function recordingHost(opts: { files?: Record<string, string>; script?: (
     facts,
     calls,
     files,
-    exec: async (argv) => (calls.push(`exec ${joinArgv(argv)}`), ok),
-    run: async (argv) => (calls.push(`exec ${joinArgv(argv)}`), ok),
-    sh: async (script) => (calls.push(`sh ${script}`), ok),
+    exec: async (argv) => {
+      calls.push(`exec ${joinArgv(argv)}`);
+      return ok;
+    },
+    run: async (argv) => {
+      calls.push(`exec ${joinArgv(argv)}`);
+      return ok;
+    },
+    sh: async (script) => {
+      calls.push(`sh ${script}`);
+      return ok;
+    },
     read: async (requests) => requests.map(answer),
-    writeFile: async (path, content) => (calls.push(`write ${path}`), files.set(path, content), { backup: null }),
-    removeFile: async (path) => (calls.push(`remove ${path}`), files.delete(path), { backup: null }),
+    writeFile: async (path, content) => {
+      calls.push(`write ${path}`);
+      files.set(path, content);
+      return { backup: null };
+    },
+    removeFile: async (path) => {
+      calls.push(`remove ${path}`);
+      files.delete(path);
+      return { backup: null };
+    },
     restoreFile: async () => undefined,
   };
 }

@@ -24,7 +24,12 @@ describe('ethtool apply', () => {
 
   it('sets the channels, then each xps map the plan lists, and reads them back by the planned name', async () => {
     const scripts: string[] = [];
-    const host = recordingHost({ script: (s) => (scripts.push(s), AFTER) });
+    const host = recordingHost({
+      script: (s) => {
+        scripts.push(s);
+        return AFTER;
+      },
+    });
     await ethtool.apply(saved(planned), host, args);
     expect(host.calls).toEqual([
       'exec ethtool -L ens3 combined 2',
