@@ -37,7 +37,8 @@ function area(url) {
 
 function table(title, rows, total, top, unit = 'ms') {
   const lines = [`### ${title}`, '', `| self ${unit} | % | where |`, '|---:|---:|---|'];
-  for (const [name, value] of rows.slice(0, top)) lines.push(`| ${value.toFixed(unit === 'ms' ? 0 : 2)} | ${((100 * value) / total).toFixed(1)} | ${name} |`);
+  for (const [name, value] of rows.slice(0, top))
+    lines.push(`| ${value.toFixed(unit === 'ms' ? 0 : 2)} | ${((100 * value) / total).toFixed(1)} | ${name} |`);
   return lines.join('\n');
 }
 

@@ -71,7 +71,10 @@ function writeClientFiles(lab) {
     '',
   );
   writeFileSync(join(dir, 'inventory.ini'), lines.join('\n'));
-  writeFileSync(join(dir, 'hosts.json'), JSON.stringify(lab.hosts.map(({ name, address, port, hostKeyPublic }) => ({ name, address, port, hostKeyPublic }))));
+  writeFileSync(
+    join(dir, 'hosts.json'),
+    JSON.stringify(lab.hosts.map(({ name, address, port, hostKeyPublic }) => ({ name, address, port, hostKeyPublic }))),
+  );
 }
 
 /** ansible.cfg for `forks` hosts at once; ANSIBLE_HOME keeps Ansible's files out of /root. */
@@ -155,7 +158,8 @@ export async function checkEndState(lab, reference) {
   for (const [name, state] of states) {
     for (const [key, want] of Object.entries(DESIRED_SYSCTLS)) {
       if (state.live?.[key] !== want) problems.push(`${name}: live ${key} = ${state.live?.[key]}, want ${want}`);
-      if (state[SYSCTL_FILE]?.values?.[key] !== want) problems.push(`${name}: ${SYSCTL_FILE} has ${key} = ${state[SYSCTL_FILE]?.values?.[key]}`);
+      if (state[SYSCTL_FILE]?.values?.[key] !== want)
+        problems.push(`${name}: ${SYSCTL_FILE} has ${key} = ${state[SYSCTL_FILE]?.values?.[key]}`);
     }
     for (const path of COMPARED_FILES) {
       if (JSON.stringify(state[path]) !== JSON.stringify(ref[path])) {

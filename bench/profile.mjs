@@ -33,7 +33,13 @@ try {
   }
   const profDir = join(dir, 'prof');
   const load1 = loadAverage()[0];
-  const m = await timed(hvtuneArgv(lab, { check: SCENARIO === 'check', nodeFlags: HEAP ? ['--heap-prof', `--heap-prof-dir=${profDir}`] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`] }), { dir, label: 'profiled' });
+  const m = await timed(
+    hvtuneArgv(lab, {
+      check: SCENARIO === 'check',
+      nodeFlags: HEAP ? ['--heap-prof', `--heap-prof-dir=${profDir}`] : ['--cpu-prof', `--cpu-prof-dir=${profDir}`],
+    }),
+    { dir, label: 'profiled' },
+  );
   const file = readdirSync(profDir).find((f) => f.endsWith(HEAP ? '.heapprofile' : '.cpuprofile'));
   const profile = JSON.parse(readFileSync(join(profDir, file), 'utf8'));
   const report = JSON.parse(m.stdout);

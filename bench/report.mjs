@@ -76,7 +76,9 @@ function scenarioTable(samples, hostCounts, scenario) {
 function floorTable(samples, hostCounts) {
   const rows = ['| N | floor wall s | floor CPU s | floor host CPU s | floor max RSS MB |', '|---:|---:|---:|---:|---:|'];
   for (const n of hostCounts) {
-    rows.push(`| ${n} | ${fmt(stat(samples, n, 'floor', 'floor', 'wall'))} | ${fmt(stat(samples, n, 'floor', 'floor', 'cpu'))} | ${fmt(stat(samples, n, 'floor', 'floor', 'hostCpu'))} | ${fmt(stat(samples, n, 'floor', 'floor', 'maxRssMb'), 0)} |`);
+    rows.push(
+      `| ${n} | ${fmt(stat(samples, n, 'floor', 'floor', 'wall'))} | ${fmt(stat(samples, n, 'floor', 'floor', 'cpu'))} | ${fmt(stat(samples, n, 'floor', 'floor', 'hostCpu'))} | ${fmt(stat(samples, n, 'floor', 'floor', 'maxRssMb'), 0)} |`,
+    );
   }
   return rows.join('\n');
 }
@@ -88,15 +90,34 @@ function verdict(ok, text) {
 function targets(samples, hostCounts) {
   const at = (tool, scenario, field = 'wall') => stat(samples, 50, tool, scenario, field);
   const lines = [];
-  for (const [scenario, want] of [['idempotent', 10], ['check', 10], ['cold', 5]]) {
+  for (const [scenario, want] of [
+    ['idempotent', 10],
+    ['check', 10],
+    ['cold', 5],
+  ]) {
     const x = at('ansible', scenario) / at('hvtune', scenario);
-    lines.push(verdict(Number.isFinite(x) ? x >= want : undefined, `50 hosts, ${scenario}: hvtune ≥ ${want}× faster than Ansible — measured ${fmt(x, 1)}×`));
+    lines.push(
+      verdict(
+        Number.isFinite(x) ? x >= want : undefined,
+        `50 hosts, ${scenario}: hvtune ≥ ${want}× faster than Ansible — measured ${fmt(x, 1)}×`,
+      ),
+    );
   }
   const floorRatio = at('hvtune', 'idempotent') / stat(samples, 50, 'floor', 'floor', 'wall');
-  lines.push(verdict(Number.isFinite(floorRatio) ? floorRatio <= 2 : undefined, `50 hosts, idempotent: hvtune within 2× of the SSH floor — measured ${fmt(floorRatio)}×`));
+  lines.push(
+    verdict(
+      Number.isFinite(floorRatio) ? floorRatio <= 2 : undefined,
+      `50 hosts, idempotent: hvtune within 2× of the SSH floor — measured ${fmt(floorRatio)}×`,
+    ),
+  );
   const largest = Math.max(...hostCounts);
   const mem = Math.max(...samples.filter((s) => s.tool === 'hvtune' && s.hosts === largest).map((s) => s.maxRssMb));
-  lines.push(verdict(largest >= 200 && Number.isFinite(mem) ? mem < 150 : undefined, `peak controller memory < 150 MB at 200 hosts — measured ${fmt(mem, 0)} MB (largest of all hvtune runs at N=${largest})`));
+  lines.push(
+    verdict(
+      largest >= 200 && Number.isFinite(mem) ? mem < 150 : undefined,
+      `peak controller memory < 150 MB at 200 hosts — measured ${fmt(mem, 0)} MB (largest of all hvtune runs at N=${largest})`,
+    ),
+  );
   return lines.join('\n');
 }
 

@@ -44,7 +44,8 @@ function log(message) {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }
 
-const previous = MERGE && existsSync(OUT.replace(/\.md$/, '.json')) ? JSON.parse(readFileSync(OUT.replace(/\.md$/, '.json'), 'utf8')) : null;
+const previous =
+  MERGE && existsSync(OUT.replace(/\.md$/, '.json')) ? JSON.parse(readFileSync(OUT.replace(/\.md$/, '.json'), 'utf8')) : null;
 // { hosts, run, tool, scenario, wall, cpu, hostCpu, maxRssMb, peakPssMb, roundTrips, load1, problem }
 // A re-run replaces the samples of the tools and host counts it measures, nothing else.
 const remeasured = (hosts, tool) => HOSTS.includes(hosts) && TOOLS.includes(tool);
@@ -59,12 +60,26 @@ function record(hosts, run, tool, scenario, r, load1) {
   const problem = tool === 'floor' ? r.error : expectationProblem(scenario, r);
   if (problem) log(`PROBLEM ${tool} ${scenario} N=${hosts}: ${problem}`);
   samples.push({
-    hosts, run, tool, scenario, wall: r.wall, cpu: r.cpu, hostCpu: r.hostCpu, maxRssMb: r.maxRssMb, peakPssMb: r.peakPssMb,
-    roundTrips: r.roundTrips, changed: r.changed, load1, problem, build: tool === 'hvtune' ? `${build.commit}${build.dirty ? '+dirty' : ''}` : undefined,
+    hosts,
+    run,
+    tool,
+    scenario,
+    wall: r.wall,
+    cpu: r.cpu,
+    hostCpu: r.hostCpu,
+    maxRssMb: r.maxRssMb,
+    peakPssMb: r.peakPssMb,
+    roundTrips: r.roundTrips,
+    changed: r.changed,
+    load1,
+    problem,
+    build: tool === 'hvtune' ? `${build.commit}${build.dirty ? '+dirty' : ''}` : undefined,
   });
-  log(`${tool.padEnd(7)} ${scenario.padEnd(10)} N=${hosts} run ${run}: ${r.wall.toFixed(2)} s wall, ${r.cpu.toFixed(2)} s cpu, ${r.hostCpu.toFixed(2)} s host cpu, ` +
-    `${r.maxRssMb.toFixed(0)} MB max RSS, ${r.peakPssMb.toFixed(0)} MB tree PSS, changed ${r.changed}` +
-    (Number.isFinite(r.roundTrips) ? `, ${r.roundTrips} round trips/host` : ''));
+  log(
+    `${tool.padEnd(7)} ${scenario.padEnd(10)} N=${hosts} run ${run}: ${r.wall.toFixed(2)} s wall, ${r.cpu.toFixed(2)} s cpu, ${r.hostCpu.toFixed(2)} s host cpu, ` +
+      `${r.maxRssMb.toFixed(0)} MB max RSS, ${r.peakPssMb.toFixed(0)} MB tree PSS, changed ${r.changed}` +
+      (Number.isFinite(r.roundTrips) ? `, ${r.roundTrips} round trips/host` : ''),
+  );
 }
 
 async function toolRun(tool, hosts, run) {

@@ -78,5 +78,7 @@ console.log('|---|---|---:|---:|---:|');
 for (const [key, list] of samples) {
   const [root, name] = key.split('\0');
   const cpu = list.map((s) => s.cpu);
-  console.log(`| ${root} | ${name} | ${median(list.map((s) => s.wall)).toFixed(0)} | ${median(cpu).toFixed(0)} | ${Math.min(...cpu).toFixed(0)} |`);
+  console.log(
+    `| ${root} | ${name} | ${median(list.map((s) => s.wall)).toFixed(0)} | ${median(cpu).toFixed(0)} | ${Math.min(...cpu).toFixed(0)} |`,
+  );
 }

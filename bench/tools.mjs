@@ -74,7 +74,11 @@ function hvtuneOutcome(m) {
 }
 
 export async function runHvtune(lab, scenario, dir) {
-  const m = await timed(hvtuneArgv(lab, { check: scenario === 'check' }), { dir, label: `hvtune-${scenario}`, hostPids: lab.hosts.map((h) => h.pid) });
+  const m = await timed(hvtuneArgv(lab, { check: scenario === 'check' }), {
+    dir,
+    label: `hvtune-${scenario}`,
+    hostPids: lab.hosts.map((h) => h.pid),
+  });
   return { ...m, ...hvtuneOutcome(m) };
 }
 
@@ -90,18 +94,39 @@ function ansibleOutcome(m) {
     changed += Number(r[3]);
     if (Number(r[4]) > 0 || Number(r[5]) > 0) failed++;
   }
-  const error = hosts === 0 || failed ? `exit ${m.code}: ${(m.stdout.match(/fatal:.*\n.*/g) ?? []).slice(0, 3).join(' | ') || m.stderr.slice(0, 2000)}` : undefined;
+  const error =
+    hosts === 0 || failed
+      ? `exit ${m.code}: ${(m.stdout.match(/fatal:.*\n.*/g) ?? []).slice(0, 3).join(' | ') || m.stderr.slice(0, 2000)}`
+      : undefined;
   return { changed, failed, roundTrips: NaN, error };
 }
 
 export async function runAnsible(lab, scenario, dir) {
-  const argv = ['ansible-playbook', '-i', join(lab.dir, 'bench', 'inventory.ini'), ANSIBLE_PLAYBOOK, ...(scenario === 'check' ? ['--check'] : [])];
-  const m = await timed(argv, { dir, label: `ansible-${scenario}`, env: ansibleEnv(lab, lab.hosts.length), hostPids: lab.hosts.map((h) => h.pid) });
+  const argv = [
+    'ansible-playbook',
+    '-i',
+    join(lab.dir, 'bench', 'inventory.ini'),
+    ANSIBLE_PLAYBOOK,
+    ...(scenario === 'check' ? ['--check'] : []),
+  ];
+  const m = await timed(argv, {
+    dir,
+    label: `ansible-${scenario}`,
+    env: ansibleEnv(lab, lab.hosts.length),
+    hostPids: lab.hosts.map((h) => h.pid),
+  });
   return { ...m, ...ansibleOutcome(m) };
 }
 
 export async function runFloor(lab, dir) {
-  const argv = [process.execPath, join(REPO, 'bench/floor.mjs'), join(lab.dir, 'bench', 'hosts.json'), lab.keyPath, String(lab.hosts.length), String(CONNECT_TIMEOUT_S)];
+  const argv = [
+    process.execPath,
+    join(REPO, 'bench/floor.mjs'),
+    join(lab.dir, 'bench', 'hosts.json'),
+    lab.keyPath,
+    String(lab.hosts.length),
+    String(CONNECT_TIMEOUT_S),
+  ];
   const m = await timed(argv, { dir, label: 'floor', hostPids: lab.hosts.map((h) => h.pid) });
   let outcome;
   try {

@@ -38,7 +38,11 @@ export const command = {
           'Program (a name found in PATH or an absolute path) and arguments, each passed as one word: quoted for the ' +
           'remote shell, never interpreted by it (no pipes, redirections or variables)',
       },
-      creates: { type: 'string', pattern: ABSOLUTE_PATH_PATTERN, description: 'Skip the command when this path exists; after it ran, the path must exist' },
+      creates: {
+        type: 'string',
+        pattern: ABSOLUTE_PATH_PATTERN,
+        description: 'Skip the command when this path exists; after it ran, the path must exist',
+      },
       removes: { type: 'string', pattern: ABSOLUTE_PATH_PATTERN, description: 'Run the command only when this path exists' },
       chdir: { type: 'string', pattern: ABSOLUTE_PATH_PATTERN, description: 'Directory to run the command in' },
     },
@@ -47,7 +51,12 @@ export const command = {
   validate(args: CommandArgs) {
     // the program is a plain name or path, never shell syntax: the second wall behind quoting
     if (!/^[A-Za-z0-9_./+-]{1,255}$/.test(args.argv[0] ?? '')) {
-      return [{ path: 'argv/0', message: `the program must be a name or a path (letters, digits, _ . / + -), got ${JSON.stringify(args.argv[0])}` }];
+      return [
+        {
+          path: 'argv/0',
+          message: `the program must be a name or a path (letters, digits, _ . / + -), got ${JSON.stringify(args.argv[0])}`,
+        },
+      ];
     }
     return [];
   },
@@ -105,7 +114,14 @@ export const command = {
       if (args.creates !== undefined) {
         const r = await host.exec(['test', '-e', args.creates]);
         // otherwise the command would run again on every run
-        if (r.code !== 0) throw new ApplyVerifyError(host.name, c.target, `${args.creates} exists`, `${args.creates} missing`, 'the command did not create it');
+        if (r.code !== 0)
+          throw new ApplyVerifyError(
+            host.name,
+            c.target,
+            `${args.creates} exists`,
+            `${args.creates} missing`,
+            'the command did not create it',
+          );
       }
     }
   },

@@ -8,12 +8,34 @@ import { ApplyVerifyError, TaskError } from '../src/errors.js';
 import { joinArgv, sh } from '../src/quote.js';
 import { normaliseCpuset } from './lib/cpuset.js';
 import {
-  type FeatureState, type Limits, cpuListToMask, errorLine, maskToCpuList, normaliseFeatureName, normaliseFlowHash,
-  normaliseOnOff, parseCoalesce, parseDriverInfo, parseFeatures, parseFlowHash, parseLimits, splitScriptOutput,
+  type FeatureState,
+  type Limits,
+  cpuListToMask,
+  errorLine,
+  maskToCpuList,
+  normaliseFeatureName,
+  normaliseFlowHash,
+  normaliseOnOff,
+  parseCoalesce,
+  parseDriverInfo,
+  parseFeatures,
+  parseFlowHash,
+  parseLimits,
+  splitScriptOutput,
 } from './lib/ethtool-parse.js';
 import {
-  type DeviceMatch, type EthtoolSettings, emptySettings, hasStanza, ifupdownLines, renderIfupdownFile, renderLinkFile,
-  renderUdevRule, settingSteps, splitForLinkFile, splitForNetworkManager, withStanzaBlock,
+  type DeviceMatch,
+  type EthtoolSettings,
+  emptySettings,
+  hasStanza,
+  ifupdownLines,
+  renderIfupdownFile,
+  renderLinkFile,
+  renderUdevRule,
+  settingSteps,
+  splitForLinkFile,
+  splitForNetworkManager,
+  withStanzaBlock,
 } from './lib/ethtool-persist.js';
 
 type Device = string | { mac: string } | { pci: string };
@@ -40,7 +62,11 @@ interface Probe<T> {
 
 export interface EthtoolObserved {
   device: {
-    name: string | null; candidates: string[]; driver: string | null; mac: string | null; pci: string | null;
+    name: string | null;
+    candidates: string[];
+    driver: string | null;
+    mac: string | null;
+    pci: string | null;
     /** virtio feature bits ('0'/'1' per bit) of a virtio NIC, from /sys/class/net/IF/device/features */
     virtioFeatures?: string | null;
   };
@@ -69,19 +95,46 @@ type LiveGroup = 'ring' | 'channels' | 'coalesce' | 'features' | 'rx-flow-hash' 
 const NET = '/sys/class/net';
 const VIRTIO_NET_F_NOTF_COAL = 53;
 const VIRTIO_NAPI_COALESCE = new Set(['rx-frames', 'tx-frames']);
-const FACT_MECHANISM: Record<string, Mechanism> = { 'systemd-link': 'link-file', NetworkManager: 'networkmanager', ifupdown: 'ifupdown', udev: 'udev' };
+const FACT_MECHANISM: Record<string, Mechanism> = {
+  'systemd-link': 'link-file',
+  NetworkManager: 'networkmanager',
+  ifupdown: 'ifupdown',
+  udev: 'udev',
+};
 
 const IFNAME = '^[A-Za-z0-9_.:@-]{1,15}$';
 const amount = (what: string) => ({
-  anyOf: [{ type: 'integer', minimum: 0, maximum: 1_000_000 }, { type: 'string', const: 'max' }],
+  anyOf: [
+    { type: 'integer', minimum: 0, maximum: 1_000_000 },
+    { type: 'string', const: 'max' },
+  ],
   'x-message': 'must be a number or max',
   description: `${what}: a number, or max for the device's pre-set maximum.`,
 });
 const onOff = { anyOf: [{ type: 'boolean' }, { type: 'string', enum: ['on', 'off'] }], 'x-message': 'must be on or off' };
 const COALESCE_KEYS = [
-  'adaptive-rx', 'adaptive-tx', 'rx-usecs', 'rx-frames', 'rx-usecs-irq', 'rx-frames-irq', 'tx-usecs', 'tx-frames', 'tx-usecs-irq',
-  'tx-frames-irq', 'stats-block-usecs', 'sample-interval', 'pkt-rate-low', 'pkt-rate-high', 'rx-usecs-low', 'rx-frames-low',
-  'tx-usecs-low', 'tx-frames-low', 'rx-usecs-high', 'rx-frames-high', 'tx-usecs-high', 'tx-frames-high',
+  'adaptive-rx',
+  'adaptive-tx',
+  'rx-usecs',
+  'rx-frames',
+  'rx-usecs-irq',
+  'rx-frames-irq',
+  'tx-usecs',
+  'tx-frames',
+  'tx-usecs-irq',
+  'tx-frames-irq',
+  'stats-block-usecs',
+  'sample-interval',
+  'pkt-rate-low',
+  'pkt-rate-high',
+  'rx-usecs-low',
+  'rx-frames-low',
+  'tx-usecs-low',
+  'tx-frames-low',
+  'rx-usecs-high',
+  'rx-frames-high',
+  'tx-usecs-high',
+  'tx-frames-high',
 ];
 const FLOW_TYPES = ['tcp4', 'udp4', 'ah4', 'esp4', 'sctp4', 'tcp6', 'udp6', 'ah6', 'esp6', 'sctp6'];
 
@@ -94,46 +147,103 @@ const schema = {
       description: 'The interface: its name (ens3), or {mac: 52:54:00:12:34:56}, or {pci: 0000:00:03.0}; resolved to the name on each run.',
       anyOf: [
         { type: 'string', pattern: IFNAME },
-        { type: 'object', additionalProperties: false, required: ['mac'], properties: { mac: { type: 'string', pattern: '^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$', description: 'MAC address.' } } },
-        { type: 'object', additionalProperties: false, required: ['pci'], properties: { pci: { type: 'string', pattern: '^[0-9A-Fa-f]{4}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\\.[0-7]$', description: 'PCI address (domain:bus:slot.function).' } } },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['mac'],
+          properties: { mac: { type: 'string', pattern: '^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$', description: 'MAC address.' } },
+        },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['pci'],
+          properties: {
+            pci: {
+              type: 'string',
+              pattern: '^[0-9A-Fa-f]{4}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\\.[0-7]$',
+              description: 'PCI address (domain:bus:slot.function).',
+            },
+          },
+        },
       ],
       'x-message': 'must be an interface name, {mac: XX:XX:XX:XX:XX:XX} or {pci: 0000:00:03.0}',
     },
     ring: {
-      type: 'object', additionalProperties: false, minProperties: 1,
+      type: 'object',
+      additionalProperties: false,
+      minProperties: 1,
       description: 'Ring buffer sizes (ethtool -G), bounded by the pre-set maximums of ethtool -g.',
       properties: Object.fromEntries(['rx', 'rx-mini', 'rx-jumbo', 'tx'].map((k) => [k, amount(`${k} ring entries`)])),
     },
     channels: {
-      type: 'object', additionalProperties: false, minProperties: 1,
-      description: 'Channel (queue) counts (ethtool -L). On a virtio-net guest, combined is bounded by the queues the host gave (seed 001).',
+      type: 'object',
+      additionalProperties: false,
+      minProperties: 1,
+      description:
+        'Channel (queue) counts (ethtool -L). On a virtio-net guest, combined is bounded by the queues the host gave (seed 001).',
       properties: Object.fromEntries(['rx', 'tx', 'other', 'combined'].map((k) => [k, amount(`${k} channels`)])),
     },
     features: {
-      type: 'object', minProperties: 1,
-      description: 'Offloads (ethtool -K), by the names ethtool -k prints (generic-receive-offload) or the short ones (gro, tso, gso, lro, sg, rx, tx, rxvlan, txvlan, ntuple, rxhash), on or off.',
+      type: 'object',
+      minProperties: 1,
+      description:
+        'Offloads (ethtool -K), by the names ethtool -k prints (generic-receive-offload) or the short ones (gro, tso, gso, lro, sg, rx, tx, rxvlan, txvlan, ntuple, rxhash), on or off.',
       propertyNames: { pattern: '^[a-z0-9][a-z0-9_-]{0,47}$', 'x-message': 'must be a feature name such as gro or tx-nocache-copy' },
       additionalProperties: onOff,
     },
     coalesce: {
-      type: 'object', additionalProperties: false, minProperties: 1,
+      type: 'object',
+      additionalProperties: false,
+      minProperties: 1,
       description: 'Interrupt coalescing (ethtool -C): adaptive-rx/adaptive-tx on or off, the others numbers.',
-      properties: Object.fromEntries(COALESCE_KEYS.map((k) => [k, k.startsWith('adaptive-') ? { ...onOff, description: `${k} on or off.` } : { type: 'integer', minimum: 0, maximum: 4_294_967_295, description: `${k} (ethtool -C ${k}).` }])),
+      properties: Object.fromEntries(
+        COALESCE_KEYS.map((k) => [
+          k,
+          k.startsWith('adaptive-')
+            ? { ...onOff, description: `${k} on or off.` }
+            : { type: 'integer', minimum: 0, maximum: 4_294_967_295, description: `${k} (ethtool -C ${k}).` },
+        ]),
+      ),
     },
     rx_flow_hash: {
-      type: 'object', additionalProperties: false, minProperties: 1,
-      description: 'Fields hashed to spread a flow type over rx queues (ethtool -N rx-flow-hash): letters m v t s d f n (r = discard); sdfn = IP addresses and ports.',
-      properties: Object.fromEntries(FLOW_TYPES.map((f) => [f, { type: 'string', pattern: '^([mvtsdfn]{1,7}|r)$', 'x-message': 'must be letters from m v t s d f n, or r', description: `Hash fields for ${f} flows.` }])),
+      type: 'object',
+      additionalProperties: false,
+      minProperties: 1,
+      description:
+        'Fields hashed to spread a flow type over rx queues (ethtool -N rx-flow-hash): letters m v t s d f n (r = discard); sdfn = IP addresses and ports.',
+      properties: Object.fromEntries(
+        FLOW_TYPES.map((f) => [
+          f,
+          {
+            type: 'string',
+            pattern: '^([mvtsdfn]{1,7}|r)$',
+            'x-message': 'must be letters from m v t s d f n, or r',
+            description: `Hash fields for ${f} flows.`,
+          },
+        ]),
+      ),
     },
-    txqueuelen: { type: 'integer', minimum: 0, maximum: 4_294_967_295, description: 'Transmit queue length (ip link set dev IF txqueuelen N).' },
+    txqueuelen: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 4_294_967_295,
+      description: 'Transmit queue length (ip link set dev IF txqueuelen N).',
+    },
     xps: {
-      type: 'object', minProperties: 1,
-      description: 'Transmit packet steering: tx queue number → CPU list ("0-1"), written as a hex mask to /sys/class/net/IF/queues/tx-N/xps_cpus (seed 003).',
+      type: 'object',
+      minProperties: 1,
+      description:
+        'Transmit packet steering: tx queue number → CPU list ("0-1"), written as a hex mask to /sys/class/net/IF/queues/tx-N/xps_cpus (seed 003).',
       propertyNames: { pattern: '^[0-9]{1,4}$', 'x-message': 'must be a tx queue number' },
-      additionalProperties: { type: 'string', pattern: '^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$', 'x-message': 'must be a CPU list such as 0-1 or 2,3' },
+      additionalProperties: {
+        type: 'string',
+        pattern: '^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$',
+        'x-message': 'must be a CPU list such as 0-1 or 2,3',
+      },
     },
     persist: {
-      type: 'string', enum: ['auto', 'link-file', 'udev', 'ifupdown', 'networkmanager', 'no'],
+      type: 'string',
+      enum: ['auto', 'link-file', 'udev', 'ifupdown', 'networkmanager', 'no'],
       description:
         'How the settings survive a reboot. auto (default): the mechanism the facts find first. link-file: /etc/systemd/network/10-hvtune-IF.link ' +
         '(and a udev rule for what .link files cannot hold: rx-flow-hash, xps, most features). udev: /etc/udev/rules.d/90-hvtune-ethtool-IF.rules. ' +
@@ -208,7 +318,10 @@ const probe = <T>(s: { text: string; code: number | null } | undefined, parse: (
   s === undefined ? null : s.code === 0 ? { value: parse(s.text), error: null } : { value: null, error: errorLine(s.text) };
 
 /** The live part of what the script printed. */
-export function parseLive(args: EthtoolArgs, stdout: string): Omit<EthtoolObserved, 'persisted'> & { nm: EthtoolObserved['persisted']['nm'] } {
+export function parseLive(
+  args: EthtoolArgs,
+  stdout: string,
+): Omit<EthtoolObserved, 'persisted'> & { nm: EthtoolObserved['persisted']['nm'] } {
   const sec = splitScriptOutput(stdout);
   const candidates = (sec.get('match')?.text ?? '').split('\n').filter(Boolean);
   const chosen = candidates.find((c) => c.endsWith(' device')) ?? candidates[0];
@@ -238,14 +351,23 @@ export function parseLive(args: EthtoolArgs, stdout: string): Omit<EthtoolObserv
     nm = { connection, props };
   }
   return {
-    device: { name: chosen ? chosen.split(' ')[0] : null, candidates: candidates.map((c) => c.split(' ')[0]), driver: info ? parseDriverInfo(info.text).driver : null, mac: sys.get('address') || null, pci: pci ? pci[1] : null, virtioFeatures: sys.get('virtio-features') || null },
+    device: {
+      name: chosen ? chosen.split(' ')[0] : null,
+      candidates: candidates.map((c) => c.split(' ')[0]),
+      driver: info ? parseDriverInfo(info.text).driver : null,
+      mac: sys.get('address') || null,
+      pci: pci ? pci[1] : null,
+      virtioFeatures: sys.get('virtio-features') || null,
+    },
     ethtoolMissing: info?.code === 127,
     live: {
       ring: probe(sec.get('g'), parseLimits),
       channels: probe(sec.get('l'), parseLimits),
       features: probe(sec.get('k'), parseFeatures),
       coalesce: probe(sec.get('c'), parseCoalesce),
-      rxFlowHash: Object.fromEntries(Object.keys(args.rx_flow_hash ?? {}).map((f) => [f, probe(sec.get(`n:${f}`), parseFlowHash) ?? { value: null, error: 'not read' }])),
+      rxFlowHash: Object.fromEntries(
+        Object.keys(args.rx_flow_hash ?? {}).map((f) => [f, probe(sec.get(`n:${f}`), parseFlowHash) ?? { value: null, error: 'not read' }]),
+      ),
       txqueuelen: txq !== undefined && /^\d+$/.test(txq) ? Number(txq) : null,
       xps,
     },
@@ -285,10 +407,17 @@ function resolve(args: EthtoolArgs, o: EthtoolObserved, facts: Facts): { setting
     for (const [key, want] of Object.entries(wanted)) {
       const max = p.value.max[key];
       if (max === null || max === undefined || (max === 0 && want !== 0)) {
-        const offered = Object.entries(p.value.max).filter(([, v]) => v).map(([k]) => k);
-        problems.push(`${dev} does not support ${what} ${key} (pre-set maximum n/a${offered.length ? `; it offers ${offered.join(', ')}` : ''})`);
+        const offered = Object.entries(p.value.max)
+          .filter(([, v]) => v)
+          .map(([k]) => k);
+        problems.push(
+          `${dev} does not support ${what} ${key} (pre-set maximum n/a${offered.length ? `; it offers ${offered.join(', ')}` : ''})`,
+        );
       } else if (want !== 'max' && want > max) {
-        const hint = o.device.driver === 'virtio_net' && group === 'channels' ? `: the host gives this NIC ${max} queues (libvirt <driver name='vhost' queues='N'/>)` : '';
+        const hint =
+          o.device.driver === 'virtio_net' && group === 'channels'
+            ? `: the host gives this NIC ${max} queues (libvirt <driver name='vhost' queues='N'/>)`
+            : '';
         problems.push(`${what} ${key} ${want} exceeds the pre-set maximum ${max} of ${dev}${hint}`);
       } else s[group][key] = want === 'max' ? max : want;
     }
@@ -302,7 +431,8 @@ function resolve(args: EthtoolArgs, o: EthtoolObserved, facts: Facts): { setting
       const want = normaliseOnOff(value)!;
       const have = p?.value?.[long];
       if (!have) problems.push(`${dev} has no feature ${name}${p?.error ? ` (ethtool -k: ${p.error})` : '; ethtool -k lists them'}`);
-      else if (have.fixed && (have.on ? 'on' : 'off') !== want) problems.push(`feature ${long} of ${dev} is fixed ${have.on ? 'on' : 'off'}: the driver cannot turn it ${want}`);
+      else if (have.fixed && (have.on ? 'on' : 'off') !== want)
+        problems.push(`feature ${long} of ${dev} is fixed ${have.on ? 'on' : 'off'}: the driver cannot turn it ${want}`);
       else s.features[long] = want;
     }
   }
@@ -311,17 +441,25 @@ function resolve(args: EthtoolArgs, o: EthtoolObserved, facts: Facts): { setting
     if (!p?.value) problems.push(`${dev} does not support interrupt coalescing (ethtool -c: ${p?.error ?? 'no output'})`);
     else
       for (const [key, value] of Object.entries(args.coalesce)) {
-        if (p.value[key] === null || p.value[key] === undefined) problems.push(`${dev} does not support coalesce ${key} (ethtool -c shows n/a)`);
-        else if (o.device.driver === 'virtio_net' && !VIRTIO_NAPI_COALESCE.has(key) && o.device.virtioFeatures?.[VIRTIO_NET_F_NOTF_COAL] !== '1') {
+        if (p.value[key] === null || p.value[key] === undefined)
+          problems.push(`${dev} does not support coalesce ${key} (ethtool -c shows n/a)`);
+        else if (
+          o.device.driver === 'virtio_net' &&
+          !VIRTIO_NAPI_COALESCE.has(key) &&
+          o.device.virtioFeatures?.[VIRTIO_NET_F_NOTF_COAL] !== '1'
+        ) {
           // ethtool -c shows these for every virtio NIC, but only a device offering notification
           // coalescing accepts them; finding that out in apply would be too late.
-          problems.push(`${dev} cannot set coalesce ${key}: the virtio device does not offer notification coalescing (VIRTIO_NET_F_NOTF_COAL); only tx-frames/rx-frames (napi) can change`);
+          problems.push(
+            `${dev} cannot set coalesce ${key}: the virtio device does not offer notification coalescing (VIRTIO_NET_F_NOTF_COAL); only tx-frames/rx-frames (napi) can change`,
+          );
         } else s.coalesce[key] = key.startsWith('adaptive-') ? normaliseOnOff(value)! : Number(value);
       }
   }
   for (const [flow, letters] of Object.entries(args.rx_flow_hash ?? {})) {
     const p = o.live.rxFlowHash[flow];
-    if (p?.error || p?.value === null) problems.push(`${dev} does not support rx-flow-hash ${flow} (ethtool -n: ${p?.error ?? 'unreadable output'})`);
+    if (p?.error || p?.value === null)
+      problems.push(`${dev} does not support rx-flow-hash ${flow} (ethtool -n: ${p?.error ?? 'unreadable output'})`);
     else s.rxFlowHash[flow] = normaliseFlowHash(letters);
   }
   if (args.txqueuelen !== undefined) s.txqueuelen = args.txqueuelen;
@@ -340,14 +478,27 @@ function resolve(args: EthtoolArgs, o: EthtoolObserved, facts: Facts): { setting
 }
 
 function cpusNotOnline(list: string, online: Set<number>): string {
-  return list.split(',').flatMap((r) => { const [a, b = a] = r.split('-').map(Number); return Array.from({ length: b - a + 1 }, (_, i) => a + i); }).filter((c) => !online.has(c)).join(',');
+  return list
+    .split(',')
+    .flatMap((r) => {
+      const [a, b = a] = r.split('-').map(Number);
+      return Array.from({ length: b - a + 1 }, (_, i) => a + i);
+    })
+    .filter((c) => !online.has(c))
+    .join(',');
 }
 
 const GROUPS: [LiveGroup, (s: EthtoolSettings) => Record<string, unknown>][] = [
-  ['ring', (s) => s.ring], ['channels', (s) => s.channels], ['coalesce', (s) => s.coalesce], ['features', (s) => s.features],
-  ['rx-flow-hash', (s) => s.rxFlowHash], ['txqueuelen', (s) => (s.txqueuelen === undefined ? {} : { txqueuelen: s.txqueuelen })], ['xps', (s) => s.xps],
+  ['ring', (s) => s.ring],
+  ['channels', (s) => s.channels],
+  ['coalesce', (s) => s.coalesce],
+  ['features', (s) => s.features],
+  ['rx-flow-hash', (s) => s.rxFlowHash],
+  ['txqueuelen', (s) => (s.txqueuelen === undefined ? {} : { txqueuelen: s.txqueuelen })],
+  ['xps', (s) => s.xps],
 ];
-const targetOf = (iface: string, group: LiveGroup, key: string) => (group === 'txqueuelen' ? `ethtool:${iface}/txqueuelen` : `ethtool:${iface}/${group}/${group === 'xps' ? `tx-${key}` : key}`);
+const targetOf = (iface: string, group: LiveGroup, key: string) =>
+  group === 'txqueuelen' ? `ethtool:${iface}/txqueuelen` : `ethtool:${iface}/${group}/${group === 'xps' ? `tx-${key}` : key}`;
 
 function plan(args: EthtoolArgs, o: EthtoolObserved, ctx: PlanContext) {
   const iface = o.device.name;
@@ -379,9 +530,16 @@ function plan(args: EthtoolArgs, o: EthtoolObserved, ctx: PlanContext) {
   }
   const mechanism = persistMechanism(args, ctx.facts);
   if (mechanism === null) {
-    throw new TaskError(`${ctx.host}: persist: auto found no way to persist ethtool settings here (no systemd-udevd, udev, ifupdown or NetworkManager in the facts); choose persist: udev, link-file or ifupdown, or persist: no for live settings only`);
+    throw new TaskError(
+      `${ctx.host}: persist: auto found no way to persist ethtool settings here (no systemd-udevd, udev, ifupdown or NetworkManager in the facts); choose persist: udev, link-file or ifupdown, or persist: no for live settings only`,
+    );
   }
-  const match: DeviceMatch = { by: typeof args.device === 'string' ? 'name' : 'mac' in args.device ? 'mac' : 'pci', name: iface, mac: o.device.mac, pci: o.device.pci };
+  const match: DeviceMatch = {
+    by: typeof args.device === 'string' ? 'name' : 'mac' in args.device ? 'mac' : 'pci',
+    name: iface,
+    mac: o.device.mac,
+    pci: o.device.pci,
+  };
   const files = new Map<string, string | null>();
   if (mechanism === 'udev') files.set(udevRulePath(args.device), renderUdevRule(match, settings, cpuListToMask));
   if (mechanism === 'link-file') {
@@ -397,24 +555,39 @@ function plan(args: EthtoolArgs, o: EthtoolObserved, ctx: PlanContext) {
       files.set(ifupdownPath(args.device), null);
     } else {
       files.set(ifupdownPath(args.device), renderIfupdownFile(iface, lines));
-      if (main !== null && !/^\s*source(-directory)?\s+\/etc\/network\/interfaces\.d/m.test(main)) warnings.push(`${INTERFACES} does not source /etc/network/interfaces.d: ${ifupdownPath(args.device)} would not be read by ifup`);
+      if (main !== null && !/^\s*source(-directory)?\s+\/etc\/network\/interfaces\.d/m.test(main))
+        warnings.push(`${INTERFACES} does not source /etc/network/interfaces.d: ${ifupdownPath(args.device)} would not be read by ifup`);
     }
   }
   if (mechanism === 'networkmanager') {
     const { props, rest } = splitForNetworkManager(settings);
     const nm = o.persisted.nm;
-    if (!nm?.connection) throw new TaskError(`${ctx.host}: NetworkManager has no connection for ${iface} to hold its ethtool settings; choose persist: udev`);
+    if (!nm?.connection)
+      throw new TaskError(`${ctx.host}: NetworkManager has no connection for ${iface} to hold its ethtool settings; choose persist: udev`);
     const differs = Object.entries(props).filter(([k, v]) => nm.props[k] !== v);
     if (differs.length) {
       const text = (p: Record<string, string | undefined>) => differs.map(([k]) => `${k}=${p[k] ?? ''}`).join(' ');
-      changes.push({ summary: `persist ${differs.length} ethtool properties in NetworkManager connection ${nm.connection}`, target: `nmcli:${nm.connection}`, effect: 'persistent', before: text(nm.props), after: text(props), data: { kind: 'nm', connection: nm.connection, props: Object.fromEntries(differs) } satisfies ChangeData });
+      changes.push({
+        summary: `persist ${differs.length} ethtool properties in NetworkManager connection ${nm.connection}`,
+        target: `nmcli:${nm.connection}`,
+        effect: 'persistent',
+        before: text(nm.props),
+        after: text(props),
+        data: { kind: 'nm', connection: nm.connection, props: Object.fromEntries(differs) } satisfies ChangeData,
+      });
     }
     files.set(udevRulePath(args.device), renderUdevRule(match, rest, cpuListToMask));
   }
   for (const [path, content] of files) {
     const before = o.persisted.files[path] ?? null;
     if (before === content) continue;
-    changes.push({ summary: content === null ? `remove ${path} (nothing left to persist there)` : `persist ethtool settings of ${iface} in ${path}`, target: path, effect: 'persistent', diff: { path, before, after: content }, data: { kind: 'file', path, content } satisfies ChangeData });
+    changes.push({
+      summary: content === null ? `remove ${path} (nothing left to persist there)` : `persist ethtool settings of ${iface} in ${path}`,
+      target: path,
+      effect: 'persistent',
+      diff: { path, before, after: content },
+      data: { kind: 'file', path, content } satisfies ChangeData,
+    });
   }
   return { changes, warnings };
 }
@@ -442,18 +615,30 @@ async function setLive(host: HostHandle, iface: string, items: Extract<ChangeDat
   }
   const failures: string[] = [];
   for (const step of settingSteps(iface, s, cpuListToMask)) {
-    const r = step.kind === 'cmd' ? await host.exec(step.argv) : await host.sh(sh`printf '%s\n' ${step.mask} > ${`${NET}/${iface}/queues/tx-${step.queue}/xps_cpus`}`);
+    const r =
+      step.kind === 'cmd'
+        ? await host.exec(step.argv)
+        : await host.sh(sh`printf '%s\n' ${step.mask} > ${`${NET}/${iface}/queues/tx-${step.queue}/xps_cpus`}`);
     // ethtool exits 0 on some failures (-N on veth), so the read-back below decides.
-    if (r.code !== 0 || /cannot|could not|not supported/i.test(r.stderr)) failures.push(`${step.kind === 'cmd' ? joinArgv(step.argv) : `xps tx-${step.queue}`}: ${errorLine(r.stderr || r.stdout)}`);
+    if (r.code !== 0 || /cannot|could not|not supported/i.test(r.stderr))
+      failures.push(`${step.kind === 'cmd' ? joinArgv(step.argv) : `xps tx-${step.queue}`}: ${errorLine(r.stderr || r.stdout)}`);
   }
   // Read back with the probes these settings need, on the interface plan found.
   const some = <T extends object>(r: T) => (Object.keys(r).length ? r : undefined);
-  const probes: EthtoolArgs = { device: iface, ring: some(s.ring), channels: some(s.channels), features: some(s.features), coalesce: some(s.coalesce), rx_flow_hash: some(s.rxFlowHash) };
+  const probes: EthtoolArgs = {
+    device: iface,
+    ring: some(s.ring),
+    channels: some(s.channels),
+    features: some(s.features),
+    coalesce: some(s.coalesce),
+    rx_flow_hash: some(s.rxFlowHash),
+  };
   const [result] = await host.read([{ kind: 'script', script: liveScript(probes) }]);
   const now = parseLive(probes, result.kind === 'script' ? result.stdout : '').live;
   for (const { group, key, value } of items) {
     const actual = liveText(now, group, key);
-    if (actual !== value) throw new ApplyVerifyError(host.name, targetOf(iface, group, key), value, actual, failures.join('; ') || undefined);
+    if (actual !== value)
+      throw new ApplyVerifyError(host.name, targetOf(iface, group, key), value, actual, failures.join('; ') || undefined);
   }
 }
 

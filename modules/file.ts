@@ -58,8 +58,7 @@ export const file = {
       template: {
         type: 'string',
         pattern: '^[^\\0]{1,4096}$',
-        description:
-          'Local Handlebars template file (relative to the playbook), rendered with the task variables into content',
+        description: 'Local Handlebars template file (relative to the playbook), rendered with the task variables into content',
       },
       mode: {
         type: ['string', 'integer'],
@@ -129,7 +128,9 @@ export const file = {
       if (state === 'absent' && observed.type === 'symlink') {
         return { changes: [change(`remove symbolic link ${path}`, path, { op: 'unlink' })] };
       }
-      throw new TaskError(`${path} is a ${observed.type === 'symlink' ? 'symbolic link' : 'special file'}; hvtune does not follow or replace it`);
+      throw new TaskError(
+        `${path} is a ${observed.type === 'symlink' ? 'symbolic link' : 'special file'}; hvtune does not follow or replace it`,
+      );
     }
     if (state === 'absent') return { changes: planAbsent(path, observed) };
 
@@ -142,14 +143,19 @@ export const file = {
     const attrs = { mode: mode ?? observed.mode, owner: args.owner ?? observed.owner, group: args.group ?? observed.group };
 
     if (observed.type === 'absent') {
-      const how = [mode && `mode ${mode}`, args.owner && `owner ${args.owner}`, args.group && `group ${args.group}`].filter(Boolean).join(', ');
+      const how = [mode && `mode ${mode}`, args.owner && `owner ${args.owner}`, args.group && `group ${args.group}`]
+        .filter(Boolean)
+        .join(', ');
       if (wantType === 'directory') {
         return { changes: [change(`create directory ${path}${how ? ` (${how})` : ''}`, path, { op: 'mkdir', ...attrs })] };
       }
       const content = args.content ?? '';
       return {
         changes: [
-          { ...change(`create ${path}${how ? ` (${how})` : ''}`, path, { op: 'write', content, ...attrs }), diff: { path, before: null, after: content } },
+          {
+            ...change(`create ${path}${how ? ` (${how})` : ''}`, path, { op: 'write', content, ...attrs }),
+            diff: { path, before: null, after: content },
+          },
         ],
       };
     }
@@ -170,7 +176,11 @@ export const file = {
       const before = `${observed.owner}:${observed.group}`;
       const after = `${args.owner ?? observed.owner}:${args.group ?? observed.group}`;
       changes.push({
-        ...change(`chown ${after} ${path}`, `${path}:owner`, { op: 'chown', owner: ownerDiffers ? args.owner! : null, group: groupDiffers ? args.group! : null }),
+        ...change(`chown ${after} ${path}`, `${path}:owner`, {
+          op: 'chown',
+          owner: ownerDiffers ? args.owner! : null,
+          group: groupDiffers ? args.group! : null,
+        }),
         before,
         after,
       });
@@ -251,7 +261,13 @@ async function verify(host: HostHandle, args: FileArgs, changes: Change[]): Prom
   for (const c of changes) {
     const op = c.data as FileOp;
     if (op.op === 'write' && now.content !== op.content) {
-      throw new ApplyVerifyError(host.name, args.path, `${op.content.length} bytes written`, now.content === null ? null : `${now.content.length} bytes`, 'content differs');
+      throw new ApplyVerifyError(
+        host.name,
+        args.path,
+        `${op.content.length} bytes written`,
+        now.content === null ? null : `${now.content.length} bytes`,
+        'content differs',
+      );
     }
     const mode = op.op === 'chmod' || op.op === 'write' || op.op === 'mkdir' ? op.mode : null;
     if (mode !== null && now.mode !== mode) throw new ApplyVerifyError(host.name, `${args.path}:mode`, mode, now.mode);

@@ -201,7 +201,10 @@ export function editGrubFiles(args: GrubCmdlineArgs, files: Record<string, strin
   }
   const base = baseIndex(chain);
   if (base > 0) {
-    const dead = chain.slice(0, base).map((a) => `${a.file}:${a.line}`).join(', ');
+    const dead = chain
+      .slice(0, base)
+      .map((a) => `${a.file}:${a.line}`)
+      .join(', ');
     notes.push(`${variable} set at ${dead} is overridden by ${chain[base].file}:${chain[base].line}, which hvtune edits`);
   }
   if (chain[base].file !== MAIN_FILE) {
@@ -220,7 +223,11 @@ export function editGrubFiles(args: GrubCmdlineArgs, files: Record<string, strin
 /** The arguments a normal boot entry gets: GRUB_CMDLINE_LINUX then GRUB_CMDLINE_LINUX_DEFAULT. */
 function bootArgs(files: Record<string, string>): string[] {
   const part = (v: string) => {
-    try { return effectiveArgs(chainOf(files, v)); } catch { return []; }
+    try {
+      return effectiveArgs(chainOf(files, v));
+    } catch {
+      return [];
+    }
   };
   return [...part('GRUB_CMDLINE_LINUX'), ...part('GRUB_CMDLINE_LINUX_DEFAULT')];
 }
@@ -250,8 +257,10 @@ function plan(args: GrubCmdlineArgs, observed: GrubCmdlineObserved, ctx: PlanCon
         `manage those arguments in ${other}`,
     );
   }
-  const advice = [...(args.present ?? []).map(securityWarning), ...(args.present ?? []).map((a) => datedWarning(a, ctx.facts.kernel.version))]
-    .filter((w): w is string => w !== null);
+  const advice = [
+    ...(args.present ?? []).map(securityWarning),
+    ...(args.present ?? []).map((a) => datedWarning(a, ctx.facts.kernel.version)),
+  ].filter((w): w is string => w !== null);
 
   const liveMiss = observed.live === null ? ['(unreadable /proc/cmdline)'] : unmet(args, splitCmdline(observed.live));
   const changes: Change[] = [];
@@ -275,7 +284,11 @@ function plan(args: GrubCmdlineArgs, observed: GrubCmdlineObserved, ctx: PlanCon
   }
   const pending: Pending[] =
     changes.length === 0
-      ? liveMiss.map((item) => ({ effect: 'reboot', target: `cmdline:${item}`, summary: `${item} is persisted but not in /proc/cmdline: reboot` }))
+      ? liveMiss.map((item) => ({
+          effect: 'reboot',
+          target: `cmdline:${item}`,
+          summary: `${item} is persisted but not in /proc/cmdline: reboot`,
+        }))
       : [];
   return { changes, pending, warnings: changes.length === 0 ? [...advice, ...notes] : [] };
 }
@@ -285,7 +298,10 @@ function describe(args: GrubCmdlineArgs): string {
 }
 
 async function readFiles(host: HostHandle): Promise<Record<string, string> & { [MAIN_FILE]: string }> {
-  const [main, dropIns] = await host.read([{ kind: 'file', path: MAIN_FILE }, { kind: 'glob', pattern: DROP_IN_GLOB }]);
+  const [main, dropIns] = await host.read([
+    { kind: 'file', path: MAIN_FILE },
+    { kind: 'glob', pattern: DROP_IN_GLOB },
+  ]);
   if (main.kind !== 'file' || main.content === null) throw new TaskError(`${host.name}: ${MAIN_FILE} disappeared during the run`);
   return sourced({ main: main.content, dropIns: dropIns.kind === 'glob' ? dropIns.files : {} }) as Record<string, string> & {
     [MAIN_FILE]: string;
@@ -302,7 +318,8 @@ async function apply(changes: Change[], host: HostHandle, args: GrubCmdlineArgs)
   for (const { path, content } of planned) await host.writeFile(path, content, { mode: 0o644 });
   const now = await readFiles(host);
   for (const { path, content } of planned) {
-    if (now[path] !== content) throw new ApplyVerifyError(host.name, path, content, now[path] ?? null, 'the file changed while it was written');
+    if (now[path] !== content)
+      throw new ApplyVerifyError(host.name, path, content, now[path] ?? null, 'the file changed while it was written');
   }
   const missing = unmet(args, bootArgs(now));
   if (missing.length) throw new ApplyVerifyError(host.name, MAIN_FILE, describe(args), `missing: ${missing.join(', ')}`);

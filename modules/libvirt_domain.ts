@@ -8,8 +8,16 @@ import { globMatch, isGlob } from '../src/glob.js';
 import { sh } from '../src/quote.js';
 import { cpusMissing } from './lib/cpuset.js';
 import {
-  canonicalXml, describeMatch, findDevice, parseDomainXml, patchItems, serializeDomainXml, vcpuCounts,
-  type DomainTuning, type LiveTuning, type PatchItem,
+  canonicalXml,
+  describeMatch,
+  findDevice,
+  parseDomainXml,
+  patchItems,
+  serializeDomainXml,
+  vcpuCounts,
+  type DomainTuning,
+  type LiveTuning,
+  type PatchItem,
 } from './lib/domain-xml.js';
 import { libvirtDomainSchema } from './lib/libvirt-domain-schema.js';
 
@@ -155,13 +163,20 @@ function checkPatched(domain: string, args: LibvirtDomainArgs, doc: ReturnType<t
   const counts = vcpuCounts(doc);
   if (!counts) return;
   for (const vcpu of Object.keys(args.cputune?.vcpupin ?? {})) {
-    if (Number(vcpu) >= counts.max) throw new TaskError(`${domain}: vcpupin ${vcpu}: the domain has ${counts.max} vCPUs (0-${counts.max - 1})`);
+    if (Number(vcpu) >= counts.max)
+      throw new TaskError(`${domain}: vcpupin ${vcpu}: the domain has ${counts.max} vCPUs (0-${counts.max - 1})`);
   }
   for (const nic of args.interfaces ?? []) {
     const q = nic.driver?.queues;
     if (q === undefined) continue;
-    if (q > MAX_TAP_QUEUES) throw new TaskError(`${domain}: ${describeMatch('interface', nic.match)}: queues ${q} is above the ${MAX_TAP_QUEUES} queues a tap device supports`);
-    if (q > counts.current) throw new TaskError(`${domain}: ${describeMatch('interface', nic.match)}: queues ${q} is above the domain's ${counts.current} vCPUs (use at most one queue per vCPU)`);
+    if (q > MAX_TAP_QUEUES)
+      throw new TaskError(
+        `${domain}: ${describeMatch('interface', nic.match)}: queues ${q} is above the ${MAX_TAP_QUEUES} queues a tap device supports`,
+      );
+    if (q > counts.current)
+      throw new TaskError(
+        `${domain}: ${describeMatch('interface', nic.match)}: queues ${q} is above the domain's ${counts.current} vCPUs (use at most one queue per vCPU)`,
+      );
   }
 }
 
@@ -169,11 +184,16 @@ export function liveArgv(args: LibvirtDomainArgs, domain: string, live: LiveTuni
   const base = [...virsh(args)];
   const tail = ['--live', '--config'];
   switch (live.kind) {
-    case 'vcpupin': return [...base, 'vcpupin', '--domain', domain, '--vcpu', String(live.vcpu), '--cpulist', value, ...tail];
-    case 'emulatorpin': return [...base, 'emulatorpin', '--domain', domain, '--cpulist', value, ...tail];
-    case 'shares': return [...base, 'schedinfo', '--domain', domain, '--set', `cpu_shares=${value}`, ...tail];
-    case 'blkiotune-weight': return [...base, 'blkiotune', '--domain', domain, '--weight', value, ...tail];
-    case 'memtune': return [...base, 'memtune', '--domain', domain, `--${live.field.replace(/_/g, '-')}`, value, ...tail];
+    case 'vcpupin':
+      return [...base, 'vcpupin', '--domain', domain, '--vcpu', String(live.vcpu), '--cpulist', value, ...tail];
+    case 'emulatorpin':
+      return [...base, 'emulatorpin', '--domain', domain, '--cpulist', value, ...tail];
+    case 'shares':
+      return [...base, 'schedinfo', '--domain', domain, '--set', `cpu_shares=${value}`, ...tail];
+    case 'blkiotune-weight':
+      return [...base, 'blkiotune', '--domain', domain, '--weight', value, ...tail];
+    case 'memtune':
+      return [...base, 'memtune', '--domain', domain, `--${live.field.replace(/_/g, '-')}`, value, ...tail];
   }
 }
 
@@ -188,7 +208,10 @@ function itemsOf(args: LibvirtDomainArgs): PatchItem[] {
 function planDomain(args: LibvirtDomainArgs, dom: DomainObserved, changes: Change[], pending: Pending[]): void {
   const items = itemsOf(args);
   const persisted = hostXml(dom.name, 'persistent', dom.persisted);
-  for (const dev of [...(args.interfaces ?? []).map((i) => ['interface', i.match] as const), ...(args.disks ?? []).map((d) => ['disk', d.match] as const)]) {
+  for (const dev of [
+    ...(args.interfaces ?? []).map((i) => ['interface', i.match] as const),
+    ...(args.disks ?? []).map((d) => ['disk', d.match] as const),
+  ]) {
     if (!findDevice(persisted, dev[0], dev[1])) throw new TaskError(`${dom.name}: no ${describeMatch(dev[0], dev[1])} in the domain`);
   }
   const patched = parseDomainXml(dom.persisted);
@@ -210,7 +233,10 @@ function planDomain(args: LibvirtDomainArgs, dom: DomainObserved, changes: Chang
   for (const it of items) {
     const now = it.get(live);
     if (now === it.desired) continue;
-    if (!it.live) { needRestart.push(it.key); continue; }
+    if (!it.live) {
+      needRestart.push(it.key);
+      continue;
+    }
     changes.push({
       summary: `set ${it.key} of running ${dom.name}`,
       target: `domain:${dom.name}/${it.key}`,
@@ -230,7 +256,11 @@ function planDomain(args: LibvirtDomainArgs, dom: DomainObserved, changes: Chang
       data: { op: 'restart', domain: dom.name, timeoutSeconds: timeout, allowDestroy: args.allow_destroy === true } satisfies ChangeData,
     });
   } else {
-    pending.push({ effect: 'vm-restart', target: `domain:${dom.name}`, summary: `${dom.name} runs without ${needRestart.join(', ')} until it is shut down and started again` });
+    pending.push({
+      effect: 'vm-restart',
+      target: `domain:${dom.name}`,
+      summary: `${dom.name} runs without ${needRestart.join(', ')} until it is shut down and started again`,
+    });
   }
 }
 
@@ -269,7 +299,14 @@ async function define(host: HostHandle, args: LibvirtDomainArgs, d: Extract<Chan
   };
   await defineFrom(d.xml);
   try {
-    await verify(host, args, d.domain, itemsOf(args), true, 'libvirt dropped or rewrote this element; the previous definition was restored');
+    await verify(
+      host,
+      args,
+      d.domain,
+      itemsOf(args),
+      true,
+      'libvirt dropped or rewrote this element; the previous definition was restored',
+    );
   } catch (e) {
     await defineFrom(d.original);
     throw e;
@@ -284,7 +321,9 @@ async function restart(host: HostHandle, args: LibvirtDomainArgs, d: Extract<Cha
     while ((await state()) !== 'shut off' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1000));
     if ((await state()) !== 'shut off') {
       if (!d.allowDestroy) {
-        throw new TaskError(`${d.domain} did not shut down within ${d.timeoutSeconds} s; its new definition waits for the next start (allow_destroy: true forces it off)`);
+        throw new TaskError(
+          `${d.domain} did not shut down within ${d.timeoutSeconds} s; its new definition waits for the next start (allow_destroy: true forces it off)`,
+        );
       }
       await host.run([...virsh(args), 'destroy', '--domain', d.domain]);
     }
@@ -310,7 +349,8 @@ async function apply(changes: Change[], host: HostHandle, args: LibvirtDomainArg
 
 export const libvirt_domain = {
   name: 'libvirt_domain',
-  description: 'Element-level tuning of libvirt domain XML (cputune, numatune, hugepages, CPU mode, virtio queues, disk cache) plus live tuning through virsh',
+  description:
+    'Element-level tuning of libvirt domain XML (cputune, numatune, hugepages, CPU mode, virtio queues, disk cache) plus live tuning through virsh',
   schema: libvirtDomainSchema,
   read,
   parse,

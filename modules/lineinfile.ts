@@ -46,11 +46,13 @@ export const lineinfile = {
       state: { enum: ['present', 'absent'], default: 'present', description: 'Whether the line must be in the file' },
       insertafter: {
         type: 'string',
-        description: 'EOF (default) or a JavaScript regular expression: when nothing matches regexp, insert after the last line matching it (at the end if none does)',
+        description:
+          'EOF (default) or a JavaScript regular expression: when nothing matches regexp, insert after the last line matching it (at the end if none does)',
       },
       insertbefore: {
         type: 'string',
-        description: 'BOF or a JavaScript regular expression: when nothing matches regexp, insert before the last line matching it (at the end if none does)',
+        description:
+          'BOF or a JavaScript regular expression: when nothing matches regexp, insert before the last line matching it (at the end if none does)',
       },
       create: { type: 'boolean', default: false, description: 'Create the file when it does not exist (otherwise that is an error)' },
       backup: { type: 'boolean', default: true, description: 'Keep the previous version as <path>.hvtune-backup' },

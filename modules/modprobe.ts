@@ -84,12 +84,14 @@ const schema = {
     load: {
       type: 'string',
       enum: ['boot', 'now', 'no'],
-      description: 'boot: listed in /etc/modules-load.d/MODULE.conf; now: that, and loaded now; no: that file removed. Omitted: loading is not managed.',
+      description:
+        'boot: listed in /etc/modules-load.d/MODULE.conf; now: that, and loaded now; no: that file removed. Omitted: loading is not managed.',
     },
     reload: {
       type: 'string',
       enum: ['never', 'if-unused'],
-      description: 'A loaded module whose parameters differ: never (default) reports a pending reload; if-unused reloads it now when its use count is 0.',
+      description:
+        'A loaded module whose parameters differ: never (default) reports a pending reload; if-unused reloads it now when its use count is 0.',
     },
     file: {
       type: 'string',
@@ -194,7 +196,9 @@ function plan(args: ModprobeArgs, observed: ModprobeObserved, ctx: PlanContext) 
     }
   }
   if (args.load === 'now' && live.state === 'absent' && !observed.loadable) {
-    throw new TaskError(`${ctx.host}: cannot load ${module} now: this kernel (Linux ${ctx.facts.kernel.release}) has no loadable module support (no /proc/modules)`);
+    throw new TaskError(
+      `${ctx.host}: cannot load ${module} now: this kernel (Linux ${ctx.facts.kernel.release}) has no loadable module support (no /proc/modules)`,
+    );
   }
 
   const path = optionsPath(args);
@@ -216,11 +220,14 @@ function plan(args: ModprobeArgs, observed: ModprobeObserved, ctx: PlanContext) 
   for (const [param, want] of Object.entries(args.options ?? {})) {
     const got = atLoad.get(param);
     if (got && normaliseParam(got.value) !== normaliseParam(want)) {
-      throw new TaskError(`${ctx.host}: ${got.file} sets ${module} ${param}=${got.value} and is read after ${path}, so it wins; set file: to that file or remove the line there`);
+      throw new TaskError(
+        `${ctx.host}: ${got.file} sets ${module} ${param}=${got.value} and is read after ${path}, so it wins; set file: to that file or remove the line there`,
+      );
     }
   }
   const blacklisted = blacklistingFiles(files, module);
-  if (state === 'present' && blacklisted.length) warnings.push(`${module} is blacklisted in ${blacklisted.join(', ')}: it is not loaded automatically`);
+  if (state === 'present' && blacklisted.length)
+    warnings.push(`${module} is blacklisted in ${blacklisted.join(', ')}: it is not loaded automatically`);
 
   // Loading at boot.
   const ownLoad = loadPath(args);
@@ -242,19 +249,52 @@ function plan(args: ModprobeArgs, observed: ModprobeObserved, ctx: PlanContext) 
   const shown = (key: 'before' | 'after') => diffs.map((d) => `${d.param}=${d[key]}`).join(' ');
   const unused = args.reload === 'if-unused' && live.refcnt === 0;
   if (state === 'present' && live.state === 'absent' && args.load === 'now') {
-    changes.push({ summary: `load ${module}`, target: `module:${module}`, effect: 'live', before: 'not loaded', after: 'loaded', data: { kind: 'load' } });
+    changes.push({
+      summary: `load ${module}`,
+      target: `module:${module}`,
+      effect: 'live',
+      before: 'not loaded',
+      after: 'loaded',
+      data: { kind: 'load' },
+    });
   } else if (state === 'present' && live.state === 'loaded' && diffs.length) {
     if (unused) {
-      changes.push({ summary: `reload ${module} (unused) with ${shown('after')}`, target: `module:${module}`, effect: 'module-reload', before: shown('before'), after: shown('after'), data: { kind: 'reload' } });
+      changes.push({
+        summary: `reload ${module} (unused) with ${shown('after')}`,
+        target: `module:${module}`,
+        effect: 'module-reload',
+        before: shown('before'),
+        after: shown('after'),
+        data: { kind: 'reload' },
+      });
     } else {
       const why = live.refcnt ? `in use (${live.refcnt})` : 'loaded';
-      pending.push({ effect: 'module-reload', target: `module:${module}`, summary: `${module} is ${why} with ${shown('before')}; ${shown('after')} applies at its next load (modprobe -r ${module}; modprobe ${module}) or reboot` });
+      pending.push({
+        effect: 'module-reload',
+        target: `module:${module}`,
+        summary: `${module} is ${why} with ${shown('before')}; ${shown('after')} applies at its next load (modprobe -r ${module}; modprobe ${module}) or reboot`,
+      });
     }
   } else if (state === 'present' && live.state === 'builtin' && diffs.length) {
-    warnings.push(`${module} is built into this kernel: modprobe.d options do not reach it; set ${diffs.map((d) => `${moduleKey(module)}.${d.param}=${d.after}`).join(' ')} with grub_cmdline`);
+    warnings.push(
+      `${module} is built into this kernel: modprobe.d options do not reach it; set ${diffs.map((d) => `${moduleKey(module)}.${d.param}=${d.after}`).join(' ')} with grub_cmdline`,
+    );
   } else if (state !== 'present' && live.state === 'loaded') {
-    if (unused) changes.push({ summary: `unload ${module} (unused)`, target: `module:${module}`, effect: 'live', before: 'loaded', after: 'not loaded', data: { kind: 'unload' } });
-    else if (state === 'blacklisted') pending.push({ effect: 'reboot', target: `module:${module}`, summary: `${module} is loaded; the blacklist applies from the next boot` });
+    if (unused)
+      changes.push({
+        summary: `unload ${module} (unused)`,
+        target: `module:${module}`,
+        effect: 'live',
+        before: 'loaded',
+        after: 'not loaded',
+        data: { kind: 'unload' },
+      });
+    else if (state === 'blacklisted')
+      pending.push({
+        effect: 'reboot',
+        target: `module:${module}`,
+        summary: `${module} is loaded; the blacklist applies from the next boot`,
+      });
   } else if (state === 'blacklisted' && live.state === 'builtin') {
     warnings.push(`${module} is built into this kernel: a blacklist cannot stop it`);
   }
@@ -264,7 +304,13 @@ function plan(args: ModprobeArgs, observed: ModprobeObserved, ctx: PlanContext) 
 }
 
 function loadFileChange(path: string, before: string | null, after: string | null, summary: string): Change {
-  return { summary, target: path, effect: 'persistent', diff: { path, before, after }, data: { kind: 'load-file', path, content: after } satisfies ModprobeChangeData };
+  return {
+    summary,
+    target: path,
+    effect: 'persistent',
+    diff: { path, before, after },
+    data: { kind: 'load-file', path, content: after } satisfies ModprobeChangeData,
+  };
 }
 
 async function apply(changes: Change[], host: HostHandle, args: ModprobeArgs): Promise<void> {
@@ -292,11 +338,21 @@ async function apply(changes: Change[], host: HostHandle, args: ModprobeArgs): P
   const after = parseLive(result.kind === 'script' ? result.stdout : '').live;
   const loaded = after.state !== 'absent';
   if (loaded !== (live.kind !== 'unload')) {
-    throw new ApplyVerifyError(host.name, `module:${args.module}`, live.kind === 'unload' ? 'not loaded' : 'loaded', loaded ? 'loaded' : 'not loaded');
+    throw new ApplyVerifyError(
+      host.name,
+      `module:${args.module}`,
+      live.kind === 'unload' ? 'not loaded' : 'loaded',
+      loaded ? 'loaded' : 'not loaded',
+    );
   }
   const wrong = loaded ? liveDiffs(args, after) : [];
   if (wrong.length) {
-    throw new ApplyVerifyError(host.name, `module:${args.module}`, wrong.map((w) => `${w.param}=${w.after}`).join(' '), wrong.map((w) => `${w.param}=${w.before}`).join(' '));
+    throw new ApplyVerifyError(
+      host.name,
+      `module:${args.module}`,
+      wrong.map((w) => `${w.param}=${w.after}`).join(' '),
+      wrong.map((w) => `${w.param}=${w.before}`).join(' '),
+    );
   }
 }
 

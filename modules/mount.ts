@@ -70,7 +70,7 @@ export const mount = {
         pattern: '^[A-Za-z0-9_.=,:/+%@-]{1,1024}$',
         default: 'defaults',
         description:
-          'Mount options, compared as a set with values (order does not matter; gid=kvm equals the kernel\'s gid=107, pagesize=1G equals 1024M)',
+          "Mount options, compared as a set with values (order does not matter; gid=kvm equals the kernel's gid=107, pagesize=1G equals 1024M)",
       },
       dump: { type: 'integer', minimum: 0, maximum: 9, default: 0, description: 'fstab dump field' },
       passno: { type: 'integer', minimum: 0, maximum: 9, default: 0, description: 'fstab fsck order field' },
@@ -153,7 +153,10 @@ export const mount = {
     const src = args.src!;
     const fstype = args.fstype!;
     const opts = args.opts ?? 'defaults';
-    for (const [key, names] of [['gid', observed.ids.groups], ['uid', observed.ids.users]] as const) {
+    for (const [key, names] of [
+      ['gid', observed.ids.groups],
+      ['uid', observed.ids.users],
+    ] as const) {
       const m = new RegExp(`(?:^|,)${key}=([^,]+)`).exec(opts);
       if (m && !/^\d+$/.test(m[1]) && !(m[1] in (names ?? {}))) {
         throw new TaskError(`${path}: ${key}=${m[1]} names a ${key === 'gid' ? 'group' : 'user'} that does not exist on the host`);
@@ -162,7 +165,11 @@ export const mount = {
     const desired: FstabEntry = { src, path, fstype, opts, dump: args.dump ?? 0, passno: args.passno ?? 0 };
     const e = observed.entry;
     const fstabOk =
-      e !== null && e.src === src && e.fstype === fstype && e.dump === desired.dump && e.passno === desired.passno &&
+      e !== null &&
+      e.src === src &&
+      e.fstype === fstype &&
+      e.dump === desired.dump &&
+      e.passno === desired.passno &&
       sameMountOptions(e.opts, opts, observed.ids);
     if (!fstabOk) changes.push(fstabChange(`${e ? 'update' : 'add'} ${path} in ${FSTAB}`, fstab, setFstabEntry(observed.fstab, desired)));
     if (observed.entries > 1) warnings.push(`${FSTAB} has ${observed.entries} lines for ${path}; the last one is managed`);
@@ -171,7 +178,8 @@ export const mount = {
     const missing = live ? missingLiveOptions(opts, live.opts, observed.ids) : [];
     const liveOk = live !== null && live.fstype === fstype && missing.length === 0;
     if (state === 'present') {
-      if (!liveOk) pending.push({ effect: 'reboot', target: `mount:${path}`, summary: `${path} is mounted as in ${FSTAB} at the next boot` });
+      if (!liveOk)
+        pending.push({ effect: 'reboot', target: `mount:${path}`, summary: `${path} is mounted as in ${FSTAB} at the next boot` });
       return { changes, pending, warnings };
     }
     if (observed.mountPoint === 'other') throw new TaskError(`${path} exists and is not a directory: cannot mount on it`);
@@ -181,10 +189,13 @@ export const mount = {
       const remountable = !NO_REMOUNT_OPTIONS.has(fstype);
       const op: MountOp['op'] = live === null ? 'mount' : live.fstype !== fstype || !remountable ? 'replace' : 'remount';
       const summary =
-        op === 'mount' ? `mount ${fstype} on ${path}${observed.mountPoint === 'absent' ? ' (creating the directory)' : ''}` :
-        live!.fstype !== fstype ? `unmount ${live!.fstype} from ${path} and mount ${fstype}` :
-        op === 'replace' ? `unmount ${path} and mount it again with ${missing.join(',')} (${fstype} ignores options on remount)` :
-        `remount ${path} with ${missing.join(',')}`;
+        op === 'mount'
+          ? `mount ${fstype} on ${path}${observed.mountPoint === 'absent' ? ' (creating the directory)' : ''}`
+          : live!.fstype !== fstype
+            ? `unmount ${live!.fstype} from ${path} and mount ${fstype}`
+            : op === 'replace'
+              ? `unmount ${path} and mount it again with ${missing.join(',')} (${fstype} ignores options on remount)`
+              : `remount ${path} with ${missing.join(',')}`;
       changes.push({
         summary,
         target: `mount:${path}`,
@@ -229,7 +240,9 @@ export const mount = {
           c.target,
           `${op.fstype} ${op.opts}`,
           live ? describeLive(live) : null,
-          op.op === 'remount' ? `${op.fstype} ignored ${missing.join(',')} on remount; unmount it (state: unmounted) and run again` : undefined,
+          op.op === 'remount'
+            ? `${op.fstype} ignored ${missing.join(',')} on remount; unmount it (state: unmounted) and run again`
+            : undefined,
         );
       }
     }
@@ -237,7 +250,13 @@ export const mount = {
 } satisfies Module<MountArgs, MountObserved>;
 
 function fstabChange(summary: string, before: string, after: string): Change {
-  return { summary, target: FSTAB, effect: 'persistent', diff: { path: FSTAB, before, after }, data: { op: 'fstab', content: after } satisfies MountOp };
+  return {
+    summary,
+    target: FSTAB,
+    effect: 'persistent',
+    diff: { path: FSTAB, before, after },
+    data: { op: 'fstab', content: after } satisfies MountOp,
+  };
 }
 
 function describeLive(m: LiveMount): string {
@@ -247,11 +266,16 @@ function describeLive(m: LiveMount): string {
 /** Resolve the user and group names used in uid=/gid= options, and look at the mount point. */
 function idsAndMountPointScript(args: MountArgs): string {
   const lines: string[] = [];
-  for (const [key, db] of [['gid', 'group'], ['uid', 'passwd']] as const) {
+  for (const [key, db] of [
+    ['gid', 'group'],
+    ['uid', 'passwd'],
+  ] as const) {
     const m = new RegExp(`(?:^|,)${key}=([^,]+)`).exec(args.opts ?? '');
     if (m && !/^\d+$/.test(m[1])) lines.push(sh`getent ${db} ${m[1]} | sed ${`s/^/${db} /`}`);
   }
-  lines.push(sh`if [ -d ${args.path} ]; then echo mountpoint=directory; elif [ -e ${args.path} ]; then echo mountpoint=other; else echo mountpoint=absent; fi`);
+  lines.push(
+    sh`if [ -d ${args.path} ]; then echo mountpoint=directory; elif [ -e ${args.path} ]; then echo mountpoint=other; else echo mountpoint=absent; fi`,
+  );
   return lines.join('\n') + '\n';
 }
 

@@ -127,10 +127,13 @@ export const service = {
       const props = parseShow(r.stdout);
       const now = verb === 'enable' || verb === 'disable' ? props.UnitFileState : props.ActiveState;
       const ok =
-        verb === 'enable' ? ENABLED_STATES.has(now ?? '') :
-        verb === 'disable' ? !ENABLED_STATES.has(now ?? '') :
-        verb === 'stop' ? now === 'inactive' || now === 'deactivating' :
-        now === 'active' || now === 'activating' || now === 'reloading';
+        verb === 'enable'
+          ? ENABLED_STATES.has(now ?? '')
+          : verb === 'disable'
+            ? !ENABLED_STATES.has(now ?? '')
+            : verb === 'stop'
+              ? now === 'inactive' || now === 'deactivating'
+              : now === 'active' || now === 'activating' || now === 'reloading';
       if (!ok) throw new ApplyVerifyError(host.name, c.target, String(c.after), now ?? null, `systemctl ${verb} exited 0`);
     }
   },

@@ -3,13 +3,7 @@
 import type { Change, HostHandle, Module, PlanContext, ReadRequest, ReadResult, SettingState } from '../src/module.js';
 import { ApplyVerifyError, RemoteCommandError, TaskError } from '../src/errors.js';
 import { sh } from '../src/quote.js';
-import {
-  SYSCTL_DIRS,
-  bootValues,
-  keyToProcPath,
-  normaliseSysctlValue,
-  updateSysctlConf,
-} from './lib/sysctl-conf.js';
+import { SYSCTL_DIRS, bootValues, keyToProcPath, normaliseSysctlValue, updateSysctlConf } from './lib/sysctl-conf.js';
 import { INTEGER_TUPLES, missingKeyHint } from './lib/sysctl-keys.js';
 
 type Value = string | number | number[];
@@ -28,9 +22,7 @@ export interface SysctlObserved {
   availableCongestion: string[] | null;
 }
 
-type SysctlChangeData =
-  | { kind: 'live'; key: string; path: string; value: string }
-  | { kind: 'file'; path: string; content: string };
+type SysctlChangeData = { kind: 'live'; key: string; path: string; value: string } | { kind: 'file'; path: string; content: string };
 
 export const DEFAULT_FILE = '/etc/sysctl.d/90-hvtune.conf';
 const CONGESTION_KEY = 'net.ipv4.tcp_congestion_control';

@@ -5,14 +5,7 @@ import type { Advice, ArgLeaf, Change, HostHandle, Module, PlanContext, ReadRequ
 import { OLD_SCHEDULER } from '../src/dated.js';
 import { ApplyVerifyError, TaskError } from '../src/errors.js';
 import { sh } from '../src/quote.js';
-import {
-  datedSchedulerWarning,
-  editTmpfiles,
-  matchSlug,
-  normaliseSysfsValue,
-  parseChoices,
-  udevBlockRule,
-} from './lib/choices.js';
+import { datedSchedulerWarning, editTmpfiles, matchSlug, normaliseSysfsValue, parseChoices, udevBlockRule } from './lib/choices.js';
 
 type Value = string | number;
 
@@ -27,12 +20,18 @@ export interface SysfsObserved {
   rule: string | null;
 }
 
-type SysfsChangeData = { kind: 'write'; path: string; value: string } | { kind: 'tmpfiles' } | { kind: 'rule'; path: string; content: string | null };
+type SysfsChangeData =
+  | { kind: 'write'; path: string; value: string }
+  | { kind: 'tmpfiles' }
+  | { kind: 'rule'; path: string; content: string | null };
 
 export const TMPFILES = '/etc/tmpfiles.d/hvtune-sysfs.conf';
 // Under /sys, plain path characters, no `.` or `..` segment.
 const SYS_PATH = '^/sys(/(?!\\.\\.?(/|$))[A-Za-z0-9_.:@+,-]+)+$';
-const VALUE = { anyOf: [{ type: 'integer' }, { type: 'string', pattern: '^[A-Za-z0-9_.,:+@/-]+( [A-Za-z0-9_.,:+@/-]+)*$' }], 'x-message': 'must be an integer or words of plain characters' };
+const VALUE = {
+  anyOf: [{ type: 'integer' }, { type: 'string', pattern: '^[A-Za-z0-9_.,:+@/-]+( [A-Za-z0-9_.,:+@/-]+)*$' }],
+  'x-message': 'must be an integer or words of plain characters',
+};
 const BLOCK_DEVICE_PATH = /^\/sys\/block\/([A-Za-z0-9_.:-]+)\/(.+)$/;
 
 const schema = {
@@ -42,9 +41,18 @@ const schema = {
       additionalProperties: false,
       required: ['path', 'value'],
       properties: {
-        path: { type: 'string', pattern: SYS_PATH, 'x-message': 'must be a path under /sys without . or .. segments', description: 'The sysfs attribute, e.g. /sys/kernel/mm/transparent_hugepage/enabled.' },
+        path: {
+          type: 'string',
+          pattern: SYS_PATH,
+          'x-message': 'must be a path under /sys without . or .. segments',
+          description: 'The sysfs attribute, e.g. /sys/kernel/mm/transparent_hugepage/enabled.',
+        },
         value: { ...VALUE, description: 'The value; for a bracketed-choice file (always [madvise] never) one of the choices offered.' },
-        persist: { type: 'string', enum: ['tmpfiles', 'udev', 'no'], description: `tmpfiles (default): a w line in ${TMPFILES}; udev: a rule, for /sys/block/DEVICE/… paths; no: not persisted (hvtune's line removed).` },
+        persist: {
+          type: 'string',
+          enum: ['tmpfiles', 'udev', 'no'],
+          description: `tmpfiles (default): a w line in ${TMPFILES}; udev: a rule, for /sys/block/DEVICE/… paths; no: not persisted (hvtune's line removed).`,
+        },
       },
     },
     {
@@ -58,7 +66,12 @@ const schema = {
           required: ['match', 'attributes'],
           description: 'Attributes of every whole block device whose kernel name matches.',
           properties: {
-            match: { type: 'string', pattern: '^[A-Za-z0-9_*?\\[\\]|-]{1,32}$', 'x-message': 'must be a udev KERNEL match such as sd* or vd*|sd*', description: 'udev KERNEL match (globs *, ?, [], alternatives with |).' },
+            match: {
+              type: 'string',
+              pattern: '^[A-Za-z0-9_*?\\[\\]|-]{1,32}$',
+              'x-message': 'must be a udev KERNEL match such as sd* or vd*|sd*',
+              description: 'udev KERNEL match (globs *, ?, [], alternatives with |).',
+            },
             attributes: {
               type: 'object',
               minProperties: 1,
@@ -68,7 +81,11 @@ const schema = {
             },
           },
         },
-        persist: { type: 'string', enum: ['udev', 'no'], description: 'udev (default): /etc/udev/rules.d/60-hvtune-block-MATCH.rules; no: not persisted (the rule removed).' },
+        persist: {
+          type: 'string',
+          enum: ['udev', 'no'],
+          description: 'udev (default): /etc/udev/rules.d/60-hvtune-block-MATCH.rules; no: not persisted (the rule removed).',
+        },
       },
     },
   ],
@@ -116,16 +133,21 @@ export function blockScript(match: string, attributes: string[]): string {
 }
 
 export function parseBlockOutput(stdout: string): SysfsObserved['targets'] {
-  return stdout.split('\n').filter(Boolean).map((line) => {
-    const [device, attribute, ...value] = line.split('\t');
-    return { path: `/sys/block/${device}/${attribute}`, attribute, live: value.length ? value.join('\t') : null };
-  });
+  return stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [device, attribute, ...value] = line.split('\t');
+      return { path: `/sys/block/${device}/${attribute}`, attribute, live: value.length ? value.join('\t') : null };
+    });
 }
 
 function read(args: SysfsArgs): ReadRequest[] {
   const rule = ruleOf(args);
   const live: ReadRequest =
-    'block' in args ? { kind: 'script', script: blockScript(args.block.match, Object.keys(args.block.attributes)) } : { kind: 'file', path: args.path };
+    'block' in args
+      ? { kind: 'script', script: blockScript(args.block.match, Object.keys(args.block.attributes)) }
+      : { kind: 'file', path: args.path };
   return [live, { kind: 'file', path: TMPFILES }, ...(rule ? [{ kind: 'file', path: rule.path } as ReadRequest] : [])];
 }
 
@@ -149,7 +171,10 @@ function desiredFor(args: SysfsArgs, attribute: string): string {
 function plan(args: SysfsArgs, observed: SysfsObserved, ctx: PlanContext) {
   const changes: Change[] = [];
   const warnings = new Set<string>();
-  const wanted = 'block' in args ? Object.entries(args.block.attributes).map(([a, v]) => [a, normaliseSysfsValue(v)]) : [[args.path.split('/').pop()!, normaliseSysfsValue(args.value)]];
+  const wanted =
+    'block' in args
+      ? Object.entries(args.block.attributes).map(([a, v]) => [a, normaliseSysfsValue(v)])
+      : [[args.path.split('/').pop()!, normaliseSysfsValue(args.value)]];
   for (const [attribute, value] of wanted) {
     const w = datedSchedulerWarning(attribute, value);
     if (w) warnings.add(w);
@@ -166,19 +191,38 @@ function plan(args: SysfsArgs, observed: SysfsObserved, ctx: PlanContext) {
       throw new TaskError(`${ctx.host}: ${path} does not offer ${want} (choices: ${choices.join(', ')})${dated ? `; ${dated}` : ''}`);
     }
     if (value === want) continue;
-    changes.push({ summary: `set ${path}`, target: path, effect: 'live', before: value, after: want, data: { kind: 'write', path, value: want } satisfies SysfsChangeData });
+    changes.push({
+      summary: `set ${path}`,
+      target: path,
+      effect: 'live',
+      before: value,
+      after: want,
+      data: { kind: 'write', path, value: want } satisfies SysfsChangeData,
+    });
   }
 
   const rule = ruleOf(args);
   if (rule) {
     const content = Object.keys(rule.attributes).length ? udevBlockRule(rule.match, rule.attributes) : null;
     if (content !== observed.rule) {
-      changes.push({ summary: content ? `persist ${rule.match} attributes in a udev rule` : `remove the udev rule for ${rule.match}`, target: rule.path, effect: 'persistent', diff: { path: rule.path, before: observed.rule, after: content }, data: { kind: 'rule', path: rule.path, content } satisfies SysfsChangeData });
+      changes.push({
+        summary: content ? `persist ${rule.match} attributes in a udev rule` : `remove the udev rule for ${rule.match}`,
+        target: rule.path,
+        effect: 'persistent',
+        diff: { path: rule.path, before: observed.rule, after: content },
+        data: { kind: 'rule', path: rule.path, content } satisfies SysfsChangeData,
+      });
     }
   } else if ('path' in args) {
     const next = editTmpfiles(observed.tmpfiles, args.path, args.persist === 'no' ? null : normaliseSysfsValue(args.value));
     if (next !== observed.tmpfiles) {
-      changes.push({ summary: `${args.persist === 'no' ? 'stop persisting' : 'persist'} ${args.path} in ${TMPFILES}`, target: TMPFILES, effect: 'persistent', diff: { path: TMPFILES, before: observed.tmpfiles, after: next }, data: { kind: 'tmpfiles' } satisfies SysfsChangeData });
+      changes.push({
+        summary: `${args.persist === 'no' ? 'stop persisting' : 'persist'} ${args.path} in ${TMPFILES}`,
+        target: TMPFILES,
+        effect: 'persistent',
+        diff: { path: TMPFILES, before: observed.tmpfiles, after: next },
+        data: { kind: 'tmpfiles' } satisfies SysfsChangeData,
+      });
     }
   }
   // The JSON report keeps warnings per change: attach them to the first one when there is one.

@@ -29,10 +29,23 @@ export interface XenserverVifArgs {
   start_delay?: number;
 }
 
-export interface XeVm { uuid: string; name: string; power: string; domid: number | null; order: number; startDelay: number }
+export interface XeVm {
+  uuid: string;
+  name: string;
+  power: string;
+  domid: number | null;
+  order: number;
+  startDelay: number;
+}
 export interface XeVif {
-  uuid: string; vm: string; device: number; network: string; mac: string; mtu: number | null;
-  otherConfig: Record<string, string>; attached: boolean;
+  uuid: string;
+  vm: string;
+  device: number;
+  network: string;
+  mac: string;
+  mtu: number | null;
+  otherConfig: Record<string, string>;
+  attached: boolean;
 }
 
 export interface XenserverVifObserved {
@@ -68,35 +81,62 @@ const schema = {
       'x-message': 'must be "auto" or an integer from 1 to 64',
     },
     busy: {
-      type: 'array', minItems: 1,
+      type: 'array',
+      minItems: 1,
       description: 'Which VIFs carry the traffic, with weights: by network name, or by VM name and VIF device.',
       items: {
         anyOf: [
-          { type: 'object', additionalProperties: false, required: ['network'],
-            properties: { network: { type: 'string', pattern: NAME, description: 'Network name-label.' }, weight } },
-          { type: 'object', additionalProperties: false, required: ['vm', 'device'],
+          {
+            type: 'object',
+            additionalProperties: false,
+            required: ['network'],
+            properties: { network: { type: 'string', pattern: NAME, description: 'Network name-label.' }, weight },
+          },
+          {
+            type: 'object',
+            additionalProperties: false,
+            required: ['vm', 'device'],
             properties: {
               vm: { type: 'string', pattern: NAME, description: 'VM name-label. A VM named here keeps its VIF devices (no reorder).' },
               device: { type: 'integer', minimum: 0, maximum: 63, description: 'VIF device number.' },
               weight,
-            } },
+            },
+          },
         ],
         'x-message': 'must be {network: NAME, weight?} or {vm: NAME, device: N, weight?}',
       },
     },
     strategy: {
-      type: 'array', minItems: 1, uniqueItems: true, items: { enum: STRATEGIES },
+      type: 'array',
+      minItems: 1,
+      uniqueItems: true,
+      items: { enum: STRATEGIES },
       description: 'Allowed fixes, most preferred first: start_order (VM order/start-delay), reorder (VIF devices), dummy (extra VIFs).',
     },
     dummy_network: { type: 'string', pattern: NAME, description: `Network for dummy VIFs, created if missing (default ${DEFAULT_DUMMY}).` },
-    allow_shutdown: { type: 'boolean', description: 'Shut down (and start again) running VMs whose VIFs must be reordered. Default false: they are reported instead.' },
-    start_delay: { type: 'integer', minimum: 0, maximum: 3600, description: 'start-delay written with a new start order, seconds (default 10).' },
+    allow_shutdown: {
+      type: 'boolean',
+      description: 'Shut down (and start again) running VMs whose VIFs must be reordered. Default false: they are reported instead.',
+    },
+    start_delay: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 3600,
+      description: 'start-delay written with a new start order, seconds (default 10).',
+    },
   },
 } as const;
 
 const VIF_PARAMS = 'params=uuid,vm-uuid,device,network-uuid,MAC,MTU,other-config,currently-attached';
 const XE_READS: string[][] = [
-  ['xe', 'vm-list', 'is-control-domain=false', 'is-a-template=false', 'is-a-snapshot=false', 'params=uuid,name-label,power-state,dom-id,order,start-delay'],
+  [
+    'xe',
+    'vm-list',
+    'is-control-domain=false',
+    'is-a-template=false',
+    'is-a-snapshot=false',
+    'params=uuid,name-label,power-state,dom-id,order,start-delay',
+  ],
   ['xe', 'vif-list', VIF_PARAMS],
   ['xe', 'network-list', 'params=uuid,name-label'],
   ['xe', 'host-list', 'params=uuid,name-label,software-version'],
@@ -107,8 +147,13 @@ const THREADS_SCRIPT = 'uname -r; echo --; cat /proc/[0-9]*/comm 2>/dev/null | s
 
 export function parseVifs(text: string): XeVif[] {
   return parseXeRecords(text).map((r) => ({
-    uuid: r.uuid, vm: r['vm-uuid'], device: parseXeInt(r.device) ?? -1, network: r['network-uuid'],
-    mac: normaliseMac(r.MAC ?? ''), mtu: parseXeInt(r.MTU), otherConfig: parseXeMap(r['other-config']),
+    uuid: r.uuid,
+    vm: r['vm-uuid'],
+    device: parseXeInt(r.device) ?? -1,
+    network: r['network-uuid'],
+    mac: normaliseMac(r.MAC ?? ''),
+    mtu: parseXeInt(r.MTU),
+    otherConfig: parseXeMap(r['other-config']),
     attached: parseXeBool(r['currently-attached']) === true,
   }));
 }
@@ -122,8 +167,12 @@ function parse(_args: XenserverVifArgs, results: ReadResult[]): XenserverVifObse
   return {
     xeError: failed && 'code' in failed ? `xe exited ${failed.code}: ${failed.stderr.trim()}` : null,
     vms: parseXeRecords(vmOut).map((r) => ({
-      uuid: r.uuid, name: r['name-label'] ?? '', power: r['power-state'] ?? '',
-      domid: parseXeInt(r['dom-id']), order: parseXeInt(r.order) ?? 0, startDelay: parseXeInt(r['start-delay']) ?? 0,
+      uuid: r.uuid,
+      name: r['name-label'] ?? '',
+      power: r['power-state'] ?? '',
+      domid: parseXeInt(r['dom-id']),
+      order: parseXeInt(r.order) ?? 0,
+      startDelay: parseXeInt(r['start-delay']) ?? 0,
     })),
     vifs: parseVifs(vifOut),
     networks: parseXeRecords(netOut).map((r) => ({ uuid: r.uuid, name: r['name-label'] ?? '' })),
@@ -131,7 +180,10 @@ function parse(_args: XenserverVifArgs, results: ReadResult[]): XenserverVifObse
       kernel: parseXeMap(host['software-version']).linux ?? '',
       unameKernel: uname.trim(),
       vcpus: parseXeInt(parseXeRecords(dom0Out)[0]?.['VCPUs-number']),
-      threads: threads.split('\n').map((t) => t.trim()).filter((t) => t !== ''),
+      threads: threads
+        .split('\n')
+        .map((t) => t.trim())
+        .filter((t) => t !== ''),
     },
   };
 }
@@ -140,7 +192,7 @@ function weightOf(args: XenserverVifArgs, vmName: string, device: number, networ
   const specific = args.busy.find((b) => 'vm' in b && b.vm === vmName && b.device === device);
   const byNetwork = args.busy.find((b) => 'network' in b && b.network === network);
   const hit = specific ?? byNetwork;
-  return hit ? hit.weight ?? 1 : 0;
+  return hit ? (hit.weight ?? 1) : 0;
 }
 
 function plan(args: XenserverVifArgs, o: XenserverVifObserved): PlanResult {
@@ -151,13 +203,17 @@ function plan(args: XenserverVifArgs, o: XenserverVifObserved): PlanResult {
     warnings.push(`uname -r says ${o.dom0.unameKernel} but XAPI reports dom0 kernel ${o.dom0.kernel}; planning for XAPI's`);
   const model = detectNetbackModel(kernel, o.dom0.threads);
   if (model.kind !== 'pool') {
-    warnings.push(`dom0 runs a netback thread ${model.kind === 'per-vif' ? 'per VIF' : 'per queue'} (${model.evidence}): VIF order and VM start order do not decide which CPU serves a VIF; nothing to change`);
+    warnings.push(
+      `dom0 runs a netback thread ${model.kind === 'per-vif' ? 'per VIF' : 'per queue'} (${model.evidence}): VIF order and VM start order do not decide which CPU serves a VIF; nothing to change`,
+    );
     return { changes: [], warnings };
   }
-  const workers = typeof args.workers === 'number' ? args.workers : model.workers ?? o.dom0.vcpus;
-  if (workers === null) throw new TaskError('cannot tell the netback pool size: no netback/N threads and no dom0 vCPU count; set workers: N');
+  const workers = typeof args.workers === 'number' ? args.workers : (model.workers ?? o.dom0.vcpus);
+  if (workers === null)
+    throw new TaskError('cannot tell the netback pool size: no netback/N threads and no dom0 vCPU count; set workers: N');
   if (args.workers === undefined || args.workers === 'auto') {
-    if (model.workers === null) warnings.push(`no netback/N threads seen; assuming one worker per dom0 vCPU (${workers}), as XenServer 5.6 does`);
+    if (model.workers === null)
+      warnings.push(`no netback/N threads seen; assuming one worker per dom0 vCPU (${workers}), as XenServer 5.6 does`);
   } else if (model.workers !== null && model.workers !== workers) {
     warnings.push(`workers: ${workers} given, but dom0 has ${model.workers} netback threads`);
   }
@@ -171,13 +227,17 @@ function plan(args: XenserverVifArgs, o: XenserverVifObserved): PlanResult {
   const allowShutdown = args.allow_shutdown === true;
   const toModel = (shutdownOk: boolean): ModelVm[] =>
     o.vms.map((vm) => ({
-      key: vm.uuid, name: vm.name, order: vm.order,
+      key: vm.uuid,
+      name: vm.name,
+      order: vm.order,
       // a VM whose busy VIF is named by device keeps its devices, or the entry would move with them
       reorderable: (vm.power === 'halted' || shutdownOk) && !args.busy.some((b) => 'vm' in b && b.vm === vm.name),
-      vifs: o.vifs.filter((f) => f.vm === vm.uuid).map((f) => {
-        const network = netName.get(f.network) ?? f.network;
-        return { key: f.uuid, device: f.device, network, weight: weightOf(args, vm.name, f.device, network) };
-      }),
+      vifs: o.vifs
+        .filter((f) => f.vm === vm.uuid)
+        .map((f) => {
+          const network = netName.get(f.network) ?? f.network;
+          return { key: f.uuid, device: f.device, network, weight: weightOf(args, vm.name, f.device, network) };
+        }),
     }));
   const strategies = args.strategy ?? STRATEGIES;
   const vms = toModel(allowShutdown);
@@ -185,25 +245,36 @@ function plan(args: XenserverVifArgs, o: XenserverVifObserved): PlanResult {
   if (!result.exhaustive) warnings.push('the search stopped at its work limit; this is the best plan found, not proven best');
   if (!allowShutdown && strategies.includes('reorder') && o.vms.some((v) => v.power !== 'halted')) {
     const unrestricted = planNetback(toModel(true), { workers, strategies }).best;
-    const shutdowns = o.vms.filter((v) => v.power !== 'halted'
-      && unrestricted.layout.vifOrder[v.uuid].some((k, i) => k !== result.current.layout.vifOrder[v.uuid][i]));
+    const shutdowns = o.vms.filter(
+      (v) => v.power !== 'halted' && unrestricted.layout.vifOrder[v.uuid].some((k, i) => k !== result.current.layout.vifOrder[v.uuid][i]),
+    );
     if (compareEvaluations(unrestricted, result.best, strategies) < 0 && unrestricted.maxLoad < result.best.maxLoad)
-      warnings.push(`reordering the VIFs of running VMs (${shutdowns.map((v) => v.name).join(', ')}) would lower the max worker load to ${unrestricted.maxLoad}: shut them down or set allow_shutdown: true`);
+      warnings.push(
+        `reordering the VIFs of running VMs (${shutdowns.map((v) => v.name).join(', ')}) would lower the max worker load to ${unrestricted.maxLoad}: shut them down or set allow_shutdown: true`,
+      );
   }
   const changes = buildChanges(args, o, result.best);
   const pending: Pending[] = [];
   const running = o.vms.filter((v) => v.power === 'running' && v.domid !== null);
-  const live = liveLoads(running.map((vm) => ({
-    domid: vm.domid!,
-    vifs: o.vifs.filter((f) => f.vm === vm.uuid && f.attached)
-      .map((f) => ({ device: f.device, weight: weightOf(args, vm.name, f.device, netName.get(f.network) ?? '') })),
-  })), workers);
+  const live = liveLoads(
+    running.map((vm) => ({
+      domid: vm.domid!,
+      vifs: o.vifs
+        .filter((f) => f.vm === vm.uuid && f.attached)
+        .map((f) => ({ device: f.device, weight: weightOf(args, vm.name, f.device, netName.get(f.network) ?? '') })),
+    })),
+    workers,
+  );
   const liveWorse = running.length > 0 && (Math.max(...live) > result.best.maxLoad || spreadOf(live) > result.best.spread);
   const order = result.best.layout.startOrder.map((k) => o.vms.find((v) => v.uuid === k)!.name).join(', ');
   // Running VMs keep their workers until the host restarts; halted ones get theirs when started.
   const restartNeeded = running.length > 0 ? liveWorse : changes.length > 0;
   if (restartNeeded)
-    pending.push({ effect: 'reboot', target: 'netback', summary: `restart the host and start VMs in order ${order} to spread busy VIFs over ${workers} netback workers` });
+    pending.push({
+      effect: 'reboot',
+      target: 'netback',
+      summary: `restart the host and start VMs in order ${order} to spread busy VIFs over ${workers} netback workers`,
+    });
   if (changes.length || restartNeeded) warnings.push(renderNetbackTable(vms, result, args.dummy_network ?? DEFAULT_DUMMY));
   return { changes, pending, warnings };
 }
@@ -213,37 +284,79 @@ function buildChanges(args: XenserverVifArgs, o: XenserverVifObserved, best: Ret
   const dummyNetwork = args.dummy_network ?? DEFAULT_DUMMY;
   const needsDummies = Object.values(best.layout.dummies).some((d) => d > 0);
   if (needsDummies && !o.networks.some((n) => n.name === dummyNetwork))
-    changes.push(change(`create network ${dummyNetwork} for dummy VIFs`, `network:${dummyNetwork}`, 'persistent', null, dummyNetwork, { kind: 'network', name: dummyNetwork }));
+    changes.push(
+      change(`create network ${dummyNetwork} for dummy VIFs`, `network:${dummyNetwork}`, 'persistent', null, dummyNetwork, {
+        kind: 'network',
+        name: dummyNetwork,
+      }),
+    );
   const netName = new Map(o.networks.map((n) => [n.uuid, n.name]));
   for (const vmKey of best.layout.startOrder) {
     if (!best.touched.includes(vmKey)) continue;
     const vm = o.vms.find((v) => v.uuid === vmKey)!;
     const vifs = o.vifs.filter((f) => f.vm === vm.uuid).sort((a, b) => a.device - b.device);
-    const spec = (f: XeVif, device: number): VifSpec => ({ mac: f.mac, network: f.network, device, otherConfig: f.otherConfig, mtu: f.mtu });
+    const spec = (f: XeVif, device: number): VifSpec => ({
+      mac: f.mac,
+      network: f.network,
+      device,
+      otherConfig: f.otherConfig,
+      mtu: f.mtu,
+    });
     const newOrder = best.layout.vifOrder[vmKey];
     if (newOrder.some((uuid, i) => vifs[i].uuid !== uuid)) {
       const before = vifs.map((f) => spec(f, f.device));
       const after = newOrder.map((uuid, i) => spec(vifs.find((f) => f.uuid === uuid)!, vifs[i].device));
       const show = (s: VifSpec[]) => s.map((x) => `${x.device}:${netName.get(x.network) ?? x.network}`).join(' ');
       const running = vm.power !== 'halted';
-      changes.push(change(`reorder VIFs of ${vm.name}${running ? ' (shut down and start again)' : ''}`, `vm:${vm.name}/vifs`,
-        running ? 'vm-restart' : 'persistent', show(before), show(after), { kind: 'reorder', vm: vm.uuid, name: vm.name, running, before, after }));
+      changes.push(
+        change(
+          `reorder VIFs of ${vm.name}${running ? ' (shut down and start again)' : ''}`,
+          `vm:${vm.name}/vifs`,
+          running ? 'vm-restart' : 'persistent',
+          show(before),
+          show(after),
+          { kind: 'reorder', vm: vm.uuid, name: vm.name, running, before, after },
+        ),
+      );
     }
     const last = vifs.length ? vifs[vifs.length - 1].device : -1;
     for (let i = 0; i < (best.layout.dummies[vmKey] ?? 0); i++)
-      changes.push(change(`add dummy VIF ${last + 1 + i} on ${dummyNetwork} to ${vm.name}`, `vm:${vm.name}/vif/${last + 1 + i}`,
-        'persistent', null, dummyNetwork, { kind: 'dummy', vm: vm.uuid, device: last + 1 + i, network: dummyNetwork }));
+      changes.push(
+        change(
+          `add dummy VIF ${last + 1 + i} on ${dummyNetwork} to ${vm.name}`,
+          `vm:${vm.name}/vif/${last + 1 + i}`,
+          'persistent',
+          null,
+          dummyNetwork,
+          { kind: 'dummy', vm: vm.uuid, device: last + 1 + i, network: dummyNetwork },
+        ),
+      );
     const newOrderValue = best.orderWrites[vmKey];
     if (newOrderValue !== undefined) {
       const startDelay = args.start_delay ?? 10;
-      changes.push(change(`start ${vm.name} at position ${best.layout.startOrder.indexOf(vmKey) + 1} (order ${newOrderValue})`, `vm:${vm.name}/order`, 'persistent',
-        `order=${vm.order} start-delay=${vm.startDelay}`, `order=${newOrderValue} start-delay=${startDelay}`, { kind: 'order', vm: vm.uuid, order: newOrderValue, startDelay }));
+      changes.push(
+        change(
+          `start ${vm.name} at position ${best.layout.startOrder.indexOf(vmKey) + 1} (order ${newOrderValue})`,
+          `vm:${vm.name}/order`,
+          'persistent',
+          `order=${vm.order} start-delay=${vm.startDelay}`,
+          `order=${newOrderValue} start-delay=${startDelay}`,
+          { kind: 'order', vm: vm.uuid, order: newOrderValue, startDelay },
+        ),
+      );
     }
   }
   return changes;
 }
 
-function change(summary: string, target: string, effect: Change['effect'], before: string | null, after: string | null, data: ChangeData): Change {
+function change(
+  summary: string,
+  target: string,
+  effect: Change['effect'],
+  before: string | null,
+  after: string | null,
+  data: ChangeData,
+): Change {
   return { summary, target, effect, before, after, data };
 }
 
@@ -264,7 +377,11 @@ async function vifsOf(host: HostHandle, vm: string): Promise<XeVif[]> {
   return parseVifs(await xe(host, 'vif-list', `vm-uuid=${vm}`, VIF_PARAMS));
 }
 
-const specText = (s: VifSpec[]) => s.map((x) => `${x.device}:${x.mac}@${x.network} mtu=${x.mtu} ${JSON.stringify(x.otherConfig)}`).sort().join(', ');
+const specText = (s: VifSpec[]) =>
+  s
+    .map((x) => `${x.device}:${x.mac}@${x.network} mtu=${x.mtu} ${JSON.stringify(x.otherConfig)}`)
+    .sort()
+    .join(', ');
 
 /** Destroy and re-create the VIFs that move, then read them all back; restore the originals on failure. */
 async function reorder(host: HostHandle, d: Extract<ChangeData, { kind: 'reorder' }>, args: XenserverVifArgs): Promise<void> {
@@ -284,8 +401,15 @@ async function reorder(host: HostHandle, d: Extract<ChangeData, { kind: 'reorder
     }
     throw error;
   }
-  const readBack = (await vifsOf(host, d.vm)).map((f) => ({ mac: f.mac, network: f.network, device: f.device, otherConfig: f.otherConfig, mtu: f.mtu }));
-  if (specText(readBack) !== specText(d.after)) throw new ApplyVerifyError(host.name, `vm:${d.name}/vifs`, specText(d.after), specText(readBack));
+  const readBack = (await vifsOf(host, d.vm)).map((f) => ({
+    mac: f.mac,
+    network: f.network,
+    device: f.device,
+    otherConfig: f.otherConfig,
+    mtu: f.mtu,
+  }));
+  if (specText(readBack) !== specText(d.after))
+    throw new ApplyVerifyError(host.name, `vm:${d.name}/vifs`, specText(d.after), specText(readBack));
   if (d.running) await xe(host, 'vm-start', `uuid=${d.vm}`);
 }
 

@@ -28,7 +28,11 @@ export interface Baseline {
 export function canonical(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonical);
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Record<string, unknown>)[k])]));
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
+    );
   }
   return value;
 }
@@ -52,7 +56,12 @@ export function fallbackSnapshot(observed: unknown, changes: Change[]): { settin
 }
 
 /** One task's settings now: the module's hook, or the fallback. */
-export function taskSnapshot(module: Module, args: unknown, observed: unknown, changes: Change[]): Pick<BaselineTask, 'settings' | 'state'> {
+export function taskSnapshot(
+  module: Module,
+  args: unknown,
+  observed: unknown,
+  changes: Change[],
+): Pick<BaselineTask, 'settings' | 'state'> {
   if (module.snapshot) return { settings: canonical(module.snapshot(args, observed)) as Record<string, SettingState> };
   const f = fallbackSnapshot(observed, changes);
   return { settings: canonical(f.settings) as Record<string, SettingState>, state: f.state };
@@ -64,7 +73,13 @@ export function serialiseBaseline(b: Baseline): string {
     `# Compare: hvtune drift DIR -i INVENTORY. Re-take: hvtune snapshot PLAYBOOK -i INVENTORY -o DIR.\n`;
   const doc = {
     host: b.host,
-    tasks: b.tasks.map((t) => ({ task: t.task, module: t.module, args: canonical(t.args), settings: t.settings, ...(t.state ? { state: t.state } : {}) })),
+    tasks: b.tasks.map((t) => ({
+      task: t.task,
+      module: t.module,
+      args: canonical(t.args),
+      settings: t.settings,
+      ...(t.state ? { state: t.state } : {}),
+    })),
   };
   return header + stringify(doc, { lineWidth: 0 });
 }
@@ -92,7 +107,10 @@ export function isBaselineDir(path: string): boolean {
 }
 
 export function readBaselineDir(dir: string): Baseline[] {
-  const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
-  if (files.length === 0) throw new HvtuneError(`${dir}: no baseline files (HOST.yml) in it; make them with hvtune snapshot PLAYBOOK -i INVENTORY -o ${dir}`);
+  const files = readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort();
+  if (files.length === 0)
+    throw new HvtuneError(`${dir}: no baseline files (HOST.yml) in it; make them with hvtune snapshot PLAYBOOK -i INVENTORY -o ${dir}`);
   return files.map((f) => parseBaseline(readFileSync(join(dir, f), 'utf8'), join(dir, f)));
 }

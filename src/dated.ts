@@ -104,7 +104,10 @@ export function argLeaves(args: unknown, at: (string | number)[] = []): ArgLeaf[
   if (typeof args === 'string') return [{ path: at, text: args, isKey: false }];
   if (Array.isArray(args)) return args.flatMap((item, i) => argLeaves(item, [...at, i]));
   if (args !== null && typeof args === 'object') {
-    return Object.entries(args).flatMap(([key, value]) => [{ path: [...at, key], text: key, isKey: true }, ...argLeaves(value, [...at, key])]);
+    return Object.entries(args).flatMap(([key, value]) => [
+      { path: [...at, key], text: key, isKey: true },
+      ...argLeaves(value, [...at, key]),
+    ]);
   }
   return [];
 }

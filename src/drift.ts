@@ -30,7 +30,8 @@ export interface HostDrift {
   error?: string;
 }
 
-const fileWord = (content: string | null) => (content === null ? 'absent' : `${content.split('\n').length - (content.endsWith('\n') ? 1 : 0)} line(s)`);
+const fileWord = (content: string | null) =>
+  content === null ? 'absent' : `${content.split('\n').length - (content.endsWith('\n') ? 1 : 0)} line(s)`;
 
 /**
  * A check run's task, classified. With the module's settings (snapshot hook): a setting whose live
@@ -59,8 +60,25 @@ export function driftFromPlan(
   for (const c of plan.changes) {
     if (named.has(c.target) || (c.diff && persistedDrift)) continue;
     const restart = c.effect === 'live' || c.effect === 'persistent' ? {} : { effect: c.effect };
-    if (c.diff) items.push({ ...where, setting: c.target, kind: 'persisted', expected: fileWord(c.diff.after), actual: fileWord(c.diff.before), detail: c.summary, ...restart });
-    else items.push({ ...where, setting: c.target, kind: c.effect === 'live' ? 'live' : 'persisted', expected: c.after ?? null, actual: c.before ?? null, ...restart });
+    if (c.diff)
+      items.push({
+        ...where,
+        setting: c.target,
+        kind: 'persisted',
+        expected: fileWord(c.diff.after),
+        actual: fileWord(c.diff.before),
+        detail: c.summary,
+        ...restart,
+      });
+    else
+      items.push({
+        ...where,
+        setting: c.target,
+        kind: c.effect === 'live' ? 'live' : 'persisted',
+        expected: c.after ?? null,
+        actual: c.before ?? null,
+        ...restart,
+      });
   }
   for (const p of plan.pending ?? []) {
     items.push({ ...where, setting: p.target, kind: 'pending', expected: null, actual: null, effect: p.effect, detail: p.summary });
@@ -75,7 +93,14 @@ export function driftFromBaseline(base: BaselineTask, now: Pick<BaselineTask, 's
   // Without a snapshot hook the settings are the plan's changes: the hash of the Observed covers them.
   if (base.state !== undefined) {
     if (now.state !== base.state) {
-      items.push({ ...where, setting: `${base.module}:${base.task}`, kind: 'state', expected: base.state, actual: now.state ?? null, detail: `module ${base.module} observes something else now` });
+      items.push({
+        ...where,
+        setting: `${base.module}:${base.task}`,
+        kind: 'state',
+        expected: base.state,
+        actual: now.state ?? null,
+        detail: `module ${base.module} observes something else now`,
+      });
     }
     return items;
   }
@@ -85,7 +110,14 @@ export function driftFromBaseline(base: BaselineTask, now: Pick<BaselineTask, 's
     const was = base.settings[name];
     const is = now.settings[name];
     if (!was || !is) {
-      items.push({ ...where, setting, kind: 'state', expected: was ? 'in the baseline' : null, actual: is ? 'managed now' : null, detail: was ? 'no longer reported' : 'not in the baseline' });
+      items.push({
+        ...where,
+        setting,
+        kind: 'state',
+        expected: was ? 'in the baseline' : null,
+        actual: is ? 'managed now' : null,
+        detail: was ? 'no longer reported' : 'not in the baseline',
+      });
       continue;
     }
     if (is.live !== was.live) items.push({ ...where, setting, kind: 'live', expected: was.live, actual: is.live });
@@ -109,7 +141,8 @@ export async function driftAgainstBaselines(
     const inv = inventory.hosts.get(b.host);
     const unknown = b.tasks.find((t) => !modules.has(t.module));
     if (!inv) return void (hosts[b.host] = { status: 'error', items: [], error: `not in the inventory ${inventory.file}` });
-    if (unknown) return void (hosts[b.host] = { status: 'error', items: [], error: `module ${unknown.module} is not known to this hvtune` });
+    if (unknown)
+      return void (hosts[b.host] = { status: 'error', items: [], error: `module ${unknown.module} is not known to this hvtune` });
     try {
       const host = await opts.connect(inv);
       try {

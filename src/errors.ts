@@ -62,10 +62,7 @@ export class RemoteCommandError extends HvtuneError {
     readonly stderr: string,
     readonly stdout = '',
   ) {
-    super(
-      `${host}: command failed with exit code ${code}: ${command}` +
-        (stderr.trim() ? `\n${stderr.trimEnd()}` : ''),
-    );
+    super(`${host}: command failed with exit code ${code}: ${command}` + (stderr.trim() ? `\n${stderr.trimEnd()}` : ''));
   }
 }
 
@@ -78,10 +75,7 @@ export class ApplyVerifyError extends HvtuneError {
     readonly actual: string | null,
     hint?: string,
   ) {
-    super(
-      `${host}: ${target} is ${JSON.stringify(actual)} after apply, expected ${JSON.stringify(expected)}` +
-        (hint ? ` (${hint})` : ''),
-    );
+    super(`${host}: ${target} is ${JSON.stringify(actual)} after apply, expected ${JSON.stringify(expected)}` + (hint ? ` (${hint})` : ''));
   }
 }
 

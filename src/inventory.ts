@@ -194,7 +194,13 @@ function buildInventory(source: Source, extraVars: Record<string, unknown>): Inv
     }
     for (const key of Object.keys(host.vars)) {
       const ours = ANSIBLE_CONNECTION_NAMES[key];
-      if (ours) warnings.push({ pos: where(key), path: host.name, message: `"${key}" is an Ansible name; hvtune uses "${ours}"`, severity: 'warning' });
+      if (ours)
+        warnings.push({
+          pos: where(key),
+          path: host.name,
+          message: `"${key}" is an Ansible name; hvtune uses "${ours}"`,
+          severity: 'warning',
+        });
     }
   }
   if (problems.length) throw new InputError(sortProblems(problems));

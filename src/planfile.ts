@@ -84,7 +84,13 @@ export function changedInputs(inputs: PlanInputs): string[] {
   for (const f of files) {
     const now = hashFile(f.path).sha256;
     if (now === f.sha256) continue;
-    out.push(now === null ? `${f.path} no longer exists` : f.sha256 === null ? `${f.path} did not exist when the plan was made` : `${f.path} changed since the plan was made`);
+    out.push(
+      now === null
+        ? `${f.path} no longer exists`
+        : f.sha256 === null
+          ? `${f.path} did not exist when the plan was made`
+          : `${f.path} changed since the plan was made`,
+    );
   }
   return out;
 }
@@ -121,7 +127,8 @@ export function parsePlan(text: string, file: string): SavedPlan {
   if (!p || typeof p !== 'object' || p.format !== PLAN_FORMAT) {
     throw new HvtuneError(`${file}: not a saved plan: expected "format": "${PLAN_FORMAT}" (make one with hvtune plan -o ${file})`);
   }
-  if (p.version !== PLAN_VERSION) throw new HvtuneError(`${file}: plan format version ${p.version}, this hvtune reads version ${PLAN_VERSION}`);
+  if (p.version !== PLAN_VERSION)
+    throw new HvtuneError(`${file}: plan format version ${p.version}, this hvtune reads version ${PLAN_VERSION}`);
   if (!p.inputs || typeof p.inputs.inventory?.path !== 'string') throw new HvtuneError(`${file}: expected inputs.inventory.path`);
   if (!p.hosts || typeof p.hosts !== 'object') throw new HvtuneError(`${file}: expected "hosts": an object of host → tasks`);
   for (const [host, h] of Object.entries(p.hosts)) {
@@ -178,7 +185,8 @@ export function compareChanges(saved: Change[], fresh: Change[]): string[] {
       else if ((s.diff?.after ?? null) !== (f.diff?.after ?? null)) out.push(`${s.target}: would now be written differently than planned`);
     }
     if ((s.before ?? null) !== (f.before ?? null)) out.push(`${s.target}: was ${show(s.before)} when planned, is now ${show(f.before)}`);
-    else if ((s.after ?? null) !== (f.after ?? null)) out.push(`${s.target}: would now be set to ${show(f.after)}, the plan says ${show(s.after)}`);
+    else if ((s.after ?? null) !== (f.after ?? null))
+      out.push(`${s.target}: would now be set to ${show(f.after)}, the plan says ${show(s.after)}`);
     else if (s.effect !== f.effect) out.push(`${s.target}: now needs ${f.effect}, the plan says ${s.effect}`);
   }
   for (const f of unused) out.push(`${f.target}: now needs a change the plan does not have (${changeText(f)})`);

@@ -95,13 +95,7 @@ function buildPlaybook(source: Source, modules: ModuleRegistry): Playbook {
   return { file: source.file, plays };
 }
 
-function loadTasks(
-  source: Source,
-  modules: ModuleRegistry,
-  list: unknown,
-  at: SourcePath,
-  problems: InputProblem[],
-): Task[] {
+function loadTasks(source: Source, modules: ModuleRegistry, list: unknown, at: SourcePath, problems: InputProblem[]): Task[] {
   if (!Array.isArray(list)) return [];
   const tasks: Task[] = [];
   list.forEach((raw: unknown, j: number) => {
@@ -153,7 +147,8 @@ function findModule(
     const close = closestMatches(key, modules.keys());
     let message: string;
     if (keyword && !close.length) message = `unknown key ${JSON.stringify(key)}, did you mean ${JSON.stringify(keyword)}?`;
-    else if (close.length) message = `unknown module ${JSON.stringify(key)}, did you mean ${close.map((c) => JSON.stringify(c)).join(' or ')}?`;
+    else if (close.length)
+      message = `unknown module ${JSON.stringify(key)}, did you mean ${close.map((c) => JSON.stringify(c)).join(' or ')}?`;
     else message = `unknown module ${JSON.stringify(key)} (modules: ${listWords([...modules.keys()].sort(), 20)})`;
     problems.push({ pos: source.pos([...at, key]), path, message });
   }

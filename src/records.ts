@@ -72,7 +72,9 @@ export function readRecord(path: string): RunRecord {
     throw new HvtuneError(`${path}: cannot read the run record: ${(err as Error).message}`);
   }
   if (data?.format !== RECORD_FORMAT || !data.hosts || typeof data.hosts !== 'object') {
-    throw new HvtuneError(`${path}: not a run record: expected "format": "${RECORD_FORMAT}" and "hosts" (records are in ${defaultRecordsDir()}/)`);
+    throw new HvtuneError(
+      `${path}: not a run record: expected "format": "${RECORD_FORMAT}" and "hosts" (records are in ${defaultRecordsDir()}/)`,
+    );
   }
   return data as RunRecord;
 }
@@ -106,13 +108,33 @@ export function playRecorder(inputs: PlanInputs) {
           h.result = 'failed';
           if (planned) Object.assign(planned, { result: 'failed', error: e.error });
           // failed before it could be planned (rendering, reading)
-          else h.tasks.push({ play: 0, task: e.task, module: e.module, handler: e.handler, args: null, changes: [], pending: [], result: 'failed', error: e.error });
+          else
+            h.tasks.push({
+              play: 0,
+              task: e.task,
+              module: e.module,
+              handler: e.handler,
+              args: null,
+              changes: [],
+              pending: [],
+              result: 'failed',
+              error: e.error,
+            });
         } else if (planned) planned.result = 'applied';
       }
     },
     record(report: RunReport): RunRecord {
       for (const f of report.failures) if (hosts[f.host] && !hosts[f.host].error) hosts[f.host].error = f.message;
-      return { format: RECORD_FORMAT, version: 1, id: newRunId(), command: 'play', startedAt, finishedAt: new Date().toISOString(), inputs, hosts };
+      return {
+        format: RECORD_FORMAT,
+        version: 1,
+        id: newRunId(),
+        command: 'play',
+        startedAt,
+        finishedAt: new Date().toISOString(),
+        inputs,
+        hosts,
+      };
     },
   };
 }

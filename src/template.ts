@@ -155,7 +155,10 @@ function renderOne(text: string, ctx: TemplateContext, where: TemplateWhere, pro
   }
   const unknownHelper = markStrict(ast);
   if (unknownHelper) {
-    const close = closestMatches(unknownHelper, Object.keys(hb.helpers).filter((h) => !h.startsWith('__hvtune')));
+    const close = closestMatches(
+      unknownHelper,
+      Object.keys(hb.helpers).filter((h) => !h.startsWith('__hvtune')),
+    );
     const mean = close.length ? `, did you mean ${close.map((c) => `"${c}"`).join(' or ')}?` : '';
     problems.push(problem(where, `unknown helper "${unknownHelper}" in ${JSON.stringify(text)}${mean}`));
     return text;
@@ -297,7 +300,9 @@ function syntaxError(err: unknown): string {
 }
 
 function firstLine(err: unknown): string {
-  return String((err as Error)?.message ?? err).split('\n')[0].replace(/ - \d+:\d+$/, '');
+  return String((err as Error)?.message ?? err)
+    .split('\n')[0]
+    .replace(/ - \d+:\d+$/, '');
 }
 
 function kindOf(value: unknown): string {

@@ -59,9 +59,7 @@ export function nodeCpus(facts: Facts, node: number): number[] {
   const found = nodes.find((n) => n.id === node);
   if (found) return [...found.cpus];
   if (nodes.length === 0 && node === 0 && facts.cpu) return [...facts.cpu.online];
-  throw new TaskError(
-    `${facts.hostname || 'host'} has no NUMA node ${node} (nodes: ${nodeIds(facts).join(', ') || 'none gathered'})`,
-  );
+  throw new TaskError(`${facts.hostname || 'host'} has no NUMA node ${node} (nodes: ${nodeIds(facts).join(', ') || 'none gathered'})`);
 }
 
 /** NUMA node of a NIC. A one-node machine answers 0 even when the kernel gives no locality (-1). */

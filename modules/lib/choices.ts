@@ -65,7 +65,9 @@ export function tmpfilesValue(content: string | null, path: string): string | nu
 
 /** A udev rule that sets block-device attributes when a matching whole disk appears or changes. */
 export function udevBlockRule(match: string, attributes: Record<string, string>): string {
-  const attrs = Object.entries(attributes).map(([k, v]) => `ATTR{${k}}="${v}"`).join(', ');
+  const attrs = Object.entries(attributes)
+    .map(([k, v]) => `ATTR{${k}}="${v}"`)
+    .join(', ');
   return (
     `${MANAGED_SYSFS}: block devices ${match}\n` +
     `ACTION=="add|change", SUBSYSTEM=="block", ENV{DEVTYPE}=="disk", KERNEL=="${match}", ${attrs}\n`
@@ -74,5 +76,9 @@ export function udevBlockRule(match: string, attributes: Record<string, string>)
 
 /** `sd*` → `sd-any`: a file-name-safe form of a udev KERNEL match. */
 export function matchSlug(match: string): string {
-  return match.replace(/\*/g, '-any').replace(/\?/g, '-one').replace(/\|/g, '-or-').replace(/[^A-Za-z0-9_-]/g, '_');
+  return match
+    .replace(/\*/g, '-any')
+    .replace(/\?/g, '-one')
+    .replace(/\|/g, '-or-')
+    .replace(/[^A-Za-z0-9_-]/g, '_');
 }

@@ -164,27 +164,44 @@ function readShellWord(text: string, start: number, variable: string, where: str
       break;
     }
     if (quote === "'") {
-      if (ch === "'") { i++; break; }
-      decoded += ch; i++;
+      if (ch === "'") {
+        i++;
+        break;
+      }
+      decoded += ch;
+      i++;
       continue;
     }
-    if (quote === '"' && ch === '"') { i++; break; }
+    if (quote === '"' && ch === '"') {
+      i++;
+      break;
+    }
     if (!quote && /[\s;#]/.test(ch)) break;
     if (!quote && (ch === '"' || ch === "'")) throw new Error(`${where}: mixed quoting in ${variable} is not supported`);
     if (ch === '\\') {
       const next = text[i + 1] ?? '';
-      if (next === '\n') { i += 2; continue; }
-      if (!quote || '"\\$`'.includes(next)) { decoded += next; i += 2; continue; }
-      decoded += ch; i++;
+      if (next === '\n') {
+        i += 2;
+        continue;
+      }
+      if (!quote || '"\\$`'.includes(next)) {
+        decoded += next;
+        i += 2;
+        continue;
+      }
+      decoded += ch;
+      i++;
       continue;
     }
     if (ch === '$' || ch === '`') {
       const ref = selfRef.exec(text.slice(i));
       if (!ref) throw new Error(`${where}: ${variable} uses shell expansion other than $${variable}; edit it by hand`);
-      decoded += SELF_REF; i += ref[0].length;
+      decoded += SELF_REF;
+      i += ref[0].length;
       continue;
     }
-    decoded += ch; i++;
+    decoded += ch;
+    i++;
   }
   if (quote && text[i] !== undefined && !/[\s;#]/.test(text[i])) {
     throw new Error(`${where}: mixed quoting in ${variable} is not supported`);
@@ -223,11 +240,7 @@ export function baseIndex(chain: readonly GrubAssignment[]): number {
  * the others, so keys never duplicate; a new argument goes to the end of that base assignment.
  * Returns new argument lists per chain index.
  */
-export function editChain(
-  chain: readonly GrubAssignment[],
-  present: readonly string[],
-  absent: readonly string[],
-): string[][] {
+export function editChain(chain: readonly GrubAssignment[], present: readonly string[], absent: readonly string[]): string[][] {
   const next = chain.map((a) => [...a.args]);
   const base = baseIndex(chain);
   const live = next.map((_, i) => i).filter((i) => i >= base);
@@ -235,8 +248,14 @@ export function editChain(
   for (const arg of present) {
     const key = argKey(arg);
     const hits: [number, number][] = [];
-    for (const i of live) next[i].forEach((a, j) => { if (a !== SELF_REF && argKey(a) === key) hits.push([i, j]); });
-    if (hits.length === 0) { next[base].push(arg); continue; }
+    for (const i of live)
+      next[i].forEach((a, j) => {
+        if (a !== SELF_REF && argKey(a) === key) hits.push([i, j]);
+      });
+    if (hits.length === 0) {
+      next[base].push(arg);
+      continue;
+    }
     const [li, lj] = hits[hits.length - 1];
     next[li][lj] = arg;
     for (const i of live) next[i] = next[i].filter((a, j) => (i === li && j === lj) || a === SELF_REF || argKey(a) !== key);
@@ -264,11 +283,7 @@ function keepHugepagePairs(next: string[][], present: readonly string[]): void {
 }
 
 /** Replace the value spans of changed assignments in one file's text; other bytes are kept. */
-export function rewriteFile(
-  text: string,
-  edits: { assignment: GrubAssignment; args: string[] }[],
-  variable: string,
-): string {
+export function rewriteFile(text: string, edits: { assignment: GrubAssignment; args: string[] }[], variable: string): string {
   let out = text;
   for (const { assignment, args } of [...edits].sort((x, y) => y.assignment.start - x.assignment.start)) {
     out = out.slice(0, assignment.start) + renderValue(args, assignment.quote, variable) + out.slice(assignment.end);

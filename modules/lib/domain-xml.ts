@@ -117,10 +117,38 @@ function writeCanonical(el: Element, depth: number, lines: string[]): void {
 
 /** libvirt's order of <domain> children, so new elements land where `virsh dumpxml` puts them. */
 const DOMAIN_ORDER = [
-  'name', 'uuid', 'genid', 'title', 'description', 'metadata', 'maxMemory', 'memory', 'currentMemory',
-  'blkiotune', 'memtune', 'memoryBacking', 'vcpu', 'vcpus', 'iothreads', 'cputune', 'numatune', 'resource',
-  'sysinfo', 'bootloader', 'os', 'idmap', 'features', 'cpu', 'clock', 'on_poweroff', 'on_reboot',
-  'on_crash', 'pm', 'perf', 'devices', 'seclabel',
+  'name',
+  'uuid',
+  'genid',
+  'title',
+  'description',
+  'metadata',
+  'maxMemory',
+  'memory',
+  'currentMemory',
+  'blkiotune',
+  'memtune',
+  'memoryBacking',
+  'vcpu',
+  'vcpus',
+  'iothreads',
+  'cputune',
+  'numatune',
+  'resource',
+  'sysinfo',
+  'bootloader',
+  'os',
+  'idmap',
+  'features',
+  'cpu',
+  'clock',
+  'on_poweroff',
+  'on_reboot',
+  'on_crash',
+  'pm',
+  'perf',
+  'devices',
+  'seclabel',
 ];
 
 export function children(el: Element, tag: string): Element[] {
@@ -128,7 +156,7 @@ export function children(el: Element, tag: string): Element[] {
     (n): n is Element => n.nodeType === 1 && (n as Element).tagName === tag,
   );
 }
-const child = (el: Element | null, tag: string): Element | null => (el ? children(el, tag)[0] ?? null : null);
+const child = (el: Element | null, tag: string): Element | null => (el ? (children(el, tag)[0] ?? null) : null);
 
 function ensureChild(parent: Element, tag: string): Element {
   const found = child(parent, tag);
@@ -136,9 +164,12 @@ function ensureChild(parent: Element, tag: string): Element {
   const doc = parent.ownerDocument!;
   const el = doc.createElement(tag);
   const rank = parent.tagName === 'domain' ? DOMAIN_ORDER.indexOf(tag) : -1;
-  const next = rank < 0 ? null : Array.from(parent.childNodes as unknown as ArrayLike<Node>).find(
-    (n) => n.nodeType === 1 && DOMAIN_ORDER.indexOf((n as Element).tagName) > rank,
-  );
+  const next =
+    rank < 0
+      ? null
+      : Array.from(parent.childNodes as unknown as ArrayLike<Node>).find(
+          (n) => n.nodeType === 1 && DOMAIN_ORDER.indexOf((n as Element).tagName) > rank,
+        );
   parent.insertBefore(el, next ?? null);
   return el;
 }
@@ -155,8 +186,20 @@ function setText(el: Element, value: string): void {
 // ---- memory sizes ---------------------------------------------------------------------------
 
 const UNIT_BYTES: Record<string, number> = {
-  b: 1, bytes: 1, kb: 1e3, k: 1024, kib: 1024, mb: 1e6, m: 1024 ** 2, mib: 1024 ** 2,
-  gb: 1e9, g: 1024 ** 3, gib: 1024 ** 3, tb: 1e12, t: 1024 ** 4, tib: 1024 ** 4,
+  b: 1,
+  bytes: 1,
+  kb: 1e3,
+  k: 1024,
+  kib: 1024,
+  mb: 1e6,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  gb: 1e9,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  tb: 1e12,
+  t: 1024 ** 4,
+  tib: 1024 ** 4,
 };
 
 /** "2GiB" → 2097152, "2GB" → 1953125 (KiB, rounded up as libvirt does); a bare number is KiB. */
@@ -200,37 +243,61 @@ export function patchItems(t: DomainTuning): PatchItem[] {
     path.reduce<Element | null>((el, tag) => child(el, tag), root(doc));
   const ensurePath = (doc: Document, path: string[]): Element => path.reduce((el, tag) => ensureChild(el, tag), root(doc));
   const textItem = (path: string[], desired: string, live: LiveTuning | null, norm = (s: string) => s): PatchItem => ({
-    key: path.join('/'), desired, live,
-    get: (doc) => { const v = text(elementPath(doc, path)); return v === null ? null : norm(v); },
+    key: path.join('/'),
+    desired,
+    live,
+    get: (doc) => {
+      const v = text(elementPath(doc, path));
+      return v === null ? null : norm(v);
+    },
     set: (doc) => setText(ensurePath(doc, path), desired),
   });
   const attrItem = (path: string[], name: string, desired: string, norm = (s: string) => s): PatchItem => ({
-    key: `${path.join('/')}@${name}`, desired, live: null,
-    get: (doc) => { const v = attr(elementPath(doc, path), name); return v === null ? null : norm(v); },
+    key: `${path.join('/')}@${name}`,
+    desired,
+    live: null,
+    get: (doc) => {
+      const v = attr(elementPath(doc, path), name);
+      return v === null ? null : norm(v);
+    },
     set: (doc) => ensurePath(doc, path).setAttribute(name, desired),
   });
 
   if (t.vcpus !== undefined) {
     const n = t.vcpus;
     items.push({
-      key: 'vcpu', desired: String(n), live: null,
-      get: (doc) => { const c = vcpuCounts(doc); return c ? String(c.current) : null; },
+      key: 'vcpu',
+      desired: String(n),
+      live: null,
+      get: (doc) => {
+        const c = vcpuCounts(doc);
+        return c ? String(c.current) : null;
+      },
       set: (doc) => {
         const el = ensureChild(root(doc), 'vcpu');
         const c = vcpuCounts(doc);
         // With current= present the text is the hot-plug maximum: keep it when it still fits.
         if (el.hasAttribute('current') && c && n <= c.max) el.setAttribute('current', String(n));
-        else { el.removeAttribute('current'); setText(el, String(n)); }
+        else {
+          el.removeAttribute('current');
+          setText(el, String(n));
+        }
       },
     });
   }
   const ct = t.cputune ?? {};
   for (const [vcpu, cpuset] of Object.entries(ct.vcpupin ?? {}).sort(([a], [b]) => Number(a) - Number(b))) {
     const desired = normaliseCpuset(String(cpuset));
-    const pin = (doc: Document) => children(child(root(doc), 'cputune') ?? root(doc), 'vcpupin').find((e) => e.getAttribute('vcpu') === String(Number(vcpu))) ?? null;
+    const pin = (doc: Document) =>
+      children(child(root(doc), 'cputune') ?? root(doc), 'vcpupin').find((e) => e.getAttribute('vcpu') === String(Number(vcpu))) ?? null;
     items.push({
-      key: `cputune/vcpupin[vcpu=${Number(vcpu)}]@cpuset`, desired, live: { kind: 'vcpupin', vcpu: Number(vcpu) },
-      get: (doc) => { const v = attr(child(root(doc), 'cputune') ? pin(doc) : null, 'cpuset'); return v === null ? null : normaliseCpusetLenient(v); },
+      key: `cputune/vcpupin[vcpu=${Number(vcpu)}]@cpuset`,
+      desired,
+      live: { kind: 'vcpupin', vcpu: Number(vcpu) },
+      get: (doc) => {
+        const v = attr(child(root(doc), 'cputune') ? pin(doc) : null, 'cpuset');
+        return v === null ? null : normaliseCpusetLenient(v);
+      },
       set: (doc) => {
         let el = child(root(doc), 'cputune') ? pin(doc) : null;
         if (!el) {
@@ -254,10 +321,15 @@ export function patchItems(t: DomainTuning): PatchItem[] {
   if (t.memory_backing?.hugepages !== undefined) {
     const want = t.memory_backing.hugepages;
     items.push({
-      key: 'memoryBacking/hugepages', desired: String(want), live: null,
+      key: 'memoryBacking/hugepages',
+      desired: String(want),
+      live: null,
       get: (doc) => String(elementPath(doc, ['memoryBacking', 'hugepages']) !== null),
       set: (doc) => {
-        if (want) { ensurePath(doc, ['memoryBacking', 'hugepages']); return; }
+        if (want) {
+          ensurePath(doc, ['memoryBacking', 'hugepages']);
+          return;
+        }
         const backing = child(root(doc), 'memoryBacking');
         const huge = child(backing, 'hugepages');
         if (backing && huge) backing.removeChild(huge);
@@ -283,34 +355,46 @@ export function patchItems(t: DomainTuning): PatchItem[] {
   }
   for (const nic of t.interfaces ?? []) items.push(...deviceItems('interface', nic.match, { model: nic.model }, nic.driver ?? {}));
   for (const disk of t.disks ?? []) items.push(...deviceItems('disk', disk.match, {}, disk.driver ?? {}));
-  if (t.blkiotune?.weight !== undefined) items.push(textItem(['blkiotune', 'weight'], String(t.blkiotune.weight), { kind: 'blkiotune-weight' }));
+  if (t.blkiotune?.weight !== undefined)
+    items.push(textItem(['blkiotune', 'weight'], String(t.blkiotune.weight), { kind: 'blkiotune-weight' }));
   for (const field of ['hard_limit', 'soft_limit', 'swap_hard_limit'] as const) {
     const value = t.memtune?.[field];
     if (value === undefined) continue;
     const kib = String(memoryKiB(value));
     items.push({
-      key: `memtune/${field}`, desired: kib, live: { kind: 'memtune', field },
+      key: `memtune/${field}`,
+      desired: kib,
+      live: { kind: 'memtune', field },
       get: (doc) => {
         const el = child(child(root(doc), 'memtune'), field);
         return el ? String(memoryKiB(text(el)!, el.getAttribute('unit') || 'KiB')) : null;
       },
-      set: (doc) => { const el = ensurePath(doc, ['memtune', field]); el.setAttribute('unit', 'KiB'); setText(el, kib); },
+      set: (doc) => {
+        const el = ensurePath(doc, ['memtune', field]);
+        el.setAttribute('unit', 'KiB');
+        setText(el, kib);
+      },
     });
   }
   return items;
 }
 
 function deviceItems(
-  kind: 'interface' | 'disk', match: InterfaceMatch, model: { model?: string }, driver: Record<string, string | number | undefined>,
+  kind: 'interface' | 'disk',
+  match: InterfaceMatch,
+  model: { model?: string },
+  driver: Record<string, string | number | undefined>,
 ): PatchItem[] {
   const base = describeMatch(kind, match);
   const item = (tag: string, name: string, desired: string): PatchItem => ({
-    key: `${base}/${tag}@${name}`, desired, live: null,
+    key: `${base}/${tag}@${name}`,
+    desired,
+    live: null,
     get: (doc) => attr(child(findDevice(doc, kind, match), tag), name),
     set: (doc) => {
       const dev = findDevice(doc, kind, match);
       if (!dev) throw new Error(`no ${base} in the domain`);
-      (child(dev, tag) ?? dev.appendChild(doc.createElement(tag)) as Element).setAttribute(name, desired);
+      (child(dev, tag) ?? (dev.appendChild(doc.createElement(tag)) as Element)).setAttribute(name, desired);
     },
   });
   const items: PatchItem[] = [];

@@ -128,8 +128,11 @@ export function normaliseFlowHash(letters: string): string {
     return 'r';
   }
   const bad = [...set].filter((c) => !HASH_FIELDS.some(([l]) => l === c));
-  if (bad.length) throw new Error(`rx-flow-hash ${JSON.stringify(letters)}: unknown field letters ${bad.join('')} (expected m v t s d f n, or r)`);
-  return HASH_FIELDS.map(([l]) => l).filter((l) => set.has(l)).join('');
+  if (bad.length)
+    throw new Error(`rx-flow-hash ${JSON.stringify(letters)}: unknown field letters ${bad.join('')} (expected m v t s d f n, or r)`);
+  return HASH_FIELDS.map(([l]) => l)
+    .filter((l) => set.has(l))
+    .join('');
 }
 
 /** `ethtool -n IF rx-flow-hash FLOW` → normalised letters ('' = no field), or null when the text says nothing. */
@@ -195,7 +198,10 @@ export function splitScriptOutput(stdout: string): Map<string, ScriptSection> {
 
 /** The first error line of a failed ethtool command, for messages ("Operation not supported"). */
 export function errorLine(text: string): string {
-  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const last = lines.filter((l) => /not supported|error|cannot|invalid|no such/i.test(l)).pop();
   return (last ?? lines.pop() ?? 'failed').replace(/^netlink error:\s*/, '');
 }

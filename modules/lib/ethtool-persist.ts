@@ -43,11 +43,13 @@ export function settingSteps(iface: string, s: EthtoolSettings, xpsMask: (cpus: 
   if (Object.keys(s.ring).length) steps.push({ kind: 'cmd', argv: ['ethtool', '-G', iface, ...pairs(s.ring)] });
   if (Object.keys(s.channels).length) steps.push({ kind: 'cmd', argv: ['ethtool', '-L', iface, ...pairs(s.channels)] });
   if (Object.keys(s.coalesce).length) steps.push({ kind: 'cmd', argv: ['ethtool', '-C', iface, ...pairs(adaptiveFirst(s.coalesce))] });
-  if (Object.keys(s.features).length) steps.push({ kind: 'cmd', argv: ['ethtool', '-K', iface, ...Object.entries(s.features).flatMap(([k, v]) => [featureArgName(k), v])] });
+  if (Object.keys(s.features).length)
+    steps.push({ kind: 'cmd', argv: ['ethtool', '-K', iface, ...Object.entries(s.features).flatMap(([k, v]) => [featureArgName(k), v])] });
   for (const [flow, letters] of Object.entries(s.rxFlowHash)) {
     steps.push({ kind: 'cmd', argv: ['ethtool', '-N', iface, 'rx-flow-hash', flow, letters] });
   }
-  if (s.txqueuelen !== undefined) steps.push({ kind: 'cmd', argv: ['ip', 'link', 'set', 'dev', iface, 'txqueuelen', String(s.txqueuelen)] });
+  if (s.txqueuelen !== undefined)
+    steps.push({ kind: 'cmd', argv: ['ip', 'link', 'set', 'dev', iface, 'txqueuelen', String(s.txqueuelen)] });
   for (const [queue, cpus] of Object.entries(s.xps)) steps.push({ kind: 'xps', queue, mask: xpsMask(cpus) });
   return steps;
 }
@@ -55,7 +57,10 @@ export function settingSteps(iface: string, s: EthtoolSettings, xpsMask: (cpus: 
 // Drivers refuse a fixed interval while adaptive moderation is on: switch adaptive first.
 function adaptiveFirst(c: Record<string, number | string>): Record<string, number | string> {
   const entries = Object.entries(c);
-  return Object.fromEntries([...entries.filter(([k]) => k.startsWith('adaptive-')), ...entries.filter(([k]) => !k.startsWith('adaptive-'))]);
+  return Object.fromEntries([
+    ...entries.filter(([k]) => k.startsWith('adaptive-')),
+    ...entries.filter(([k]) => !k.startsWith('adaptive-')),
+  ]);
 }
 
 const ETHTOOL = '/usr/sbin/ethtool';
@@ -80,11 +85,19 @@ export function renderUdevRule(match: DeviceMatch, s: EthtoolSettings, xpsMask: 
   const steps = settingSteps('$name', s, xpsMask);
   if (!steps.length) return null;
   const head = `ACTION=="add", SUBSYSTEM=="net", ${udevMatch(match)}, `;
-  return HEADER(`settings of ${match.name}, applied when the device appears`) + steps.map((st) => `${head}RUN+="${stepLine(st, '$name')}"\n`).join('');
+  return (
+    HEADER(`settings of ${match.name}, applied when the device appears`) +
+    steps.map((st) => `${head}RUN+="${stepLine(st, '$name')}"\n`).join('')
+  );
 }
 
 // systemd.link [Link] keys (systemd 250 and later) for what a .link file can hold.
-const LINK_RING: Record<string, string> = { rx: 'RxBufferSize', 'rx-mini': 'RxMiniBufferSize', 'rx-jumbo': 'RxJumboBufferSize', tx: 'TxBufferSize' };
+const LINK_RING: Record<string, string> = {
+  rx: 'RxBufferSize',
+  'rx-mini': 'RxMiniBufferSize',
+  'rx-jumbo': 'RxJumboBufferSize',
+  tx: 'TxBufferSize',
+};
 const LINK_CHANNELS: Record<string, string> = { rx: 'RxChannels', tx: 'TxChannels', other: 'OtherChannels', combined: 'CombinedChannels' };
 const LINK_FEATURES: Record<string, string> = {
   'rx-checksumming': 'ReceiveChecksumOffload',
@@ -125,7 +138,7 @@ export function splitForLinkFile(s: EthtoolSettings): { link: string[]; rest: Et
   const link: string[] = [];
   const rest = emptySettings();
   const take = <V>(from: Record<string, V>, keys: Record<string, unknown>, into: Record<string, V>, line: (k: string, v: V) => string) => {
-    for (const [k, v] of Object.entries(from)) (k in keys ? link.push(line(k, v)) : (into[k] = v));
+    for (const [k, v] of Object.entries(from)) k in keys ? link.push(line(k, v)) : (into[k] = v);
   };
   take(s.ring, LINK_RING, rest.ring, (k, v) => `${LINK_RING[k]}=${v}`);
   take(s.channels, LINK_CHANNELS, rest.channels, (k, v) => `${LINK_CHANNELS[k]}=${v}`);
@@ -148,7 +161,8 @@ export function splitForLinkFile(s: EthtoolSettings): { link: string[]; rest: Et
  */
 export function renderLinkFile(match: DeviceMatch, lines: string[]): string | null {
   if (!lines.length) return null;
-  const matchLine = match.by === 'pci' && match.pci ? `Path=pci-${match.pci}` : match.mac ? `MACAddress=${match.mac}` : `OriginalName=${match.name}`;
+  const matchLine =
+    match.by === 'pci' && match.pci ? `Path=pci-${match.pci}` : match.mac ? `MACAddress=${match.mac}` : `OriginalName=${match.name}`;
   return (
     HEADER(`settings of ${match.name}`) +
     `[Match]\n${matchLine}\n\n[Link]\n` +
@@ -162,7 +176,10 @@ export const IFUPDOWN_END = '# hvtune ethtool end';
 
 /** post-up lines, indented for a stanza. */
 export function ifupdownLines(iface: string, s: EthtoolSettings, xpsMask: (cpus: string) => string): string[] {
-  return settingSteps(iface, s, xpsMask).map((st) => `    post-up ${st.kind === 'xps' ? `echo ${st.mask} > /sys/class/net/${iface}/queues/tx-${st.queue}/xps_cpus` : stepLine(st, iface)}`);
+  return settingSteps(iface, s, xpsMask).map(
+    (st) =>
+      `    post-up ${st.kind === 'xps' ? `echo ${st.mask} > /sys/class/net/${iface}/queues/tx-${st.queue}/xps_cpus` : stepLine(st, iface)}`,
+  );
 }
 
 /** The interfaces.d file: a manual stanza holding the post-up lines (when no stanza exists elsewhere). */

@@ -146,8 +146,21 @@ export function findLiveMount(mounts: LiveMount[], path: string): LiveMount | nu
 
 /** Names the kernel never shows: userspace and boot-time options, and defaults it leaves out. */
 const NOT_SHOWN_LIVE = new Set([
-  'defaults', 'auto', 'noauto', 'user', 'nouser', 'users', 'owner', 'group', 'nofail', '_netdev',
-  'suid', 'dev', 'exec', 'async', 'loop',
+  'defaults',
+  'auto',
+  'noauto',
+  'user',
+  'nouser',
+  'users',
+  'owner',
+  'group',
+  'nofail',
+  '_netdev',
+  'suid',
+  'dev',
+  'exec',
+  'async',
+  'loop',
 ]);
 
 export interface OptionContext {

@@ -67,9 +67,7 @@ function applySymbolicMode(text: string, current: number, isDirectory: boolean):
   for (const clause of text.split(',')) {
     const m = /^([ugoa]*)([-+=])([rwxXst]*)$/.exec(clause.trim());
     if (!m) {
-      throw new Error(
-        `mode "${text}" is neither octal ("0644") nor symbolic ("u=rw,go=r"): cannot read "${clause}"`,
-      );
+      throw new Error(`mode "${text}" is neither octal ("0644") nor symbolic ("u=rw,go=r"): cannot read "${clause}"`);
     }
     const [, whoText, op, permText] = m;
     const who = whoText === '' || whoText.includes('a') ? 'ugo' : whoText;

@@ -4,7 +4,13 @@
 /** Directories kmod reads, highest priority first (a file name in /etc shadows the same name below). */
 export const MODPROBE_DIRS = ['/etc/modprobe.d', '/run/modprobe.d', '/usr/local/lib/modprobe.d', '/usr/lib/modprobe.d', '/lib/modprobe.d'];
 /** Where systemd-modules-load finds modules to load at boot, plus Debian's /etc/modules. */
-export const MODULES_LOAD_DIRS = ['/etc/modules-load.d', '/run/modules-load.d', '/usr/local/lib/modules-load.d', '/usr/lib/modules-load.d', '/lib/modules-load.d'];
+export const MODULES_LOAD_DIRS = [
+  '/etc/modules-load.d',
+  '/run/modules-load.d',
+  '/usr/local/lib/modules-load.d',
+  '/usr/lib/modules-load.d',
+  '/lib/modules-load.d',
+];
 
 /** Module names are compared as the kernel stores them: `-` becomes `_`. */
 export function moduleKey(name: string): string {
@@ -81,7 +87,15 @@ export function blacklistingFiles(files: Record<string, string>, module: string)
 /** Is the module listed in a modules-load.d file (or /etc/modules)? */
 export function loadedAtBoot(files: Record<string, string>, module: string): string[] {
   const listing = (content: string) =>
-    content.split('\n').some((l) => moduleKey(l.replace(/[#;].*/, '').trim().split(/\s+/)[0] ?? '') === moduleKey(module));
+    content.split('\n').some(
+      (l) =>
+        moduleKey(
+          l
+            .replace(/[#;].*/, '')
+            .trim()
+            .split(/\s+/)[0] ?? '',
+        ) === moduleKey(module),
+    );
   return [...configOrder(files, MODULES_LOAD_DIRS), ...('/etc/modules' in files ? ['/etc/modules'] : [])].filter(
     (f) => files[f] !== undefined && listing(files[f]),
   );
@@ -100,7 +114,11 @@ export interface ModprobeFileEdit {
  * blacklisted: a `blacklist` line. absent: no line about the module.
  * Returns null when nothing but comments would remain in a file hvtune created.
  */
-export function editModprobeFile(content: string | null, edit: ModprobeFileEdit, header = `${MANAGED} (modprobe): ${edit.module}`): string | null {
+export function editModprobeFile(
+  content: string | null,
+  edit: ModprobeFileEdit,
+  header = `${MANAGED} (modprobe): ${edit.module}`,
+): string | null {
   const lines = content === null ? [] : content.split('\n');
   if (lines.length && lines[lines.length - 1] === '') lines.pop();
   const key = moduleKey(edit.module);

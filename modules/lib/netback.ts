@@ -77,9 +77,7 @@ const EPSILON = 1e-9;
 
 /** The start order the model assumes today: by `order`, ties by name, then key. */
 export function currentStartOrder(vms: readonly ModelVm[]): ModelVm[] {
-  return [...vms].sort(
-    (a, b) => a.order - b.order || cmp(a.name, b.name) || cmp(a.key, b.key),
-  );
+  return [...vms].sort((a, b) => a.order - b.order || cmp(a.name, b.name) || cmp(a.key, b.key));
 }
 
 function cmp(a: string, b: string): number {
@@ -200,7 +198,10 @@ function vifOrders(vm: ModelVm, allowReorder: boolean): { vifOrder: string[]; we
     rest.forEach((w, i) => {
       if (tried.has(w)) return;
       tried.add(w);
-      permute([...prefix, w], rest.filter((_, j) => j !== i));
+      permute(
+        [...prefix, w],
+        rest.filter((_, j) => j !== i),
+      );
     });
   };
   permute([], identity.weights);
@@ -233,12 +234,18 @@ export function planNetback(vms: readonly ModelVm[], opts: PlanOptions): Netback
   for (const vm of ordered) {
     const dummyCounts = allow.has('dummy') ? [...Array(W).keys()] : [0];
     const list: VmOption[] = [];
-    for (const d of dummyCounts)
-      for (const o of vifOrders(vm, allow.has('reorder') && vm.reorderable)) list.push({ ...o, dummies: d });
+    for (const d of dummyCounts) for (const o of vifOrders(vm, allow.has('reorder') && vm.reorderable)) list.push({ ...o, dummies: d });
     options.set(vm.key, list);
   }
   // VMs of one shape are interchangeable in the start order: the search tries one of them.
-  const shapeOf = new Map(vms.map((vm) => [vm, `${vm.reorderable}|${byDevice(vm.vifs).map((f) => f.weight).join(',')}`]));
+  const shapeOf = new Map(
+    vms.map((vm) => [
+      vm,
+      `${vm.reorderable}|${byDevice(vm.vifs)
+        .map((f) => f.weight)
+        .join(',')}`,
+    ]),
+  );
   const totalWeight = vms.reduce((s, v) => s + v.vifs.reduce((t, f) => t + f.weight, 0), 0);
   // A complete layout is evaluated in full: sorts and maps over every VM and VIF, many times a node.
   const leafWork = 4 * (vms.length + vms.reduce((n, v) => n + v.vifs.length, 0));
@@ -311,7 +318,13 @@ export function planNetback(vms: readonly ModelVm[], opts: PlanOptions): Netback
 }
 
 /** A quick first plan in today's start order: each VM takes the option that loads workers least. */
-function greedy(vms: readonly ModelVm[], ordered: ModelVm[], options: Map<string, VmOption[]>, opts: PlanOptions, best: Evaluation): Evaluation {
+function greedy(
+  vms: readonly ModelVm[],
+  ordered: ModelVm[],
+  options: Map<string, VmOption[]>,
+  opts: PlanOptions,
+  best: Evaluation,
+): Evaluation {
   const W = opts.workers;
   const loads = new Array<number>(W).fill(0);
   const layout: Layout = { startOrder: ordered.map((v) => v.key), vifOrder: {}, dummies: {} };
@@ -399,9 +412,7 @@ export function spreadOf(loads: readonly number[]): number {
   return loads.reduce((s, l) => s + l * l, 0);
 }
 
-export type NetbackModel =
-  | { kind: 'pool'; workers: number | null; evidence: string }
-  | { kind: 'per-vif' | 'per-queue'; evidence: string };
+export type NetbackModel = { kind: 'pool'; workers: number | null; evidence: string } | { kind: 'per-vif' | 'per-queue'; evidence: string };
 
 /**
  * Which netback the dom0 runs, from its kernel thread names (strongest evidence) and its kernel
@@ -441,7 +452,12 @@ export function renderNetbackTable(vms: readonly ModelVm[], plan: NetbackPlan, d
       rows.push([vm.name, `+${last + 1 + i}`, dummyNetwork, '-', `- → ${best.workerOf[`${vmKey}#dummy${i}`]}`]);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  const lines = rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd());
+  const lines = rows.map((r) =>
+    r
+      .map((cell, c) => cell.padEnd(widths[c]))
+      .join('  ')
+      .trimEnd(),
+  );
   const loads = (e: Evaluation) => e.loads.map((l, i) => `${i + 1}:${l}`).join(' ');
   const names = best.layout.startOrder.map((k) => byKey.get(k)!.name);
   return [

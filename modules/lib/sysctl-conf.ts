@@ -2,7 +2,13 @@
 
 /** `net.ipv4.conf.eth0/100.rp_filter` → `/proc/sys/net/ipv4/conf/eth0.100/rp_filter` (procps rule: `/` in a dotted key stands for a dot in a name). */
 export function keyToProcPath(key: string): string {
-  return '/proc/sys/' + key.split('.').map((seg) => seg.replace(/\//g, '.')).join('/');
+  return (
+    '/proc/sys/' +
+    key
+      .split('.')
+      .map((seg) => seg.replace(/\//g, '.'))
+      .join('/')
+  );
 }
 
 /**
@@ -12,7 +18,10 @@ export function keyToProcPath(key: string): string {
  */
 export function normaliseSysctlValue(value: string | number | readonly (string | number)[]): string {
   const text = Array.isArray(value) ? value.join(' ') : String(value);
-  const words = text.trim().split(/\s+/).filter((w) => w !== '');
+  const words = text
+    .trim()
+    .split(/\s+/)
+    .filter((w) => w !== '');
   if (words.length > 0 && words.every((w) => /^[+-]?\d+$/.test(w))) {
     return words.map((w) => BigInt(w).toString()).join(' ');
   }
@@ -50,7 +59,10 @@ export function canonicalKey(key: string): string {
   const slash = k.indexOf('/');
   const dot = k.indexOf('.');
   if (slash < 0 || (dot >= 0 && dot < slash)) return k;
-  return k.split('/').map((seg) => seg.replace(/\./g, '/')).join('.');
+  return k
+    .split('/')
+    .map((seg) => seg.replace(/\./g, '/'))
+    .join('.');
 }
 
 /**
@@ -75,7 +87,9 @@ export function updateSysctlConf(
     if (seen.has(entry.key)) return; // a duplicate would make the file say two things
     seen.add(entry.key);
     const wanted = values.get(entry.key)!;
-    out.push(normaliseSysctlValue(entry.value) === normaliseSysctlValue(wanted) ? raw : `${entry.ignoreErrors ? '-' : ''}${entry.key} = ${wanted}`);
+    out.push(
+      normaliseSysctlValue(entry.value) === normaliseSysctlValue(wanted) ? raw : `${entry.ignoreErrors ? '-' : ''}${entry.key} = ${wanted}`,
+    );
   });
   for (const [key, value] of values) if (!seen.has(key)) out.push(`${key} = ${value}`);
   return out.join('\n') + '\n';

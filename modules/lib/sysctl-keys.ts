@@ -44,7 +44,8 @@ export const MODULE_KEYS: [prefix: string, module: string][] = [
 ];
 
 /** Keys a network namespace does not have or may not write (LAB.md; containers hit the same). */
-export const NETNS_LIMITED = /^net\.core\.(netdev_max_backlog|netdev_budget(_usecs)?|dev_weight|busy_poll|busy_read|default_qdisc|[rw]mem_(max|default))$|^net\.ipv4\.tcp_mem$/;
+export const NETNS_LIMITED =
+  /^net\.core\.(netdev_max_backlog|netdev_budget(_usecs)?|dev_weight|busy_poll|busy_read|default_qdisc|[rw]mem_(max|default))$|^net\.ipv4\.tcp_mem$/;
 
 export function missingKeyHint(key: string, kernel: [number, number, number]): string {
   const removal = REMOVED_KEYS[key];

@@ -43,7 +43,10 @@ export function parseXeMap(value: string | undefined): Record<string, string> {
 /** A set field: `a; b; c`. */
 export function parseXeSet(value: string | undefined): string[] {
   if (value === undefined || value.trim() === '') return [];
-  return value.split(';').map((s) => s.trim()).filter((s) => s !== '');
+  return value
+    .split(';')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 /** `--minimal` output: one line, comma-separated (empty line = none). */

@@ -16,7 +16,13 @@ interface ApplyFlags extends ConnectionFlags {
 }
 
 export function registerApply(program: Command, session: Session): void {
-  withForks(withConnection(program.command('apply').description('Apply exactly the changes of a saved plan; a host changed since the plan is refused and left untouched.')))
+  withForks(
+    withConnection(
+      program
+        .command('apply')
+        .description('Apply exactly the changes of a saved plan; a host changed since the plan is refused and left untouched.'),
+    ),
+  )
     .argument('<plan>', 'plan file from `hvtune plan -o` or `hvtune rollback -o`')
     .option('-i, --inventory <file>', 'inventory to connect with (default: the one the plan was made with)')
     .option('--records <dir>', 'where the run record goes (default: $HVTUNE_RECORDS or .hvtune/runs)')
@@ -27,7 +33,13 @@ export function registerApply(program: Command, session: Session): void {
 async function apply(session: Session, planFile: string, o: ApplyFlags): Promise<number> {
   const plan = readPlan(planFile);
   const inventory = loadInventory(o.inventory ?? plan.inputs.inventory.path);
-  const { record, ...result } = await applySavedPlan(plan, { planFile, inventory, modules: await loadModules(), connect: hostConnector(inventory, o), forks: o.forks });
+  const { record, ...result } = await applySavedPlan(plan, {
+    planFile,
+    inventory,
+    modules: await loadModules(),
+    connect: hostConnector(inventory, o),
+    forks: o.forks,
+  });
   const recordPath = writeRecord(o.records ?? defaultRecordsDir(), record);
   if (o.json) {
     session.io.stdout(JSON.stringify({ ...result, record: recordPath }, null, 2));

@@ -16,7 +16,9 @@ export function registerDemo(program: Command, session: Session, runCli: RunCli)
     .command('demo')
     .description('Start a lab of real SSH hosts, run the example playbook with --check --diff, apply it, run it again, tear the lab down.')
     .option('--hosts <n>', 'lab hosts', '3')
-    .action(async (o: { hosts: string }) => session.setCode(await runDemo({ hosts: Math.max(1, Number(o.hosts) || 3) }, session.io, runCli)));
+    .action(async (o: { hosts: string }) =>
+      session.setCode(await runDemo({ hosts: Math.max(1, Number(o.hosts) || 3) }, session.io, runCli)),
+    );
 }
 
 /** The project's root (where package.json is), from src/ in tests or dist/src/ when built. */

@@ -14,7 +14,9 @@ interface DriftFlags extends RunFlags {
 }
 
 export function registerDrift(program: Command, session: Session): void {
-  withRunOptions(program.command('drift').description('Compare hosts with a playbook or a baseline directory: exit 0 clean, 2 drift, 1 error.'))
+  withRunOptions(
+    program.command('drift').description('Compare hosts with a playbook or a baseline directory: exit 0 clean, 2 drift, 1 error.'),
+  )
     .argument('<source>', 'playbook YAML file, or a baseline directory made by `hvtune snapshot`')
     .option('--json', 'print a JSON report')
     .action(async (source: string, o: DriftFlags) => session.setCode(await drift(session, source, o)));
@@ -43,7 +45,12 @@ async function drift(session: Session, source: string, o: DriftFlags): Promise<n
   let hosts: Record<string, HostDrift>;
   if (baseline) {
     const inventory = loadInventory(o.inventory);
-    hosts = await driftAgainstBaselines(readBaselineDir(source), { inventory, modules: await loadModules(), connect: hostConnector(inventory, o), forks: o.forks });
+    hosts = await driftAgainstBaselines(readBaselineDir(source), {
+      inventory,
+      modules: await loadModules(),
+      connect: hostConnector(inventory, o),
+      forks: o.forks,
+    });
   } else hosts = await againstPlaybook(session, source, o);
   const list = Object.values(hosts);
   const code = list.some((h) => h.status === 'error') ? 1 : list.some((h) => h.status === 'drift') ? 2 : 0;

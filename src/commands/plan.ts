@@ -17,7 +17,13 @@ interface PlanFlags extends RunFlags {
 }
 
 export function registerPlan(program: Command, session: Session): void {
-  withRunOptions(program.command('plan').description('Check mode that saves the plan: every change with the observed value it was computed from (exit 2 if anything would change).'))
+  withRunOptions(
+    program
+      .command('plan')
+      .description(
+        'Check mode that saves the plan: every change with the observed value it was computed from (exit 2 if anything would change).',
+      ),
+  )
     .argument('<playbook>', 'playbook YAML file')
     .requiredOption('-o, --output <file>', 'where to save the plan (JSON)')
     .option('-D, --diff', 'show unified diffs of files')
@@ -37,13 +43,31 @@ async function plan(session: Session, playbookFile: string, o: PlanFlags): Promi
   const code = exitCode(report);
   if (code === 1) {
     // As Terraform: a plan that could not be made on every host is not saved.
-    io.stderr(style.red(`error: no plan saved: ${report.failures.map((f) => f.host).filter((h, i, a) => a.indexOf(h) === i).join(', ')} failed`));
+    io.stderr(
+      style.red(
+        `error: no plan saved: ${report.failures
+          .map((f) => f.host)
+          .filter((h, i, a) => a.indexOf(h) === i)
+          .join(', ')} failed`,
+      ),
+    );
     return 1;
   }
-  const saved: SavedPlan = { format: PLAN_FORMAT, version: PLAN_VERSION, kind: 'plan', createdAt: new Date().toISOString(), inputs, options, hosts: planned.hosts };
+  const saved: SavedPlan = {
+    format: PLAN_FORMAT,
+    version: PLAN_VERSION,
+    kind: 'plan',
+    createdAt: new Date().toISOString(),
+    inputs,
+    options,
+    hosts: planned.hosts,
+  };
   writeFileSync(o.output, serialisePlan(saved));
   const n = changeCount(saved);
-  const msg = n === 0 ? `no changes; plan saved to ${o.output}` : `${n} change(s) saved to ${o.output}; apply exactly these with: hvtune apply ${o.output}`;
+  const msg =
+    n === 0
+      ? `no changes; plan saved to ${o.output}`
+      : `${n} change(s) saved to ${o.output}; apply exactly these with: hvtune apply ${o.output}`;
   (o.json ? io.stderr : io.stdout)(msg);
   return code;
 }

@@ -19,7 +19,13 @@ interface RollbackFlags extends ConnectionFlags {
 }
 
 export function registerRollback(program: Command, session: Session): void {
-  withForks(withConnection(program.command('rollback').description('Build a plan that restores the values a recorded run changed; apply it with `hvtune apply`.')))
+  withForks(
+    withConnection(
+      program
+        .command('rollback')
+        .description('Build a plan that restores the values a recorded run changed; apply it with `hvtune apply`.'),
+    ),
+  )
     .argument('<record>', 'run record (.hvtune/runs/TIME-ID.json)')
     .requiredOption('-o, --output <file>', 'where to save the rollback plan')
     .option('-i, --inventory <file>', 'inventory to connect with (default: the one of the run)')
@@ -32,7 +38,12 @@ async function rollback(session: Session, recordFile: string, o: RollbackFlags):
   const record = readRecord(recordFile);
   const inventoryFile = o.inventory ?? record.inputs.inventory.path;
   const inventory = loadInventory(inventoryFile);
-  const undo = await planRollback(record, { inventory, modules: await loadModules(), connect: hostConnector(inventory, o), forks: o.forks });
+  const undo = await planRollback(record, {
+    inventory,
+    modules: await loadModules(),
+    connect: hostConnector(inventory, o),
+    forks: o.forks,
+  });
   const plan: SavedPlan = {
     format: PLAN_FORMAT,
     version: PLAN_VERSION,
@@ -47,13 +58,21 @@ async function rollback(session: Session, recordFile: string, o: RollbackFlags):
   if (!failed) writeFileSync(o.output, serialisePlan(plan));
   const code = failed ? 1 : changeCount(plan) > 0 ? 2 : 0;
   if (o.json) {
-    session.io.stdout(JSON.stringify({ plan: failed ? null : o.output, changes: changeCount(plan), errors: undo.errors, notes: undo.notes, hosts: undo.hosts }, null, 2));
+    session.io.stdout(
+      JSON.stringify(
+        { plan: failed ? null : o.output, changes: changeCount(plan), errors: undo.errors, notes: undo.notes, hosts: undo.hosts },
+        null,
+        2,
+      ),
+    );
     return code;
   }
   const lines = rollbackLines(undo, { diff: !!o.diff }, session.style);
   for (const l of lines.out) session.io.stdout(l);
   for (const l of lines.err) session.io.stderr(l);
   if (failed) throw new HvtuneError(`no rollback plan written: ${Object.keys(undo.errors).join(', ')} cannot be rolled back as recorded`);
-  session.io.stdout(`\nrollback of ${recordFile}: ${changeCount(plan)} change(s) saved to ${o.output}; apply them with: hvtune apply ${o.output}`);
+  session.io.stdout(
+    `\nrollback of ${recordFile}: ${changeCount(plan)} change(s) saved to ${o.output}; apply them with: hvtune apply ${o.output}`,
+  );
   return code;
 }

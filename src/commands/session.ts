@@ -33,19 +33,25 @@ export interface Session {
 // ---- options that mean the same in every command ----
 
 const collect = (v: string, prev: string[]) => [...prev, v];
-export const splitTags = (list: string[]) => list.flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
+export const splitTags = (list: string[]) =>
+  list
+    .flatMap((t) => t.split(','))
+    .map((t) => t.trim())
+    .filter(Boolean);
 
 /** --forks: a whole number of hosts, at least 1. */
 export function parseForks(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || n < 1) throw new InvalidArgumentError(`expected a whole number of hosts, at least 1 (got ${JSON.stringify(value)})`);
+  if (!/^\d+$/.test(value.trim()) || n < 1)
+    throw new InvalidArgumentError(`expected a whole number of hosts, at least 1 (got ${JSON.stringify(value)})`);
   return n;
 }
 
 /** --timeout: seconds, more than 0. */
 export function parseSeconds(value: string): number {
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a number of seconds above 0 (got ${JSON.stringify(value)})`);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError(`expected a number of seconds above 0 (got ${JSON.stringify(value)})`);
   return n;
 }
 
@@ -125,7 +131,14 @@ export function playHosts(playbook: Playbook, inventory: Inventory, limit?: stri
 }
 
 /** The run options of the engine from a command's flags. */
-export async function runOptions(o: RunFlags): Promise<{ limit?: string; tags: string[]; skipTags: string[]; extraVars: Record<string, unknown>; forks: number; factsOverride?: Record<string, Facts> }> {
+export async function runOptions(o: RunFlags): Promise<{
+  limit?: string;
+  tags: string[];
+  skipTags: string[];
+  extraVars: Record<string, unknown>;
+  forks: number;
+  factsOverride?: Record<string, Facts>;
+}> {
   return {
     limit: o.limit,
     tags: splitTags(o.tags),
@@ -167,7 +180,10 @@ export function sshConnector(inv: Inventory, flags: ConnectionFlags): Connector 
   const opts = sshOptions(flags);
   return async (host): Promise<ConnectedHost> => {
     const { connectHost } = await loadTransport();
-    const remote = await connectHost(sshTarget(inv, host), opts, { hostname: host.name, kernel: { release: 'unknown', version: [0, 0, 0] } });
+    const remote = await connectHost(sshTarget(inv, host), opts, {
+      hostname: host.name,
+      kernel: { release: 'unknown', version: [0, 0, 0] },
+    });
     return Object.assign(remote, {
       setFacts(f: Facts) {
         remote.facts = f;

@@ -15,7 +15,11 @@ interface SnapshotFlags extends RunFlags {
 }
 
 export function registerSnapshot(program: Command, session: Session): void {
-  withRunOptions(program.command('snapshot').description('Save per host the desired, persisted and live value of every setting the playbook manages (baselines/HOST.yml).'))
+  withRunOptions(
+    program
+      .command('snapshot')
+      .description('Save per host the desired, persisted and live value of every setting the playbook manages (baselines/HOST.yml).'),
+  )
     .argument('<playbook>', 'playbook YAML file')
     .requiredOption('-o, --output <dir>', 'baseline directory')
     .action(async (playbook: string, o: SnapshotFlags) => session.setCode(await snapshot(session, playbook, o)));

@@ -17,7 +17,8 @@ export function registerValidate(program: Command, session: Session): void {
       const hosts = playHosts(playbook, inventory);
       const tasks = playbook.plays.reduce((n, p) => n + p.tasks.length + p.handlers.length, 0);
       for (const play of playbook.plays) {
-        if (selectHosts(inventory, play.hosts).length === 0) io.stderr(style.yellow(`warning: play "${play.name}": no hosts match "${play.hosts}"`));
+        if (selectHosts(inventory, play.hosts).length === 0)
+          io.stderr(style.yellow(`warning: play "${play.name}": no hosts match "${play.hosts}"`));
       }
       io.stdout(`${playbookFile}: ${playbook.plays.length} play(s), ${tasks} task(s), ${hosts.length} host(s): valid`);
     });

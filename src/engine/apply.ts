@@ -21,7 +21,10 @@ export class Finalizers {
   }
 
   /** Run each once; `each` wraps every run (events, errors). The first that throws stops the rest. */
-  async run(host: HostHandle, each: (label: string, module: Module, work: () => Promise<void>) => Promise<void> = (_l, _m, work) => work()): Promise<void> {
+  async run(
+    host: HostHandle,
+    each: (label: string, module: Module, work: () => Promise<void>) => Promise<void> = (_l, _m, work) => work(),
+  ): Promise<void> {
     for (const [key, f] of this.pending) {
       await each(`finalize ${key}`, f.module, async () => {
         if (!f.module.finalize) throw new Error(`${key}: module ${f.module.name} has no finalize`);

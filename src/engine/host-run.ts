@@ -114,7 +114,14 @@ export class HostRun {
   private renderPlayVars(): void {
     const vars = this.play.vars;
     if (!hasTemplate(vars)) return;
-    const ctx = { ...this.inv.vars, ...vars, ...this.opts.extraVars, facts: this.facts, inventory_hostname: this.inv.name, group_names: this.inv.groups };
+    const ctx = {
+      ...this.inv.vars,
+      ...vars,
+      ...this.opts.extraVars,
+      facts: this.facts,
+      inventory_hostname: this.inv.name,
+      group_names: this.inv.groups,
+    };
     const where: TemplateWhere = { task: `play "${this.play.name}" vars`, path: 'vars', pos: this.play.pos };
     const rendered = renderValue(vars, ctx, where) as Record<string, unknown>;
     this.vars = { ...this.inv.vars, ...rendered, ...this.opts.extraVars };
@@ -183,7 +190,10 @@ export class HostRun {
     const slots = tasks.map((task) => (this.run.deferred.has(task) ? { task } : this.slot(task, handler)));
     // One round trip for every task's reads (DESIGN step 6).
     const reads = new Map<TaskInstance, TaskRead>();
-    await this.prefetch(slots.flatMap((s) => s.instances ?? []), reads);
+    await this.prefetch(
+      slots.flatMap((s) => s.instances ?? []),
+      reads,
+    );
 
     for (let s of slots) {
       if (this.run.deferred.has(s.task)) s = this.slot(s.task, handler);
@@ -193,7 +203,19 @@ export class HostRun {
         continue;
       }
       if (s.skipped !== undefined) {
-        this.send({ type: 'task-done', host: this.inv.name, id: this.nextId(), task: s.task.name, module: s.task.module, status: 'skipped', changes: [], pending: [], warnings: [], reason: s.skipped, handler });
+        this.send({
+          type: 'task-done',
+          host: this.inv.name,
+          id: this.nextId(),
+          task: s.task.name,
+          module: s.task.module,
+          status: 'skipped',
+          changes: [],
+          pending: [],
+          warnings: [],
+          reason: s.skipped,
+          handler,
+        });
         continue;
       }
       const results = [];
@@ -228,7 +250,9 @@ export class HostRun {
     if (gather === 'full') {
       const [result] = results;
       if (result.kind !== 'script' || result.code !== 0) {
-        throw new HvtuneError(`${this.inv.name}: gathering facts failed${'code' in result ? ` (exit ${result.code}): ${result.stderr.trim()}` : ''}`);
+        throw new HvtuneError(
+          `${this.inv.name}: gathering facts failed${'code' in result ? ` (exit ${result.code}): ${result.stderr.trim()}` : ''}`,
+        );
       }
       this.facts = parseFacts(result.stdout);
     } else {
@@ -257,7 +281,10 @@ export class HostRun {
     });
   }
 
-  private async runInstance(inst: TaskInstance, reads: Map<TaskInstance, TaskRead>): Promise<{ status: TaskStatus; changes: ChangeRecord[] }> {
+  private async runInstance(
+    inst: TaskInstance,
+    reads: Map<TaskInstance, TaskRead>,
+  ): Promise<{ status: TaskStatus; changes: ChangeRecord[] }> {
     const { task, module } = inst;
     const hostName = this.inv.name;
     const id = this.nextId();
@@ -304,7 +331,18 @@ export class HostRun {
       const pendingRecords: PendingRecord[] = pendingAll.map((p) => ({ ...p, host: hostName, task: inst.label, module: module.name }));
       const status: TaskStatus = changes.length ? 'changed' : 'ok';
       if (status === 'changed') for (const n of task.notify) this.notified.add(n);
-      this.send({ type: 'task-done', host: hostName, id, task: inst.label, module: module.name, status, changes: records, pending: pendingRecords, warnings: result.warnings ?? [], handler: inst.handler });
+      this.send({
+        type: 'task-done',
+        host: hostName,
+        id,
+        task: inst.label,
+        module: module.name,
+        status,
+        changes: records,
+        pending: pendingRecords,
+        warnings: result.warnings ?? [],
+        handler: inst.handler,
+      });
       return { status, changes: records };
     } catch (err) {
       this.fail(inst.label, module.name, errorMessage(err), inst.handler, id);
@@ -313,7 +351,19 @@ export class HostRun {
   }
 
   private fail(task: string, module: string, message: string, handler: boolean, id = this.nextId()) {
-    this.send({ type: 'task-done', host: this.inv.name, id, task, module, status: 'failed', changes: [], pending: [], warnings: [], error: message, handler });
+    this.send({
+      type: 'task-done',
+      host: this.inv.name,
+      id,
+      task,
+      module,
+      status: 'failed',
+      changes: [],
+      pending: [],
+      warnings: [],
+      error: message,
+      handler,
+    });
   }
 
   private record(inst: TaskInstance, c: Change): ChangeRecord {
@@ -343,7 +393,18 @@ export class HostRun {
           this.fail(label, module.name, errorMessage(err), false, id);
           throw err;
         }
-        this.send({ type: 'task-done', host: this.inv.name, id, task: label, module: module.name, status: 'ok', changes: [], pending: [], warnings: [], handler: false });
+        this.send({
+          type: 'task-done',
+          host: this.inv.name,
+          id,
+          task: label,
+          module: module.name,
+          status: 'ok',
+          changes: [],
+          pending: [],
+          warnings: [],
+          handler: false,
+        });
       });
       return true;
     } catch {

@@ -88,7 +88,12 @@ export async function readTasks(
 }
 
 /** One task's plan on what it read, seen through the planned files. Throws what the module throws. */
-export function planTask(task: TaskInput, read: TaskRead, files: PlannedFiles | null, ctx: PlanContext): { observed: unknown; result: ReturnType<Module['plan']> } {
+export function planTask(
+  task: TaskInput,
+  read: TaskRead,
+  files: PlannedFiles | null,
+  ctx: PlanContext,
+): { observed: unknown; result: ReturnType<Module['plan']> } {
   if (read.error !== undefined) throw read.error;
   const observed = task.module.parse(task.args, files ? files.overlay(read.results) : read.results, ctx);
   return { observed, result: task.module.plan(task.args, observed, ctx) };
@@ -98,7 +103,12 @@ export function planTask(task: TaskInput, read: TaskRead, files: PlannedFiles | 
  * Read every task's state in one round trip and plan each task; with `overlay`, later tasks plan on
  * top of the files the earlier ones would write (as check mode does).
  */
-export async function planTasks(host: Pick<HostHandle, 'name' | 'read'>, facts: Facts, tasks: TaskInput[], opts: { overlay: boolean }): Promise<TaskPlan[]> {
+export async function planTasks(
+  host: Pick<HostHandle, 'name' | 'read'>,
+  facts: Facts,
+  tasks: TaskInput[],
+  opts: { overlay: boolean },
+): Promise<TaskPlan[]> {
   const ctx = { host: host.name, facts };
   const { reads } = await readTasks(host, tasks, ctx);
   const files = opts.overlay ? new PlannedFiles() : null;

@@ -30,17 +30,29 @@ export const RESTORE_FILE_MODULE = {
   plan(args, observed) {
     if (observed.content === args.content) return { changes: [] };
     if (observed.content !== args.expect) {
-      throw new TaskError(`${args.path} changed since the run: it no longer has the content the run wrote, so restoring it would lose that change`);
+      throw new TaskError(
+        `${args.path} changed since the run: it no longer has the content the run wrote, so restoring it would lose that change`,
+      );
     }
     const summary = args.content === null ? `remove ${args.path} (the run created it)` : `restore ${args.path}`;
-    return { changes: [{ summary, target: args.path, effect: 'persistent', diff: { path: args.path, before: observed.content, after: args.content } }] };
+    return {
+      changes: [
+        { summary, target: args.path, effect: 'persistent', diff: { path: args.path, before: observed.content, after: args.content } },
+      ],
+    };
   },
   async apply(_changes, host, args) {
     if (args.content === null) await host.removeFile(args.path);
     else await host.writeFile(args.path, args.content);
     const [now] = await host.read([{ kind: 'file', path: args.path }]);
     const content = now?.kind === 'file' ? now.content : null;
-    if (content !== args.content) throw new ApplyVerifyError(host.name, args.path, args.content === null ? 'absent' : 'restored content', content === null ? 'absent' : 'other content');
+    if (content !== args.content)
+      throw new ApplyVerifyError(
+        host.name,
+        args.path,
+        args.content === null ? 'absent' : 'restored content',
+        content === null ? 'absent' : 'other content',
+      );
   },
 } satisfies Module<RestoreFileArgs, { content: string | null }>;
 

@@ -24,14 +24,19 @@ export interface RestoreStep {
  * its module can put back, then one engine file restore per file diff. `refusals` name each change
  * nothing can undo.
  */
-export function restoreSteps(host: RecordHost, modules: ReadonlyMap<string, Module>): { steps: RestoreStep[]; refusals: string[]; notes: string[] } {
+export function restoreSteps(
+  host: RecordHost,
+  modules: ReadonlyMap<string, Module>,
+): { steps: RestoreStep[]; refusals: string[]; notes: string[] } {
   const steps: RestoreStep[] = [];
   const refusals: string[] = [];
   const notes: string[] = [];
   for (const t of [...host.tasks].reverse()) {
     if (t.changes.length === 0) continue;
     if (t.result !== 'applied') {
-      notes.push(`${t.task}: ${t.result === 'failed' ? 'failed during the run (its module restores what it had changed)' : 'did not run'}; not rolled back`);
+      notes.push(
+        `${t.task}: ${t.result === 'failed' ? 'failed during the run (its module restores what it had changed)' : 'did not run'}; not rolled back`,
+      );
       continue;
     }
     const module = resolveModule(modules, t.module);
@@ -50,12 +55,33 @@ export function restoreSteps(host: RecordHost, modules: ReadonlyMap<string, Modu
       if (undo) values.push(undo);
       else if (c.diff && !c.finalize) {
         const args: RestoreFileArgs = { path: c.diff.path, expect: c.diff.after, content: c.diff.before };
-        files.push({ play: 0, task: `restore ${c.diff.path} (${t.task})`, module: RESTORE_FILE_MODULE.name, handler: false, args, changes: [], pending: [] });
+        files.push({
+          play: 0,
+          task: `restore ${c.diff.path} (${t.task})`,
+          module: RESTORE_FILE_MODULE.name,
+          handler: false,
+          args,
+          changes: [],
+          pending: [],
+        });
       } else {
         refusals.push(`${t.module}: cannot restore ${c.target} (task "${t.task}"): the module has no restore for this change`);
       }
     }
-    if (values.length) steps.push({ module, task: { play: 0, task: `rollback ${t.task}`, module: t.module, handler: false, args: t.args, restore: true, changes: values, pending: [] } });
+    if (values.length)
+      steps.push({
+        module,
+        task: {
+          play: 0,
+          task: `rollback ${t.task}`,
+          module: t.module,
+          handler: false,
+          args: t.args,
+          restore: true,
+          changes: values,
+          pending: [],
+        },
+      });
     for (const f of files) steps.push({ module: RESTORE_FILE_MODULE, task: f });
   }
   return { steps, refusals, notes };
@@ -77,7 +103,8 @@ export async function planRollback(
   const out: RollbackPlan = { hosts: {}, errors: {}, notes: [] };
   await forEachLimited(Object.keys(record.hosts), opts.forks, async (name) => {
     const rec = record.hosts[name];
-    if (rec.result === 'refused' || rec.result === 'unreachable') return void out.notes.push(`${name}: ${rec.result} in that run, nothing to roll back`);
+    if (rec.result === 'refused' || rec.result === 'unreachable')
+      return void out.notes.push(`${name}: ${rec.result} in that run, nothing to roll back`);
     const undo = restoreSteps(rec, opts.modules);
     out.notes.push(...undo.notes.map((n) => `${name}: ${n}`));
     if (undo.refusals.length) return void (out.errors[name] = undo.refusals);

@@ -28,7 +28,10 @@ export function staleness(task: Pick<PlannedTask, 'task' | 'changes' | 'restore'
   const targets = new Set(task.changes.map((c) => c.target));
   return fresh.result.changes
     .filter((f) => targets.has(f.target))
-    .map((f) => `${f.target}: changed since the run (now ${JSON.stringify(f.before ?? null)}, the run left ${JSON.stringify(f.after ?? null)})`);
+    .map(
+      (f) =>
+        `${f.target}: changed since the run (now ${JSON.stringify(f.before ?? null)}, the run left ${JSON.stringify(f.after ?? null)})`,
+    );
 }
 
 export type HostOutcome = 'applied' | 'nothing' | 'stale' | 'failed' | 'unreachable';
@@ -53,8 +56,17 @@ export async function applySavedPlan(
   await forEachLimited(Object.keys(plan.hosts), opts.forks, async (name) => {
     const saved = plan.hosts[name];
     const count = saved.tasks.reduce((n, t) => n + t.changes.length, 0);
-    const out = (hosts[name] = { status: 'nothing' as HostOutcome, changes: count, problems: [] as string[], error: undefined as string | undefined });
-    const rec: RecordHost = (recordHosts[name] = { result: 'ok', facts: saved.facts, tasks: saved.tasks.map((t) => ({ ...t, result: 'not-run' })) });
+    const out = (hosts[name] = {
+      status: 'nothing' as HostOutcome,
+      changes: count,
+      problems: [] as string[],
+      error: undefined as string | undefined,
+    });
+    const rec: RecordHost = (recordHosts[name] = {
+      result: 'ok',
+      facts: saved.facts,
+      tasks: saved.tasks.map((t) => ({ ...t, result: 'not-run' })),
+    });
     if (count === 0) return;
     const fail = (status: HostOutcome, error: string) => {
       Object.assign(out, { status, error });

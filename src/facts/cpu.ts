@@ -59,7 +59,9 @@ export function parseThreads(raw: RawFacts, online: number[], nodeOf: Map<number
     });
 }
 
-export function summariseTopology(threads: readonly CpuThread[]): Pick<CpuFacts, 'sockets' | 'coresPerSocket' | 'threadsPerCore' | 'hyperThreading'> {
+export function summariseTopology(
+  threads: readonly CpuThread[],
+): Pick<CpuFacts, 'sockets' | 'coresPerSocket' | 'threadsPerCore' | 'hyperThreading'> {
   const sockets = new Set(threads.map((t) => t.socket));
   const coresBySocket = new Map<number, Set<number>>();
   for (const t of threads) (coresBySocket.get(t.socket) ?? coresBySocket.set(t.socket, new Set()).get(t.socket)!).add(t.core);

@@ -28,7 +28,9 @@ export function pciAddressOf(target: string): string | null {
 }
 
 /** Parse `ethtool -g` or `ethtool -l` text: { maximums, current } as lower-case key → number|null. */
-export function parseEthtoolBlocks(lines: readonly string[]): { max: Map<string, number | null>; current: Map<string, number | null> } | null {
+export function parseEthtoolBlocks(
+  lines: readonly string[],
+): { max: Map<string, number | null>; current: Map<string, number | null> } | null {
   const max = new Map<string, number | null>();
   const current = new Map<string, number | null>();
   let block: Map<string, number | null> | null = null;
@@ -46,7 +48,12 @@ export function parseEthtoolBlocks(lines: readonly string[]): { max: Map<string,
 export function parseRing(lines: readonly string[] | undefined): NicFacts['ring'] {
   const b = lines && parseEthtoolBlocks(lines);
   if (!b) return null;
-  return { rxMax: b.max.get('rx') ?? null, txMax: b.max.get('tx') ?? null, rx: b.current.get('rx') ?? null, tx: b.current.get('tx') ?? null };
+  return {
+    rxMax: b.max.get('rx') ?? null,
+    txMax: b.max.get('tx') ?? null,
+    rx: b.current.get('rx') ?? null,
+    tx: b.current.get('tx') ?? null,
+  };
 }
 
 export function parseChannels(lines: readonly string[] | undefined): NicFacts['channels'] {
@@ -68,7 +75,10 @@ export function parseVirtioInterrupts(lines: readonly string[]): Map<string, Nic
   const out = new Map<string, NicQueueInterrupts>();
   for (const line of lines) {
     if (/^\s*CPU\d+/.test(line)) {
-      cpus = line.trim().split(/\s+/).map((w) => Number(w.replace(/^CPU/, '')));
+      cpus = line
+        .trim()
+        .split(/\s+/)
+        .map((w) => Number(w.replace(/^CPU/, '')));
       continue;
     }
     const words = line.trim().split(/\s+/);

@@ -22,13 +22,16 @@ function nodeMeminfoValue(lines: readonly string[], key: string): number | null 
 export function parseNuma(raw: RawFacts, onlineCpus: number[]): NumaFacts {
   const nodes = new Map<number, NumaNode>();
   const node = (id: number) =>
-    nodes.get(id) ??
-    nodes.set(id, { id, cpus: [], memTotalKiB: null, memFreeKiB: null, distances: [], hugepages: {} }).get(id)!;
+    nodes.get(id) ?? nodes.set(id, { id, cpus: [], memTotalKiB: null, memFreeKiB: null, distances: [], hugepages: {} }).get(id)!;
   for (const { m, lines } of matchFiles(raw, NODE_RE)) {
     const n = node(Number(m[1]));
     const text = (lines[0] ?? '').trim();
     if (m[2] === 'cpulist') n.cpus = parseCpuListOrEmpty(text);
-    else n.distances = text.split(/\s+/).map((d) => toInt(d)).filter((d): d is number => d !== null);
+    else
+      n.distances = text
+        .split(/\s+/)
+        .map((d) => toInt(d))
+        .filter((d): d is number => d !== null);
   }
   for (const { m, lines } of matchFiles(raw, NODE_HP_RE)) {
     const pools = node(Number(m[1])).hugepages;

@@ -45,7 +45,10 @@ export function validateSavedFacts(data: unknown, path: string): Record<string, 
     if (f.nics !== undefined && !Array.isArray(f.nics)) throw new HvtuneError(`${where}: "nics" must be a list`);
     if (isObject(f.numa) && !Array.isArray(f.numa.nodes)) throw new HvtuneError(`${where}: "numa.nodes" must be a list`);
     // A hand-written file may give only the release: derive the version as gathering would.
-    const version = Array.isArray(kernel.version) && kernel.version.length === 3 ? (kernel.version as [number, number, number]) : parseKernelVersion(kernel.release);
+    const version =
+      Array.isArray(kernel.version) && kernel.version.length === 3
+        ? (kernel.version as [number, number, number])
+        : parseKernelVersion(kernel.release);
     out[name] = { ...(f as Facts), kernel: { ...kernel, release: kernel.release, version } };
   }
   if (!Object.keys(out).length) throw new HvtuneError(`${path}: no host facts in the file`);

@@ -67,8 +67,21 @@ const EXISTS = [
 ];
 
 export const FACT_COMMANDS = [
-  'update-grub', 'grub2-mkconfig', 'grub-mkconfig', 'grubby', 'ethtool', 'virsh', 'xe',
-  'systemd-detect-virt', 'udevadm', 'nmcli', 'ifup', 'timeout', 'numactl', 'tuned-adm', 'irqbalance',
+  'update-grub',
+  'grub2-mkconfig',
+  'grub-mkconfig',
+  'grubby',
+  'ethtool',
+  'virsh',
+  'xe',
+  'systemd-detect-virt',
+  'udevadm',
+  'nmcli',
+  'ifup',
+  'timeout',
+  'numactl',
+  'tuned-adm',
+  'irqbalance',
 ];
 
 /** Seconds virsh may take before its answer is dropped (a hung libvirtd must not hang facts). */
@@ -102,7 +115,7 @@ export const FACTS_SCRIPT = [
   `for c in ${FACT_COMMANDS.join(' ')}; do command -v "$c" 2>/dev/null; done`,
   section('interrupts'),
   // /proc/interrupts of a big host is large: read it only when there are virtio devices.
-  "for p in /sys/bus/virtio/devices/virtio*; do [ -e \"$p\" ] && grep -s -E '^ *CPU|virtio[0-9]+-(input|output)' /proc/interrupts; break; done",
+  'for p in /sys/bus/virtio/devices/virtio*; do [ -e "$p" ] && grep -s -E \'^ *CPU|virtio[0-9]+-(input|output)\' /proc/interrupts; break; done',
   'if command -v systemd-detect-virt >/dev/null 2>&1; then',
   `  ${section('detect-virt')}; systemd-detect-virt --vm 2>/dev/null`,
   'fi',

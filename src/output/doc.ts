@@ -42,7 +42,7 @@ function typeOf(node: SchemaNode): string {
   if (node.enum) return node.enum.map((v) => JSON.stringify(v)).join(' | ');
   const alts = node.anyOf ?? node.oneOf;
   if (alts) return alts.map(typeOf).join(' or ');
-  const t = Array.isArray(node.type) ? node.type.join(' | ') : node.type ?? 'any';
+  const t = Array.isArray(node.type) ? node.type.join(' | ') : (node.type ?? 'any');
   if (t === 'array' && node.items) return `list of ${typeOf(node.items)}`;
   if (t === 'object' && node.additionalProperties && typeof node.additionalProperties === 'object' && !node.properties) {
     return `map of ${typeOf(node.additionalProperties)}`;

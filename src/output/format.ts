@@ -47,7 +47,15 @@ export function colorDiff(diff: string, s: Style): string {
   return diff
     .split('\n')
     .map((l) =>
-      l.startsWith('+++') || l.startsWith('---') ? s.bold(l) : l.startsWith('+') ? s.green(l) : l.startsWith('-') ? s.red(l) : l.startsWith('@@') ? s.cyan(l) : l,
+      l.startsWith('+++') || l.startsWith('---')
+        ? s.bold(l)
+        : l.startsWith('+')
+          ? s.green(l)
+          : l.startsWith('-')
+            ? s.red(l)
+            : l.startsWith('@@')
+              ? s.cyan(l)
+              : l,
     )
     .join('\n');
 }
@@ -76,6 +84,7 @@ export function recapLines(report: RunReport, s: Style): string[] {
     for (const p of r.pending) lines.push(`${' '.repeat(width)}  ${s.yellow('pending')} ${pendingLine(p)}`);
   }
   const rt = Object.entries(report.roundTrips);
-  if (rt.length) lines.push(s.dim(`round trips per host: ${rt.map(([h, n]) => `${h}=${n}`).join(' ')}; ${(report.durationMs / 1000).toFixed(2)} s`));
+  if (rt.length)
+    lines.push(s.dim(`round trips per host: ${rt.map(([h, n]) => `${h}=${n}`).join(' ')}; ${(report.durationMs / 1000).toFixed(2)} s`));
   return lines;
 }

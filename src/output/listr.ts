@@ -14,11 +14,7 @@ interface Row {
   counts: { ok: number; changed: number; failed: number; skipped: number };
 }
 
-export function listrRenderer(
-  hosts: string[],
-  out: (s: string) => void,
-  opts: { diff: boolean; style: Style },
-): Renderer {
+export function listrRenderer(hosts: string[], out: (s: string) => void, opts: { diff: boolean; style: Style }): Renderer {
   const s = opts.style;
   const rows = new Map<string, Row>();
   const details = new Map<string, string[]>();

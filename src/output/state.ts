@@ -19,14 +19,20 @@ export interface Lines {
   err: string[];
 }
 
-export function applyLines(result: Omit<ApplyResult, 'record'>, plan: { hosts: Record<string, PlanHost> }, recordPath: string, s: Style): Lines {
+export function applyLines(
+  result: Omit<ApplyResult, 'record'>,
+  plan: { hosts: Record<string, PlanHost> },
+  recordPath: string,
+  s: Style,
+): Lines {
   const out: string[] = [];
   const err = result.warnings.map((w) => s.yellow(`warning: ${w}`));
   for (const [name, h] of Object.entries(result.hosts)) {
     if (h.status === 'nothing') out.push(s.green(`${name} | nothing to do`));
     else if (h.status === 'applied') {
       out.push(s.yellow(`${name} | applied ${h.changes} change(s)`));
-      for (const t of plan.hosts[name].tasks) for (const c of t.changes) out.push(`    ${changeLine(asRecord(c, name, t.task, t.module), s)}`);
+      for (const t of plan.hosts[name].tasks)
+        for (const c of t.changes) out.push(`    ${changeLine(asRecord(c, name, t.task, t.module), s)}`);
     } else if (h.status === 'stale') {
       out.push(s.red(`${name} | REFUSED: ${h.error}:`));
       for (const p of h.problems) out.push(s.red(`    ${p}`));
@@ -34,8 +40,11 @@ export function applyLines(result: Omit<ApplyResult, 'record'>, plan: { hosts: R
   }
   const counts = (st: HostOutcome) => Object.values(result.hosts).filter((h) => h.status === st).length;
   out.push('');
-  out.push(`applied on ${counts('applied')} host(s), nothing to do on ${counts('nothing')}, refused ${counts('stale')} (stale), failed ${counts('failed') + counts('unreachable')}`);
-  if (counts('stale')) out.push('A refused host was changed after the plan was made: run hvtune plan again, review, and apply the new plan.');
+  out.push(
+    `applied on ${counts('applied')} host(s), nothing to do on ${counts('nothing')}, refused ${counts('stale')} (stale), failed ${counts('failed') + counts('unreachable')}`,
+  );
+  if (counts('stale'))
+    out.push('A refused host was changed after the plan was made: run hvtune plan again, review, and apply the new plan.');
   out.push(s.dim(`run record: ${recordPath}`));
   return { out, err };
 }
@@ -48,7 +57,12 @@ export function rollbackLines(plan: RollbackPlan, opts: { diff: boolean }, s: St
     for (const t of h.tasks) {
       for (const c of t.changes) {
         out.push(`${name} | ${changeLine(asRecord(c, name, t.task, t.module), s)}`);
-        if (opts.diff && c.diff) out.push(colorDiff(unifiedDiff(c.diff.path, c.diff.before, c.diff.after), s).replace(/^/gm, '    ').trimEnd());
+        if (opts.diff && c.diff)
+          out.push(
+            colorDiff(unifiedDiff(c.diff.path, c.diff.before, c.diff.after), s)
+              .replace(/^/gm, '    ')
+              .trimEnd(),
+          );
       }
     }
   }
@@ -69,7 +83,11 @@ export function driftLine(host: string, i: DriftItem): string {
   return `${host}  ${i.setting}  ${what}: expected ${show(i.expected)}, actual ${show(i.actual)}${i.detail ? ` (${i.detail})` : ''}${note}`;
 }
 
-export function driftLines(hosts: Record<string, HostDrift>, source: { baseline: boolean; path: string; code: number }, s: Style): string[] {
+export function driftLines(
+  hosts: Record<string, HostDrift>,
+  source: { baseline: boolean; path: string; code: number },
+  s: Style,
+): string[] {
   const out: string[] = [];
   for (const [name, h] of Object.entries(hosts)) {
     if (h.status === 'clean') out.push(s.green(`${name}  clean`));
@@ -78,7 +96,9 @@ export function driftLines(hosts: Record<string, HostDrift>, source: { baseline:
   }
   const list = Object.values(hosts);
   const drifted = list.filter((h) => h.status === 'drift').length;
-  out.push(`\n${source.baseline ? 'baseline' : 'playbook'} ${source.path}: ${drifted} of ${list.length} host(s) drifted${source.code === 1 ? ', some could not be checked' : ''}`);
+  out.push(
+    `\n${source.baseline ? 'baseline' : 'playbook'} ${source.path}: ${drifted} of ${list.length} host(s) drifted${source.code === 1 ? ', some could not be checked' : ''}`,
+  );
   return out;
 }
 

@@ -34,7 +34,7 @@ export const taskSchema = {
     name: { type: 'string', minLength: 1 },
     when: {
       type: ['string', 'boolean'],
-      'x-message': "must be true, false or an expression without braces, e.g. \"eq facts.cpu.vendor 'AuthenticAMD'\"",
+      'x-message': 'must be true, false or an expression without braces, e.g. "eq facts.cpu.vendor \'AuthenticAMD\'"',
     },
     loop: { type: ['array', 'string'], 'x-message': 'must be a list or a template like "{{ nics }}"' },
     notify: {

@@ -93,13 +93,7 @@ function sameKey(a: string, b: string): boolean {
  * there is nobody to ask). The connection prefers known types, so this only fires when the
  * server no longer offers them.
  */
-export function checkHostKey(
-  entries: KnownHostEntry[],
-  hostname: string,
-  port: number,
-  keyType: string,
-  keyBase64: string,
-): HostKeyCheck {
+export function checkHostKey(entries: KnownHostEntry[], hostname: string, port: number, keyType: string, keyBase64: string): HostKeyCheck {
   const name = hostLookupName(hostname, port);
   let conflict: KnownHostEntry | undefined;
   let otherType: KnownHostEntry | undefined;
@@ -123,9 +117,7 @@ export function checkHostKey(
 /** Key types the file holds for a host, so the connection can offer them first (as ssh does). */
 export function knownKeyTypes(entries: KnownHostEntry[], hostname: string, port: number): string[] {
   const name = hostLookupName(hostname, port);
-  const types = entries
-    .filter((e) => e.marker === null && hostMatches(name, e.hostPatterns))
-    .map((e) => e.keyType);
+  const types = entries.filter((e) => e.marker === null && hostMatches(name, e.hostPatterns)).map((e) => e.keyType);
   return [...new Set(types)];
 }
 
@@ -171,25 +163,27 @@ export class KnownHostsFile {
     const name = hostLookupName(hostname, port);
     const pattern = opts.hash ? hashHostName(name) : name;
     const previous = writeQueues.get(this.path) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(async () => {
-      // Two connections to the same new host both ask to add it: write the line once.
-      if ((await this.verify(hostname, port, keyType, keyBase64)) === 'ok') return;
-      await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-      const handle = await open(this.path, 'a+', 0o600);
-      try {
-        const { size } = await handle.stat();
-        let lead = '';
-        if (size > 0) {
-          const last = Buffer.alloc(1);
-          await handle.read(last, 0, 1, size - 1);
-          if (last[0] !== 0x0a) lead = '\n';
+    const next = previous
+      .catch(() => undefined)
+      .then(async () => {
+        // Two connections to the same new host both ask to add it: write the line once.
+        if ((await this.verify(hostname, port, keyType, keyBase64)) === 'ok') return;
+        await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
+        const handle = await open(this.path, 'a+', 0o600);
+        try {
+          const { size } = await handle.stat();
+          let lead = '';
+          if (size > 0) {
+            const last = Buffer.alloc(1);
+            await handle.read(last, 0, 1, size - 1);
+            if (last[0] !== 0x0a) lead = '\n';
+          }
+          await handle.write(`${lead}${pattern} ${keyType} ${keyBase64}\n`);
+          await handle.sync();
+        } finally {
+          await handle.close();
         }
-        await handle.write(`${lead}${pattern} ${keyType} ${keyBase64}\n`);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-    });
+      });
     writeQueues.set(this.path, next);
     return next;
   }

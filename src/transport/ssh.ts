@@ -105,8 +105,15 @@ function loadPrivateKey(target: SshTarget): Buffer {
 
 /** Ordered like ssh2's defaults, but the types known_hosts already has for this host go first. */
 function hostKeyAlgorithms(knownTypes: string[]): string[] {
-  const defaults = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521',
-    'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+  const defaults = [
+    'ssh-ed25519',
+    'ecdsa-sha2-nistp256',
+    'ecdsa-sha2-nistp384',
+    'ecdsa-sha2-nistp521',
+    'rsa-sha2-512',
+    'rsa-sha2-256',
+    'ssh-rsa',
+  ];
   const rsa = ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
   const preferred = knownTypes.flatMap((t) => (t === 'ssh-rsa' ? rsa : defaults.includes(t) ? [t] : []));
   return [...new Set([...preferred, ...defaults])];
@@ -216,7 +223,10 @@ export class SshConnection {
         .then(async (result) => {
           if (result.status === 'ok') return verify(true);
           if (result.status === 'revoked') {
-            refusal = new ConnectError(label, `host key ${print} is marked @revoked in ${where}:${result.entry!.line}; refusing to connect`);
+            refusal = new ConnectError(
+              label,
+              `host key ${print} is marked @revoked in ${where}:${result.entry!.line}; refusing to connect`,
+            );
           } else if (result.status === 'changed') {
             const known = result.entry!;
             refusal = new ConnectError(
@@ -276,7 +286,9 @@ export class SshConnection {
     return new Promise((resolve, reject) => {
       this.client.forwardOut('127.0.0.1', 0, to.address, to.port, (err, channel) => {
         if (err) {
-          reject(new ConnectError(hostLabel(to), `cannot reach it through jump host ${hostLabel(this.target)}: ${err.message}`, { cause: err }));
+          reject(
+            new ConnectError(hostLabel(to), `cannot reach it through jump host ${hostLabel(this.target)}: ${err.message}`, { cause: err }),
+          );
         } else resolve(channel);
       });
     });
@@ -390,7 +402,13 @@ function bastionKey(target: SshTarget, opts: SshOptions): string {
 async function acquireBastion(target: SshTarget, opts: SshOptions): Promise<SharedBastion> {
   const key = bastionKey(target, opts);
   let entry = bastions.get(key);
-  if (entry && (await entry.connection.then((c) => c.closed, () => true))) {
+  if (
+    entry &&
+    (await entry.connection.then(
+      (c) => c.closed,
+      () => true,
+    ))
+  ) {
     if (bastions.get(key) === entry) bastions.delete(key);
     entry = undefined;
   }

@@ -139,7 +139,12 @@ export function tcgDomainXml(name: string, opts: { disk: string; mac?: string; v
 }
 
 /** Create a 16 MiB qcow2 disk and define a TCG domain from it inside `host`. */
-export async function defineTcgDomain(lab: Lab, host: LabHost | string, name: string, opts: { mac?: string; vcpus?: number } = {}): Promise<void> {
+export async function defineTcgDomain(
+  lab: Lab,
+  host: LabHost | string,
+  name: string,
+  opts: { mac?: string; vcpus?: number } = {},
+): Promise<void> {
   const disk = `/var/lib/libvirt/images/${name}.qcow2`;
   const img = await lab.exec(host, ['qemu-img', 'create', '-q', '-f', 'qcow2', disk, '16M']);
   if (img.code !== 0) throw new Error(`lab: qemu-img create ${disk}: ${img.stderr.trim()}`);

@@ -5,7 +5,18 @@
 // not already use the names or addresses; a marker lets a later run remove what a crash left.
 
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { STATE_DIR } from '../../src/demo/lab/names.js';
 import { mustRun } from '../../src/demo/lab/host.js';
 

@@ -163,13 +163,35 @@ class VmSession implements VmClient {
 
   private sshOptions(connectTimeout: number): string[] {
     return [
-      '-i', this.keyPath, '-p', String(this.port),
-      '-o', `UserKnownHostsFile=${this.knownHostsPath}`, '-o', 'StrictHostKeyChecking=yes',
-      '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', 'LogLevel=ERROR',
-      '-o', `ConnectTimeout=${connectTimeout}`, '-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=6',
+      '-i',
+      this.keyPath,
+      '-p',
+      String(this.port),
+      '-o',
+      `UserKnownHostsFile=${this.knownHostsPath}`,
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'IdentitiesOnly=yes',
+      '-o',
+      'LogLevel=ERROR',
+      '-o',
+      `ConnectTimeout=${connectTimeout}`,
+      '-o',
+      'ServerAliveInterval=5',
+      '-o',
+      'ServerAliveCountMax=6',
       // One login, many commands: under TCG every new login costs the guest seconds of key exchange.
-      '-o', 'ControlMaster=auto', '-o', `ControlPath=${this.controlPath}`, '-o', 'ControlPersist=30',
-      '-F', '/dev/null',
+      '-o',
+      'ControlMaster=auto',
+      '-o',
+      `ControlPath=${this.controlPath}`,
+      '-o',
+      'ControlPersist=30',
+      '-F',
+      '/dev/null',
     ];
   }
 
@@ -179,7 +201,8 @@ class VmSession implements VmClient {
 
   /** End the shared ssh connection (ControlPersist keeps it in the background). */
   protected async closeSsh(): Promise<void> {
-    if (existsSync(this.controlPath)) await run('ssh', ['-o', `ControlPath=${this.controlPath}`, '-O', 'exit', '-F', '/dev/null', `root@${this.address}`]);
+    if (existsSync(this.controlPath))
+      await run('ssh', ['-o', `ControlPath=${this.controlPath}`, '-O', 'exit', '-F', '/dev/null', `root@${this.address}`]);
   }
 
   async reboot(): Promise<void> {
@@ -225,7 +248,15 @@ class QemuVm extends VmSession implements Vm {
     );
     // The cached image stays pristine: every VM writes to its own layer.
     await mustRun('qemu-img', [
-      'create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', join(this.imageDir, 'disk.img'), join(this.dir, 'disk.qcow2'),
+      'create',
+      '-q',
+      '-f',
+      'qcow2',
+      '-F',
+      'raw',
+      '-b',
+      join(this.imageDir, 'disk.img'),
+      join(this.dir, 'disk.qcow2'),
     ]);
   }
 
@@ -233,21 +264,45 @@ class QemuVm extends VmSession implements Vm {
     const queues = this.options.queues ?? 4;
     const { taps } = this.network;
     return [
-      'netns', 'exec', this.network.netns,
+      'netns',
+      'exec',
+      this.network.netns,
       'qemu-system-x86_64',
-      '-name', this.name,
-      '-machine', 'pc,accel=tcg', '-cpu', 'max',
-      '-smp', String(this.options.cpus ?? 2), '-m', String(this.options.memoryMiB ?? 1024),
-      '-display', 'none', '-vga', 'none', '-monitor', 'none', '-serial', `file:${this.consolePath}`,
-      '-drive', `file=${join(this.dir, 'disk.qcow2')},format=qcow2,if=none,id=root`,
-      '-device', 'virtio-blk-pci,drive=root,addr=0x6',
+      '-name',
+      this.name,
+      '-machine',
+      'pc,accel=tcg',
+      '-cpu',
+      'max',
+      '-smp',
+      String(this.options.cpus ?? 2),
+      '-m',
+      String(this.options.memoryMiB ?? 1024),
+      '-display',
+      'none',
+      '-vga',
+      'none',
+      '-monitor',
+      'none',
+      '-serial',
+      `file:${this.consolePath}`,
+      '-drive',
+      `file=${join(this.dir, 'disk.qcow2')},format=qcow2,if=none,id=root`,
+      '-device',
+      'virtio-blk-pci,drive=root,addr=0x6',
       // PCI slots fix the guest's interface names: ens3, ens4, ens5.
-      '-netdev', `tap,id=mq,ifname=${taps.virtio},script=no,downscript=no,queues=${queues}`,
-      '-device', `virtio-net-pci,netdev=mq,mq=on,vectors=${2 * queues + 2},rx_queue_size=1024,addr=0x3,mac=52:54:00:00:03:01`,
-      '-netdev', `tap,id=em,ifname=${taps.e1000e},script=no,downscript=no`,
-      '-device', 'e1000e,netdev=em,addr=0x4,mac=52:54:00:00:04:01',
-      '-netdev', `tap,id=mgmt,ifname=${taps.mgmt},script=no,downscript=no`,
-      '-device', 'virtio-net-pci,netdev=mgmt,addr=0x5,mac=52:54:00:00:05:01',
+      '-netdev',
+      `tap,id=mq,ifname=${taps.virtio},script=no,downscript=no,queues=${queues}`,
+      '-device',
+      `virtio-net-pci,netdev=mq,mq=on,vectors=${2 * queues + 2},rx_queue_size=1024,addr=0x3,mac=52:54:00:00:03:01`,
+      '-netdev',
+      `tap,id=em,ifname=${taps.e1000e},script=no,downscript=no`,
+      '-device',
+      'e1000e,netdev=em,addr=0x4,mac=52:54:00:00:04:01',
+      '-netdev',
+      `tap,id=mgmt,ifname=${taps.mgmt},script=no,downscript=no`,
+      '-device',
+      'virtio-net-pci,netdev=mgmt,addr=0x5,mac=52:54:00:00:05:01',
     ];
   }
 

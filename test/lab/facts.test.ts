@@ -147,9 +147,17 @@ describe('facts of tier-1 hosts, against their own files', () => {
     }
     expect(remote.roundTrips - before).toBe(5);
     // Inside the host, without ssh: the script's own run time.
-    const inside = await lab().exec(host, ['sh', '-c', `a=$(date +%s%N); sh -c "$1" >/dev/null; b=$(date +%s%N); echo $(( (b - a) / 1000000 ))`, 'sh', FACTS_SCRIPT]);
+    const inside = await lab().exec(host, [
+      'sh',
+      '-c',
+      `a=$(date +%s%N); sh -c "$1" >/dev/null; b=$(date +%s%N); echo $(( (b - a) / 1000000 ))`,
+      'sh',
+      FACTS_SCRIPT,
+    ]);
     const sorted = [...times].sort((a, b) => a - b);
-    console.log(`facts script: ${inside.stdout.trim()} ms inside the host; over ssh median ${sorted[2].toFixed(0)} ms (${sorted.map((t) => t.toFixed(0)).join(', ')})`);
+    console.log(
+      `facts script: ${inside.stdout.trim()} ms inside the host; over ssh median ${sorted[2].toFixed(0)} ms (${sorted.map((t) => t.toFixed(0)).join(', ')})`,
+    );
     expect(Number(inside.stdout.trim())).toBeLessThan(250);
     expect(sorted[2]).toBeLessThan(500);
   });
@@ -164,7 +172,11 @@ describe('a KVM host with a private libvirtd', () => {
   test('lists defined domains with vCPUs, memory and state', async () => {
     const host = lab().hosts[1];
     libvirt = await startLibvirt(lab(), host);
-    await lab().writeFile(host, '/tmp/facts-vm1.xml', tcgDomainXml('facts-vm1', { disk: '/var/lib/libvirt/images/none.qcow2', vcpus: 3, memoryMiB: 96 }));
+    await lab().writeFile(
+      host,
+      '/tmp/facts-vm1.xml',
+      tcgDomainXml('facts-vm1', { disk: '/var/lib/libvirt/images/none.qcow2', vcpus: 3, memoryMiB: 96 }),
+    );
     const def = await lab().exec(host, ['virsh', '-c', LIBVIRT_URI, 'define', '/tmp/facts-vm1.xml']);
     expect(def.code, def.stderr).toBe(0);
     const r = await remotes.get(host.name)!.sh(FACTS_SCRIPT);

@@ -83,8 +83,12 @@ export async function labFacts(lab: Lab, edit: (facts: Facts) => Facts): Promise
 }
 
 /** Facts edits for the hardware branches the playbooks take. */
-export const withCpuVendor = (vendor: 'AuthenticAMD' | 'GenuineIntel') => (f: Facts): Facts => ({ ...f, cpu: { ...f.cpu!, vendor } });
-export const with1gPages = (pdpe1gb: boolean) => (f: Facts): Facts => ({
-  ...f,
-  cpu: { ...f.cpu!, features: { ...f.cpu!.features, pdpe1gb } },
-});
+export const withCpuVendor =
+  (vendor: 'AuthenticAMD' | 'GenuineIntel') =>
+  (f: Facts): Facts => ({ ...f, cpu: { ...f.cpu!, vendor } });
+export const with1gPages =
+  (pdpe1gb: boolean) =>
+  (f: Facts): Facts => ({
+    ...f,
+    cpu: { ...f.cpu!, features: { ...f.cpu!.features, pdpe1gb } },
+  });

@@ -29,14 +29,22 @@ function runCommand(cmd: string, args: string[]): Promise<Result> {
 /** The OpenSSH client, strict about host keys, reading only the lab's known_hosts. */
 function ssh(lab: Lab, host: LabHost, command: string, knownHosts = lab.knownHostsPath): Promise<Result> {
   return runCommand('ssh', [
-    '-F', '/dev/null',
-    '-i', lab.keyPath,
-    '-o', `UserKnownHostsFile=${knownHosts}`,
-    '-o', 'GlobalKnownHostsFile=/dev/null',
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', 'BatchMode=yes',
-    '-o', 'ConnectTimeout=5',
-    '-p', String(host.port),
+    '-F',
+    '/dev/null',
+    '-i',
+    lab.keyPath,
+    '-o',
+    `UserKnownHostsFile=${knownHosts}`,
+    '-o',
+    'GlobalKnownHostsFile=/dev/null',
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'ConnectTimeout=5',
+    '-p',
+    String(host.port),
     `root@${host.address}`,
     command,
   ]);
@@ -60,7 +68,11 @@ function mountsMentioning(path: string): string[] {
       const ns = readlinkSync(`/proc/${pid}/ns/mnt`);
       if (seen.has(ns)) continue;
       seen.add(ns);
-      found.push(...readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').filter((l) => l.includes(path)));
+      found.push(
+        ...readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
+          .split('\n')
+          .filter((l) => l.includes(path)),
+      );
     } catch {
       // the process ended while we looked
     }
@@ -138,9 +150,7 @@ describe('tier-1 lab: reaching the hosts', () => {
     const lab = getLab();
     const inventory = parse(readFileSync(lab.inventoryPath, 'utf8'));
     expect(inventory.all.vars).toEqual({ user: 'root', identity_file: lab.keyPath });
-    expect(inventory.all.children.lab.hosts).toEqual(
-      Object.fromEntries(lab.hosts.map((h) => [h.name, { address: h.address }])),
-    );
+    expect(inventory.all.children.lab.hosts).toEqual(Object.fromEntries(lab.hosts.map((h) => [h.name, { address: h.address }])));
   });
 });
 
@@ -168,9 +178,10 @@ describe('tier-1 lab: isolation', () => {
     expect(readFileSync(key, 'utf8')).toBe(machineBefore);
   });
 
-  test('hostname, /proc, /tmp, /run and network devices are the host\'s own', async () => {
+  test("hostname, /proc, /tmp, /run and network devices are the host's own", async () => {
     const lab = getLab();
-    const script = 'hostname; getent hosts hv3; cat /proc/1/comm; test -e /tmp/hvtune-lab || echo own-tmp; ' +
+    const script =
+      'hostname; getent hosts hv3; cat /proc/1/comm; test -e /tmp/hvtune-lab || echo own-tmp; ' +
       'test -e /run/hvtune-lab || echo own-run; ls /sys/class/net';
     const r = await ssh(lab, host('hv3'), script);
     expect(r.stdout).toMatch(new RegExp(`^hv3\n${host('hv3').address.replace(/\./g, '\\.')} +hv3\n`));
@@ -283,10 +294,17 @@ describe('tier-1 lab: scripts/lab-clean', () => {
     const insideExit = new Promise((resolve) => inside.once('exit', (_code, signal) => resolve(signal)));
     const deadOwner = spawn('true');
     await new Promise((resolve) => deadOwner.once('exit', resolve));
-    writeFileSync(`${LABS_DIR}/${id}`, [
-      `owner ${deadOwner.pid} 0`, 'parent 1', 'run -', `dir ${dir}`,
-      `host hv1 ${ns} ${subnet.veth} ${subnet.index} ${subnet.cidr} 0 0`, '',
-    ].join('\n'));
+    writeFileSync(
+      `${LABS_DIR}/${id}`,
+      [
+        `owner ${deadOwner.pid} 0`,
+        'parent 1',
+        'run -',
+        `dir ${dir}`,
+        `host hv1 ${ns} ${subnet.veth} ${subnet.index} ${subnet.cidr} 0 0`,
+        '',
+      ].join('\n'),
+    );
     expect(await netnsList()).toContain(ns);
 
     const script = fileURLToPath(new URL('../../scripts/lab-clean', import.meta.url));

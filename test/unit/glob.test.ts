@@ -65,10 +65,61 @@ describe('globMatch', () => {
   test('agrees with the shell’s `case` (the same patterns the hosts see)', () => {
     // Patterns and names over a small alphabet that holds every special character. Left out, as
     // documented: `[^…]` (dash reads ^ as a character) and the names `.` and `..`.
-    const patterns = ['*', '?', 'a*b', '*.1', 'a?', '[ab]', '[!ab]', '[a-c]1', '[]a]', '[!]a]', 'a[', 'a]', '[a',
-      '\\*', 'a\\?', '!a', 'a!', '[[:digit:]]', '[[:alpha:]]*', '*[!.]', '.*', '[.]a', 'a-b', '[a-]', '*:*', 'a\\b'];
-    const names = ['a', 'b', 'ab', 'a1', 'b.1', ']', '[', 'a[', 'a]', '*', 'a?', 'aX', '!a', 'a!', '1', 'c1', '.a',
-      'a:b', 'a-b', '-', 'a.', 'ab1', 'axxb', 'a\\b', 'ab.1'];
+    const patterns = [
+      '*',
+      '?',
+      'a*b',
+      '*.1',
+      'a?',
+      '[ab]',
+      '[!ab]',
+      '[a-c]1',
+      '[]a]',
+      '[!]a]',
+      'a[',
+      'a]',
+      '[a',
+      '\\*',
+      'a\\?',
+      '!a',
+      'a!',
+      '[[:digit:]]',
+      '[[:alpha:]]*',
+      '*[!.]',
+      '.*',
+      '[.]a',
+      'a-b',
+      '[a-]',
+      '*:*',
+      'a\\b',
+    ];
+    const names = [
+      'a',
+      'b',
+      'ab',
+      'a1',
+      'b.1',
+      ']',
+      '[',
+      'a[',
+      'a]',
+      '*',
+      'a?',
+      'aX',
+      '!a',
+      'a!',
+      '1',
+      'c1',
+      '.a',
+      'a:b',
+      'a-b',
+      '-',
+      'a.',
+      'ab1',
+      'axxb',
+      'a\\b',
+      'ab.1',
+    ];
     const pairs = patterns.flatMap((p) => names.map((n) => [p, n] as const));
     const script = 'while IFS= read -r p && IFS= read -r s; do case $s in $p) echo 1;; *) echo 0;; esac; done';
     const input = pairs.map(([p, n]) => `${p}\n${n}\n`).join('');
@@ -80,8 +131,15 @@ describe('globMatch', () => {
 
 describe('isGlob', () => {
   test.each([
-    ['hv1', false], ['web-01.lab', false], ['hv*', true], ['hv?', true], ['hv[12]', true], ['hv[', false],
-    ['hv]', false], ['hv\\*', false], ['a+b', false],
+    ['hv1', false],
+    ['web-01.lab', false],
+    ['hv*', true],
+    ['hv?', true],
+    ['hv[12]', true],
+    ['hv[', false],
+    ['hv]', false],
+    ['hv\\*', false],
+    ['a+b', false],
   ])('%j → %s', (pattern, expected) => expect(isGlob(pattern)).toBe(expected));
 });
 

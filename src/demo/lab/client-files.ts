@@ -14,14 +14,14 @@ export interface LabEndpoint {
  * all.vars carries the connection settings; every group lists its hosts with their address.
  * Group `lab` holds every host unless the caller defined a group of that name.
  */
-export function renderInventory(opts: {
-  hosts: LabEndpoint[];
-  groups: Map<string, string[]>;
-  identityFile: string;
-}): string {
+export function renderInventory(opts: { hosts: LabEndpoint[]; groups: Map<string, string[]>; identityFile: string }): string {
   const byName = new Map(opts.hosts.map((h) => [h.name, h]));
   const groups = new Map(opts.groups);
-  if (!groups.has('lab')) groups.set('lab', opts.hosts.map((h) => h.name));
+  if (!groups.has('lab'))
+    groups.set(
+      'lab',
+      opts.hosts.map((h) => h.name),
+    );
   const children: Record<string, { hosts: Record<string, Record<string, string | number>> }> = {};
   for (const [group, members] of groups) {
     const hosts: Record<string, Record<string, string | number>> = {};
@@ -37,7 +37,5 @@ export function renderInventory(opts: {
 
 /** One line per host; the [addr]:port form only for a port other than 22, as ssh writes it. */
 export function renderKnownHosts(hosts: LabEndpoint[]): string {
-  return hosts
-    .map((h) => `${h.port === 22 ? h.address : `[${h.address}]:${h.port}`} ${h.hostKeyPublic}\n`)
-    .join('');
+  return hosts.map((h) => `${h.port === 22 ? h.address : `[${h.address}]:${h.port}`} ${h.hostKeyPublic}\n`).join('');
 }

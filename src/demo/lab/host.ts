@@ -159,10 +159,28 @@ export async function startInit(host: HostState): Promise<void> {
   const { upper, work, merged, log } = hostPaths(host);
   const logFd = openSync(log, 'a');
   const argv = [
-    '--pdeathsig', 'KILL',
-    'nsenter', `--net=/run/netns/${host.netns}`,
-    'unshare', '--mount', '--uts', '--ipc', '--pid', '--kill-child', '--propagation', 'private',
-    '--', 'sh', '-ec', INIT_SCRIPT, 'sh', merged, upper, work, host.name, SSHD_CONFIG_PATH,
+    '--pdeathsig',
+    'KILL',
+    'nsenter',
+    `--net=/run/netns/${host.netns}`,
+    'unshare',
+    '--mount',
+    '--uts',
+    '--ipc',
+    '--pid',
+    '--kill-child',
+    '--propagation',
+    'private',
+    '--',
+    'sh',
+    '-ec',
+    INIT_SCRIPT,
+    'sh',
+    merged,
+    upper,
+    work,
+    host.name,
+    SSHD_CONFIG_PATH,
   ];
   const child = spawn('setpriv', argv, { stdio: ['ignore', logFd, logFd], env: HOST_ENV });
   closeSync(logFd);

@@ -105,7 +105,7 @@ function parsePrefix(text: string): Prefix | null {
 function overlaps(a: Prefix, b: Prefix): boolean {
   const len = Math.min(a.length, b.length);
   const mask = len === 0 ? 0 : (~0 << (32 - len)) >>> 0;
-  return ((a.network & mask) >>> 0) === ((b.network & mask) >>> 0);
+  return (a.network & mask) >>> 0 === (b.network & mask) >>> 0;
 }
 
 const ROUTE_TYPES = new Set(['unicast', 'unreachable', 'blackhole', 'prohibit', 'throw', 'local', 'broadcast', 'multicast']);

@@ -46,9 +46,7 @@ export function writeMarker(lab: LabState): void {
     `parent ${process.ppid}`,
     `run ${process.env.HVTUNE_LAB_RUN ?? '-'}`,
     `dir ${lab.dir}`,
-    ...lab.hosts.map(
-      (h) => `host ${h.name} ${h.netns} ${h.subnet.veth} ${h.subnet.index} ${h.subnet.cidr} ${h.pid} ${h.stopped ? 1 : 0}`,
-    ),
+    ...lab.hosts.map((h) => `host ${h.name} ${h.netns} ${h.subnet.veth} ${h.subnet.index} ${h.subnet.cidr} ${h.pid} ${h.stopped ? 1 : 0}`),
   ];
   const path = `${LABS_DIR}/${lab.id}`;
   writeFileSync(`${path}.tmp`, lines.join('\n') + '\n');

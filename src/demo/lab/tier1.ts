@@ -7,23 +7,42 @@ import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  createNetwork, forkedChildPid, generateKey, HOST_ENV, hostPaths, mustRun, nsenterArgv,
-  prepareUpper, run, running, startInit, waitForSsh, type RunResult,
+  createNetwork,
+  forkedChildPid,
+  generateKey,
+  HOST_ENV,
+  hostPaths,
+  mustRun,
+  nsenterArgv,
+  prepareUpper,
+  run,
+  running,
+  startInit,
+  waitForSsh,
+  type RunResult,
 } from './host.js';
 import { renderInventory, renderKnownHosts } from './client-files.js';
 import { allocateSubnets, netnsName, reserveLabId, WORK_ROOT } from './names.js';
 import {
-  ipBatchSync, killHost, LAB_DIR_TAG, networkRemoval, processStartTime, registerLab, teardownSync, writeMarker,
-  type HostState, type LabState,
+  ipBatchSync,
+  killHost,
+  LAB_DIR_TAG,
+  networkRemoval,
+  processStartTime,
+  registerLab,
+  teardownSync,
+  writeMarker,
+  type HostState,
+  type LabState,
 } from './registry.js';
 
 export interface LabHost {
-  name: string;          // inventory name: 'hv1', 'hv2', …
-  address: string;       // host-side IP, reachable from the root namespace
-  port: number;          // 22
-  netns: string;         // namespace name
-  pid: number;           // PID (root pid namespace) of the process whose death ends the host
-  upper: string;         // the overlay upper dir (files written here appear in the host's /)
+  name: string; // inventory name: 'hv1', 'hv2', …
+  address: string; // host-side IP, reachable from the root namespace
+  port: number; // 22
+  netns: string; // namespace name
+  pid: number; // PID (root pid namespace) of the process whose death ends the host
+  upper: string; // the overlay upper dir (files written here appear in the host's /)
   hostKeyPublic: string; // "ssh-ed25519 AAAA…"
 }
 
@@ -266,13 +285,15 @@ class Tier1Lab implements Lab {
     }
     // A shadow that silently failed would let a test write the machine's real value.
     const seen = await this.readFile(s.name, path);
-    if (seen !== content) throw new Error(`lab: shadow of ${path} on ${s.name} reads ${JSON.stringify(seen)}, not ${JSON.stringify(content)}`);
+    if (seen !== content)
+      throw new Error(`lab: shadow of ${path} on ${s.name} reads ${JSON.stringify(seen)}, not ${JSON.stringify(content)}`);
   }
 
   async shadowTree(host: LabHost | string, path: string, files: Record<string, string>): Promise<void> {
     const s = this.live(host);
     const safe = (p: string) => /^[A-Za-z0-9_./:-]+$/.test(p) && !p.split('/').includes('..');
-    if (!/^\/sys\/[A-Za-z0-9_./:-]+$/.test(path) || !safe(path)) throw new Error(`lab: only directories under /sys can be shadowed, got ${JSON.stringify(path)}`);
+    if (!/^\/sys\/[A-Za-z0-9_./:-]+$/.test(path) || !safe(path))
+      throw new Error(`lab: only directories under /sys can be shadowed, got ${JSON.stringify(path)}`);
     const dir = join(s.dir, 'shadows', `${path.slice(1).replace(/\//g, '%')}-${++this.treeCount}`);
     mkdirSync(dir, { recursive: true });
     for (const [rel, content] of Object.entries(files)) {
@@ -282,8 +303,11 @@ class Tier1Lab implements Lab {
     }
     await mustRun('nsenter', ['-t', String(s.pid), '-m', '--', 'mount', '-n', '--bind', dir, hostPaths(s).merged + path]);
     const seen = (await this.exec(s.name, ['find', path, '-type', 'f'])).stdout.split('\n').filter(Boolean).sort();
-    const want = Object.keys(files).map((rel) => `${path}/${rel}`).sort();
-    if (JSON.stringify(seen) !== JSON.stringify(want)) throw new Error(`lab: shadow of ${path} on ${s.name} shows ${seen.join(' ')}, not ${want.join(' ')}`);
+    const want = Object.keys(files)
+      .map((rel) => `${path}/${rel}`)
+      .sort();
+    if (JSON.stringify(seen) !== JSON.stringify(want))
+      throw new Error(`lab: shadow of ${path} on ${s.name} shows ${seen.join(' ')}, not ${want.join(' ')}`);
   }
 
   async stopHost(host: LabHost | string): Promise<void> {

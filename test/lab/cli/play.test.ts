@@ -36,7 +36,16 @@ async function live(host: string, key: string): Promise<string> {
 describe('hvtune play on three lab hosts', () => {
   it('check mode shows every change with diffs, exits 2 and changes nothing', async () => {
     const before = await Promise.all(lab().hosts.map((h) => live(h.name, 'net.ipv4.tcp_fin_timeout')));
-    const r = await hvtune(['play', labFile(lab(), 'site.yml', PLAYBOOK), '-i', lab().inventoryPath, '--known-hosts', lab().knownHostsPath, '--check', '--diff']);
+    const r = await hvtune([
+      'play',
+      labFile(lab(), 'site.yml', PLAYBOOK),
+      '-i',
+      lab().inventoryPath,
+      '--known-hosts',
+      lab().knownHostsPath,
+      '--check',
+      '--diff',
+    ]);
     expect(r.code, r.stdout + r.stderr).toBe(2);
     expect(r.stdout).toContain('+++ b/etc/sysctl.d/60-tcp.conf');
     expect(r.stdout).toContain('+net.ipv4.tcp_fin_timeout = 30');
@@ -156,7 +165,18 @@ describe('unreachable and host keys', () => {
   it('refuses an unknown host key unless --accept-new-host-keys, and always refuses a changed one', async () => {
     const hv1 = lab().hosts[0];
     const empty = labFile(lab(), 'known_hosts', '');
-    const base = ['play', labFile(lab(), 'p.yml', PLAYBOOK), '-i', lab().inventoryPath, '--limit', hv1.name, '--check', '--json', '--known-hosts', empty];
+    const base = [
+      'play',
+      labFile(lab(), 'p.yml', PLAYBOOK),
+      '-i',
+      lab().inventoryPath,
+      '--limit',
+      hv1.name,
+      '--check',
+      '--json',
+      '--known-hosts',
+      empty,
+    ];
     const refused = await hvtune(base);
     expect(refused.code).toBe(1);
     expect(JSON.parse(refused.stdout).recap[hv1.name].unreachable).toBe(true);
@@ -168,7 +188,10 @@ describe('unreachable and host keys', () => {
     expect((await hvtune(base)).code).toBe(0); // recorded: no flag needed any more
 
     // Replace the recorded key with another key: a changed key is refused, flag or not.
-    const other = execFileSync('sh', ['-c', `d=$(mktemp -d) && ssh-keygen -q -t ed25519 -N '' -f $d/k && cat $d/k.pub && rm -r $d`]).toString();
+    const other = execFileSync('sh', [
+      '-c',
+      `d=$(mktemp -d) && ssh-keygen -q -t ed25519 -N '' -f $d/k && cat $d/k.pub && rm -r $d`,
+    ]).toString();
     writeFileSync(empty, `${hv1.address} ${other.split(' ').slice(0, 2).join(' ')}\n`);
     const changed = await hvtune([...base, '--accept-new-host-keys']);
     expect(changed.code).toBe(1);
@@ -217,7 +240,10 @@ describe('register and when on a registered result', () => {
     await lab().exec('hv1', ['sysctl', '-w', 'net.ipv4.tcp_keepalive_time=7200', 'net.ipv4.tcp_keepalive_intvl=75']);
     const check = await play(lab(), REGISTERED, { check: true });
     expect(check.code, check.stdout + check.stderr).toBe(2);
-    expect(check.report.changes.map((c) => c.target).filter((t) => t.startsWith('sysctl:'))).toEqual(['sysctl:net.ipv4.tcp_keepalive_time', 'sysctl:net.ipv4.tcp_keepalive_intvl']);
+    expect(check.report.changes.map((c) => c.target).filter((t) => t.startsWith('sysctl:'))).toEqual([
+      'sysctl:net.ipv4.tcp_keepalive_time',
+      'sysctl:net.ipv4.tcp_keepalive_intvl',
+    ]);
     expect(await live('hv1', 'net.ipv4.tcp_keepalive_intvl')).toBe('75');
 
     const first = await play(lab(), REGISTERED);

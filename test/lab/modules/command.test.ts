@@ -54,7 +54,10 @@ describe('command', () => {
   });
 
   it('a failing command fails the task with its exit code and stderr', async () => {
-    const failing = withCreates.replace('{ argv: [touch, /var/lib/hvtune-ran], creates: /var/lib/hvtune-ran }', '{ argv: [ls, /nonexistent-hvtune] }');
+    const failing = withCreates.replace(
+      '{ argv: [touch, /var/lib/hvtune-ran], creates: /var/lib/hvtune-ran }',
+      '{ argv: [ls, /nonexistent-hvtune] }',
+    );
     const r = await play(lab(), failing);
     expect(r.code).toBe(1);
     expect(r.report.failures[0].message).toMatch(/exit code 2: ls \/nonexistent-hvtune[\s\S]*No such file/);

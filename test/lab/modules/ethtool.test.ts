@@ -93,7 +93,9 @@ describe('ethtool on a veth in a tier-1 host', () => {
     await sh('ethtool -K tune0 gro off');
     const check = await play(lab(), playbook, { check: true });
     expect(check.code).toBe(2);
-    expect(changesOn(check.report, 'hv1').map((c) => [c.target, c.before, c.after])).toEqual([['ethtool:tune0/features/generic-receive-offload', 'off', 'on']]);
+    expect(changesOn(check.report, 'hv1').map((c) => [c.target, c.before, c.after])).toEqual([
+      ['ethtool:tune0/features/generic-receive-offload', 'off', 'on'],
+    ]);
     expect((await play(lab(), playbook)).code).toBe(0);
     expect((await nicState()).gro).toBe('on');
     expect(changesOn((await play(lab(), playbook, { check: true })).report, 'hv1')).toEqual([]);
@@ -103,25 +105,47 @@ describe('ethtool on a veth in a tier-1 host', () => {
 describe('what veth cannot do fails in check mode, naming device and driver, and changes nothing', () => {
   const cases: [string, string, RegExp][] = [
     ['ring', 'ring: { rx: 256, tx: 256 }', /tune0 \(driver veth\) does not support ring \(ethtool -g: Operation not supported\)/],
-    ['combined channels', 'channels: { combined: 2 }', /tune0 \(driver veth\) does not support channels combined \(pre-set maximum n\/a; it offers rx, tx\)/],
+    [
+      'combined channels',
+      'channels: { combined: 2 }',
+      /tune0 \(driver veth\) does not support channels combined \(pre-set maximum n\/a; it offers rx, tx\)/,
+    ],
     ['more queues than the device has', 'channels: { rx: 8 }', /channels rx 8 exceeds the pre-set maximum 4 of tune0 \(driver veth\)/],
-    ['coalescing', 'coalesce: { rx-usecs: 50, adaptive-rx: off }', /tune0 \(driver veth\) does not support interrupt coalescing \(ethtool -c: Operation not supported\)/],
-    ['rx-flow-hash (seed 003 sdnf)', 'rx_flow_hash: { udp4: sdnf }', /tune0 \(driver veth\) does not support rx-flow-hash udp4 \(ethtool -n: Cannot get RX network flow hashing options: Operation not supported\)/],
+    [
+      'coalescing',
+      'coalesce: { rx-usecs: 50, adaptive-rx: off }',
+      /tune0 \(driver veth\) does not support interrupt coalescing \(ethtool -c: Operation not supported\)/,
+    ],
+    [
+      'rx-flow-hash (seed 003 sdnf)',
+      'rx_flow_hash: { udp4: sdnf }',
+      /tune0 \(driver veth\) does not support rx-flow-hash udp4 \(ethtool -n: Cannot get RX network flow hashing options: Operation not supported\)/,
+    ],
     ['a fixed feature', 'features: { lro: on }', /feature large-receive-offload of tune0 \(driver veth\) is fixed off/],
     ['an unknown feature', 'features: { warp-drive: on }', /tune0 \(driver veth\) has no feature warp-drive/],
   ];
   test.each(cases)('%s', async (_name, setting, message) => {
     const before = await nicState();
-    const r = await play(lab(), `- name: unsupported\n  hosts: lab\n  tasks:\n    - name: t\n      ethtool: { device: tune0, ${setting}, txqueuelen: 7000, persist: udev }\n`, { check: true });
+    const r = await play(
+      lab(),
+      `- name: unsupported\n  hosts: lab\n  tasks:\n    - name: t\n      ethtool: { device: tune0, ${setting}, txqueuelen: 7000, persist: udev }\n`,
+      { check: true },
+    );
     expect(r.code).toBe(1);
     expect(r.report.failures.map((f) => f.message).join('\n')).toMatch(message);
     expect(await nicState()).toEqual(before);
   });
 
   test('persist: auto on a host without udev, systemd, ifupdown or NetworkManager says so', async () => {
-    const r = await play(lab(), `- name: auto\n  hosts: lab\n  tasks:\n    - name: t\n      ethtool: { device: tune0, txqueuelen: 7000 }\n`, { check: true });
+    const r = await play(
+      lab(),
+      `- name: auto\n  hosts: lab\n  tasks:\n    - name: t\n      ethtool: { device: tune0, txqueuelen: 7000 }\n`,
+      { check: true },
+    );
     expect(r.code).toBe(1);
-    expect(r.report.failures[0].message).toMatch(/persist: auto found no way to persist ethtool settings here.*choose persist: udev, link-file or ifupdown/);
+    expect(r.report.failures[0].message).toMatch(
+      /persist: auto found no way to persist ethtool settings here.*choose persist: udev, link-file or ifupdown/,
+    );
   });
 
   test('a device named by MAC, persisted in a systemd .link file with a udev rule for the rest', async () => {

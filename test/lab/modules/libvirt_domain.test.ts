@@ -89,14 +89,24 @@ afterAll(async () => {
 describe('seed 003 tuning on a shut-off domain', () => {
   // The seed's host has 40 CPUs; the lab host has 2, so the CPU lists are the host's vars.
   const labVars = () =>
-    labFile(lab(), 'vars.yml', [
-      'vm_name: vm1', 'vm_vcpus: 2', 'vcpu_pins: {0: "1", 1: "0"}', 'emulator_cpus: "0-1"',
-      'numa_node: "0"', 'vm_nic_mac: "52:54:00:12:34:56"', 'vm_queues: 2', '',
-    ].join('\n'));
+    labFile(
+      lab(),
+      'vars.yml',
+      [
+        'vm_name: vm1',
+        'vm_vcpus: 2',
+        'vcpu_pins: {0: "1", 1: "0"}',
+        'emulator_cpus: "0-1"',
+        'numa_node: "0"',
+        'vm_nic_mac: "52:54:00:12:34:56"',
+        'vm_queues: 2',
+        '',
+      ].join('\n'),
+    );
   const run = (check: boolean) => play(lab(), SEED003_DOMAIN, { check, diff: true, args: ['-e', `@${labVars()}`] });
   let original = '';
 
-  test('with the seed\'s own CPU numbers, check mode fails naming the missing CPUs', async () => {
+  test("with the seed's own CPU numbers, check mode fails naming the missing CPUs", async () => {
     original = await inactiveXml('vm1');
     const r = await play(lab(), SEED003_DOMAIN, { check: true });
     expect(r.code).toBe(1);
@@ -108,7 +118,10 @@ describe('seed 003 tuning on a shut-off domain', () => {
     const r = await run(true);
     expect(r.code).toBe(2);
     const changes = changesOn(r.report, 'hv1');
-    expect(changes.map((c) => [c.target, c.effect])).toEqual([['domain:vm1', 'persistent'], ['domain:vm1', 'persistent']]);
+    expect(changes.map((c) => [c.target, c.effect])).toEqual([
+      ['domain:vm1', 'persistent'],
+      ['domain:vm1', 'persistent'],
+    ]);
     expect(changes[0].diff).toContain("+    <emulatorpin cpuset='0-1'/>");
     expect(changes[1].diff).toContain("queues='2'");
     expect(await inactiveXml('vm1')).toBe(original);
@@ -133,11 +146,20 @@ describe('seed 003 tuning on a shut-off domain', () => {
 
     // Every line of the old definition is still there, except the ones the playbook replaced.
     const replaced = new Set([
-      "<cpu check='none' match='exact' mode='custom'>", "<model fallback='forbid'>qemu64</model>", '</cpu>',
+      "<cpu check='none' match='exact' mode='custom'>",
+      "<model fallback='forbid'>qemu64</model>",
+      '</cpu>',
       "<driver name='qemu' type='qcow2'/>",
     ]);
-    const after = new Set(canonicalXml(xml).split('\n').map((l) => l.trim()));
-    const lost = canonicalXml(original).split('\n').map((l) => l.trim()).filter((l) => !after.has(l) && !replaced.has(l));
+    const after = new Set(
+      canonicalXml(xml)
+        .split('\n')
+        .map((l) => l.trim()),
+    );
+    const lost = canonicalXml(original)
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => !after.has(l) && !replaced.has(l));
     expect(lost).toEqual([]);
     expect(xml).toMatch(/<uuid>[0-9a-f-]{36}<\/uuid>/);
     expect(xml).toContain('<app:owner xmlns:app="http://example.org/app">lab</app:owner>');

@@ -49,8 +49,12 @@ describe('modprobe on a tier-1 host', () => {
   test('apply writes exactly that; two tasks sharing kvm.conf both land; other lines stay', async () => {
     const r = await play(lab(), playbook);
     expect(r.code).toBe(0);
-    expect(await lab().readFile('hv1', KVM_CONF)).toBe('# nested guests for CI\noptions kvm_intel nested=1\noptions igb max_vfs=7\noptions kvm-amd avic=1\n');
-    expect(await lab().readFile('hv1', VHOST_CONF)).toBe('# Managed by hvtune (modprobe): vhost_net\noptions vhost_net experimental_zcopytx=1\n');
+    expect(await lab().readFile('hv1', KVM_CONF)).toBe(
+      '# nested guests for CI\noptions kvm_intel nested=1\noptions igb max_vfs=7\noptions kvm-amd avic=1\n',
+    );
+    expect(await lab().readFile('hv1', VHOST_CONF)).toBe(
+      '# Managed by hvtune (modprobe): vhost_net\noptions vhost_net experimental_zcopytx=1\n',
+    );
     expect(await lab().readFile('hv1', VHOST_LOAD)).toBe('# Managed by hvtune (modprobe): load vhost_net at boot\nvhost_net\n');
     // kvm is built in and already runs halt_poll_ns=200000: its file is written, nothing pending.
     expect(await lab().readFile('hv1', '/etc/modprobe.d/hvtune-kvm.conf')).toContain('options kvm halt_poll_ns=200000\n');
@@ -84,12 +88,16 @@ describe('modprobe on a tier-1 host', () => {
 
   test('load: now plans what the kernel allows: a clear failure without loadable modules, a load with them', async () => {
     // Check mode only: applied, a load would reach the machine's own kernel.
-    const r = await play(lab(), `- name: load
+    const r = await play(
+      lab(),
+      `- name: load
   hosts: lab
   tasks:
     - name: tcp_htcp now
       modprobe: { module: tcp_htcp, load: now }
-`, { check: true });
+`,
+      { check: true },
+    );
     const loadable = (await lab().exec('hv1', ['test', '-e', '/proc/modules'])).code === 0;
     if (loadable) {
       expect(r.code).toBe(2);

@@ -22,7 +22,10 @@ const playbook = (state: string, opts = 'pagesize=2M,mode=1770,gid=kvm') => `
 
 /** hugetlbfs mounts of the machine itself (outside every lab host): must never change. */
 const machineHugetlbfs = () =>
-  readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes('hugetlbfs')).sort();
+  readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('hugetlbfs'))
+    .sort();
 
 async function hostMount(path: string): Promise<string> {
   const r = await lab().exec(lab().hosts[0], ['findmnt', '-n', '-o', 'FSTYPE,OPTIONS', '--mountpoint', path]);

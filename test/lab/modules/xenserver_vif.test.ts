@@ -22,8 +22,14 @@ const simulatorState = async () => (await lab().readFile('hv1', STATE)) ?? '';
 async function storageWorkersAfterHostRestart(): Promise<number[]> {
   await xe('host-disable');
   await xe('host-reboot');
-  const lines = (await xe('simulator-netback')).split('\n').slice(2).filter((l) => l.includes(' storage-net '));
-  return lines.map((l) => l.split(' ')).sort((a, b) => a[0].localeCompare(b[0])).map((f) => Number(f[3]));
+  const lines = (await xe('simulator-netback'))
+    .split('\n')
+    .slice(2)
+    .filter((l) => l.includes(' storage-net '));
+  return lines
+    .map((l) => l.split(' '))
+    .sort((a, b) => a[0].localeCompare(b[0]))
+    .map((f) => Number(f[3]));
 }
 
 beforeAll(async () => {
@@ -48,8 +54,15 @@ describe('seed 000 on the xe simulator (playbooks/xenserver-netback.yml)', () =>
     ]);
     expect(r.report.recap.hv1.pending.map((p) => p.effect)).toEqual(['reboot']);
     // The table is a plan warning, printed by the plain output.
-    const plain = await hvtune(['play', labFile(lab(), 'xenserver-netback.yml', playbook), '-i', lab().inventoryPath,
-      '--known-hosts', lab().knownHostsPath, '--check']);
+    const plain = await hvtune([
+      'play',
+      labFile(lab(), 'xenserver-netback.yml', playbook),
+      '-i',
+      lab().inventoryPath,
+      '--known-hosts',
+      lab().knownHostsPath,
+      '--check',
+    ]);
     expect(plain.code).toBe(2);
     expect(plain.stdout).toContain('start order: vm1, vm2, vm3, vm4');
     expect(plain.stdout).toMatch(/vm2 +\+2 +hvtune-dummy +- +- → 1/);

@@ -69,5 +69,4 @@ describe('playbooks/kvm-host-network.yml', () => {
     expect(again.code).toBe(0);
     expect(changesOn(again.report, 'hv1')).toEqual([]);
   });
-
 });

@@ -35,7 +35,7 @@ afterAll(async () => {
 });
 
 describe('playbooks/memory-and-disk.yml', () => {
-  test('without systemd the KSM task fails clearly (ending the host\'s run); nothing changes', async () => {
+  test("without systemd the KSM task fails clearly (ending the host's run); nothing changes", async () => {
     const xml = await virsh.inactiveXml('vm1');
     const r = await play(lab(), playbook, { check: true, args: ['-e', `disk_match=${device}`, '--skip-tags', 'boot'] });
     expect(r.code).toBe(1);

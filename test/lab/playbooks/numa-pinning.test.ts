@@ -17,7 +17,9 @@ import type { Facts } from '../../../src/facts.js';
 const lab = useLab({ hosts: 1 });
 let libvirt: LabLibvirt | undefined;
 const playbook = readFileSync(new URL('../../../playbooks/numa-pinning.yml', import.meta.url), 'utf8');
-const seed003 = JSON.parse(readFileSync(new URL('../../fixtures/facts/seed003-2s10c-ht.json', import.meta.url), 'utf8')).hosts['zs-compute1'];
+const seed003 = JSON.parse(readFileSync(new URL('../../fixtures/facts/seed003-2s10c-ht.json', import.meta.url), 'utf8')).hosts[
+  'zs-compute1'
+];
 
 /** The lab host's facts with two CPUs (0 and 1, one core each) on one node, 0. */
 const twoCpusOneNode = (f: Facts): Facts => {
@@ -25,7 +27,15 @@ const twoCpusOneNode = (f: Facts): Facts => {
   const node0 = f.numa?.nodes[0];
   return {
     ...f,
-    cpu: { ...f.cpu!, sockets: 1, coresPerSocket: 2, threadsPerCore: 1, hyperThreading: false, online: [0, 1], threads: [thread(0), thread(1)] },
+    cpu: {
+      ...f.cpu!,
+      sockets: 1,
+      coresPerSocket: 2,
+      threadsPerCore: 1,
+      hyperThreading: false,
+      online: [0, 1],
+      threads: [thread(0), thread(1)],
+    },
     numa: { nodes: [{ id: 0, memTotalKiB: null, memFreeKiB: null, distances: [10], hugepages: {}, ...node0, cpus: [0, 1] }] },
   };
 };
@@ -76,7 +86,9 @@ describe("on the lab host's own facts, as 2 CPUs on one node (NIC eth0)", () => 
     await virsh('vcpupin', 'small', '0', '0', '--config');
     const check = await run(true);
     expect(check.code).toBe(2);
-    expect(changesOn(check.report, 'hv1').map((c) => c.diff)).toEqual([expect.stringContaining("-    <vcpupin cpuset='0' vcpu='0'/>\n+    <vcpupin cpuset='1' vcpu='0'/>")]);
+    expect(changesOn(check.report, 'hv1').map((c) => c.diff)).toEqual([
+      expect.stringContaining("-    <vcpupin cpuset='0' vcpu='0'/>\n+    <vcpupin cpuset='1' vcpu='0'/>"),
+    ]);
     expect((await run(false)).code).toBe(0);
     expect(await virsh('vcpupin', 'small', '--config')).toMatch(/^\s*0\s+1\s*$/m);
   });
@@ -107,7 +119,17 @@ describe("with the recorded facts of seed 003's machine (2 sockets x 10 cores, H
     expect(changes).toHaveLength(1);
     const diff = changes[0].diff ?? '';
     const pins = [...diff.matchAll(/^\+\s*<vcpupin cpuset='([^']+)' vcpu='(\d+)'\/>$/gm)].map((m) => [m[2], m[1]]);
-    expect(pins).toEqual([['0', '1'], ['1', '2'], ['2', '3'], ['3', '4'], ['4', '5'], ['5', '6'], ['6', '7'], ['7', '8'], ['8', '9']]);
+    expect(pins).toEqual([
+      ['0', '1'],
+      ['1', '2'],
+      ['2', '3'],
+      ['3', '4'],
+      ['4', '5'],
+      ['5', '6'],
+      ['6', '7'],
+      ['7', '8'],
+      ['8', '9'],
+    ]);
     expect(diff).toContain("+    <emulatorpin cpuset='11-19'/>");
     expect(diff).toContain("+    <memory mode='strict' nodeset='0'/>");
     expect(await inactiveXml('vm1')).toBe(before);

@@ -20,4 +20,9 @@ export function virshOn(lab: () => Lab, host: string): Virsh {
 
 /** `virsh schedinfo`-style "key : value" lines as a record. */
 export const fields = (text: string): Record<string, string> =>
-  Object.fromEntries(text.split('\n').filter((l) => l.includes(':')).map((l) => l.split(':').map((s) => s.trim())));
+  Object.fromEntries(
+    text
+      .split('\n')
+      .filter((l) => l.includes(':'))
+      .map((l) => l.split(':').map((s) => s.trim())),
+  );

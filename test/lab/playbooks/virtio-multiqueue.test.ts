@@ -15,7 +15,16 @@ const lab = useLab({ hosts: 2, groups: { kvm_hosts: ['hv1'], guests: ['hv2'] } }
 const virsh = virshOn(lab, 'hv1');
 let libvirt: LabLibvirt | undefined;
 const playbook = readFileSync(new URL('../../../playbooks/virtio-multiqueue.yml', import.meta.url), 'utf8');
-const hostVars = (vcpus: number) => ['-e', 'vm_name=vm1', '-e', 'vm_nic_mac=52:54:00:12:34:56', '-e', `vm_vcpus=${vcpus}`, '-e', 'guest_nic=eth0'];
+const hostVars = (vcpus: number) => [
+  '-e',
+  'vm_name=vm1',
+  '-e',
+  'vm_nic_mac=52:54:00:12:34:56',
+  '-e',
+  `vm_vcpus=${vcpus}`,
+  '-e',
+  'guest_nic=eth0',
+];
 
 beforeAll(async () => {
   libvirt = await startLibvirt(lab(), 'hv1');

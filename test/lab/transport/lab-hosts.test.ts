@@ -69,7 +69,7 @@ describe('lab hosts', () => {
     }
   });
 
-  it('jumps through a host to an sshd that listens only on that host\'s loopback', async () => {
+  it("jumps through a host to an sshd that listens only on that host's loopback", async () => {
     const [hv1] = lab().hosts;
     // A second sshd inside hv1, on 127.0.0.1:2222 of hv1's own network namespace.
     await lab().exec(hv1, ['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', '/etc/ssh/inner_host_key']);
@@ -89,13 +89,14 @@ describe('lab hosts', () => {
       let conn: SshConnection | undefined;
       for (let i = 0; i < 50 && !conn; i++) {
         // sshd may still be starting: retry on a refused channel only.
-        conn = await SshConnection.connect({ ...loopback, jump: target(hv1) }, options({ knownHostsFile: knownHosts, acceptNewHostKeys: true })).catch(
-          async (e: Error) => {
-            if (!/cannot reach it through jump host/.test(e.message)) throw e;
-            await new Promise((r) => setTimeout(r, 50));
-            return undefined;
-          },
-        );
+        conn = await SshConnection.connect(
+          { ...loopback, jump: target(hv1) },
+          options({ knownHostsFile: knownHosts, acceptNewHostKeys: true }),
+        ).catch(async (e: Error) => {
+          if (!/cannot reach it through jump host/.test(e.message)) throw e;
+          await new Promise((r) => setTimeout(r, 50));
+          return undefined;
+        });
       }
       const innerKey = (await lab().readFile(hv1, '/etc/ssh/inner_host_key.pub'))!.split(' ').slice(0, 2).join(' ');
       expect(readFileSync(knownHosts, 'utf8')).toContain(`[127.0.0.1]:2222 ${innerKey}\n`);
@@ -119,6 +120,8 @@ describe('lab hosts', () => {
     await conn.close();
     const err = await SshConnection.connect(target(hv3), options({ connectTimeoutMs: 2000 })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConnectError);
-    expect((err as Error).message).toMatch(new RegExp(`^hv3 \\(${hv3.address.replace(/\./g, '\\.')}:22\\): (network|host) unreachable|timed out after 2s`));
+    expect((err as Error).message).toMatch(
+      new RegExp(`^hv3 \\(${hv3.address.replace(/\./g, '\\.')}:22\\): (network|host) unreachable|timed out after 2s`),
+    );
   });
 });

@@ -33,7 +33,10 @@ export function freePort(): Promise<number> {
 /** An ed25519 key pair made by ssh-keygen; returns `type base64`. */
 export function makeKey(path: string, type = 'ed25519'): string {
   execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', 'hvtune-test', '-f', path]);
-  return readFileSync(path + '.pub', 'utf8').split(' ').slice(0, 2).join(' ');
+  return readFileSync(path + '.pub', 'utf8')
+    .split(' ')
+    .slice(0, 2)
+    .join(' ');
 }
 
 function bannerSeen(port: number): Promise<boolean> {
@@ -69,7 +72,10 @@ export async function startLocalSshd(
   const hostKey = opts.hostKey ?? join(dir, 'host_ed25519_key');
   let hostKeyPublic: string;
   try {
-    hostKeyPublic = readFileSync(hostKey + '.pub', 'utf8').split(' ').slice(0, 2).join(' ');
+    hostKeyPublic = readFileSync(hostKey + '.pub', 'utf8')
+      .split(' ')
+      .slice(0, 2)
+      .join(' ');
   } catch {
     hostKeyPublic = makeKey(hostKey);
   }

@@ -218,7 +218,9 @@ describe('commands over one connection', () => {
     const before = conn.roundTrips;
     for (let i = 0; i < 50; i++) expect((await conn.exec(`echo ${i}`)).stdout).toBe(`${i}\n`);
     // More than sshd's MaxSessions (10) at once: the client queues instead of failing.
-    const parallel = await Promise.all(Array.from({ length: 50 }, (_, i) => conn.exec(`sleep 0.0$((${i} % 5)); echo ${i}; echo e${i} >&2; exit $((${i} % 3))`)));
+    const parallel = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => conn.exec(`sleep 0.0$((${i} % 5)); echo ${i}; echo e${i} >&2; exit $((${i} % 3))`)),
+    );
     parallel.forEach((r, i) => expect(r).toEqual({ stdout: `${i}\n`, stderr: `e${i}\n`, code: i % 3, signal: null }));
     expect(conn.roundTrips - before).toBe(100);
   });
@@ -264,7 +266,9 @@ describe('jump host', () => {
       [1, 2, 3].map((i) => SshConnection.connect(target(inner, `hv${i}`, { jump: target(bastion, 'bastion') }), options())),
     );
     expect(toBastion() - before).toBe(1);
-    expect((await Promise.all(conns.map((c) => c.exec('echo $SSH_CONNECTION')))).every((r) => r.stdout.endsWith(` ${inner.port}\n`))).toBe(true);
+    expect((await Promise.all(conns.map((c) => c.exec('echo $SSH_CONNECTION')))).every((r) => r.stdout.endsWith(` ${inner.port}\n`))).toBe(
+      true,
+    );
     await conns[0].close();
     expect((await conns[1].exec('echo still')).stdout).toBe('still\n');
     await Promise.all(conns.slice(1).map((c) => c.close()));

@@ -67,7 +67,10 @@ const DEFAULT_PARAMS = {
 };
 const CLASS_TYPE = { vm: 'VM', vif: 'VIF', network: 'network', host: 'host' };
 
-const formatMap = (m) => Object.entries(m).map(([k, v]) => `${k}: ${v}`).join('; ');
+const formatMap = (m) =>
+  Object.entries(m)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join('; ');
 
 function load() {
   try {
@@ -130,9 +133,7 @@ function render(state, cls, o, params) {
     return [`${name} (${f[0]})`, f[1](o, state)];
   });
   const width = Math.max(...fields.map(([k]) => k.length));
-  return fields
-    .map(([k, v], i) => (i === 0 ? k.padEnd(width) : k.padStart(width)) + ': ' + v)
-    .join('\n');
+  return fields.map(([k, v], i) => (i === 0 ? k.padEnd(width) : k.padStart(width)) + ': ' + v).join('\n');
 }
 
 function list(state, cls, args, flags) {
@@ -261,8 +262,15 @@ function seed(args) {
     vifs: [],
   };
   state.controlDomain = {
-    uuid: randomUUID(), nameLabel: `Control domain on host: ${hostName}`, powerState: 'running', domid: 0,
-    isControlDomain: true, order: 0, startDelay: 0, vcpus: scenario.dom0Vcpus ?? state.netback.workers, otherConfig: {},
+    uuid: randomUUID(),
+    nameLabel: `Control domain on host: ${hostName}`,
+    powerState: 'running',
+    domid: 0,
+    isControlDomain: true,
+    order: 0,
+    startDelay: 0,
+    vcpus: scenario.dom0Vcpus ?? state.netback.workers,
+    otherConfig: {},
   };
   scenario.networks.forEach((name, i) =>
     state.networks.push({ uuid: randomUUID(), nameLabel: name, bridge: `xenbr${i}`, mtu: 1500, otherConfig: {} }),
@@ -274,14 +282,26 @@ function seed(args) {
   };
   for (const v of scenario.vms) {
     const vm = {
-      uuid: randomUUID(), nameLabel: v.name, powerState: 'halted', domid: -1, isControlDomain: false,
-      order: v.order ?? 0, startDelay: v.startDelay ?? 0, vcpus: 1, otherConfig: v.otherConfig ?? {},
+      uuid: randomUUID(),
+      nameLabel: v.name,
+      powerState: 'halted',
+      domid: -1,
+      isControlDomain: false,
+      order: v.order ?? 0,
+      startDelay: v.startDelay ?? 0,
+      vcpus: 1,
+      otherConfig: v.otherConfig ?? {},
     };
     state.vms.push(vm);
     v.vifs.forEach((f, device) =>
       state.vifs.push({
-        uuid: randomUUID(), vm: vm.uuid, device: f.device ?? device, network: netByName(f.network).uuid,
-        mac: f.mac ?? randomMac(), attached: false, otherConfig: f.otherConfig ?? {},
+        uuid: randomUUID(),
+        vm: vm.uuid,
+        device: f.device ?? device,
+        network: netByName(f.network).uuid,
+        mac: f.mac ?? randomMac(),
+        attached: false,
+        otherConfig: f.otherConfig ?? {},
       }),
     );
   }
@@ -330,7 +350,13 @@ const COMMANDS = {
     return '';
   },
   'network-create': (s, a) => {
-    const n = { uuid: randomUUID(), nameLabel: required(a, 'name-label'), bridge: `xapi${s.networks.length}`, mtu: Number(a.MTU ?? 1500), otherConfig: {} };
+    const n = {
+      uuid: randomUUID(),
+      nameLabel: required(a, 'name-label'),
+      bridge: `xapi${s.networks.length}`,
+      mtu: Number(a.MTU ?? 1500),
+      otherConfig: {},
+    };
     s.networks.push(n);
     return n.uuid + '\n';
   },
@@ -367,7 +393,8 @@ function main(argv) {
   const flags = new Set();
   for (let i = 0; i < rest.length; i++) {
     const word = rest[i];
-    if (['-s', '-p', '-u', '-pw', '-pwf'].includes(word)) i++; // connection options: local simulator
+    if (['-s', '-p', '-u', '-pw', '-pwf'].includes(word))
+      i++; // connection options: local simulator
     else if (word.startsWith('--')) flags.add(word.slice(2));
     else if (word.includes('=')) args[word.slice(0, word.indexOf('='))] = word.slice(word.indexOf('=') + 1);
     else throw new XeError(`Error: Unexpected argument '${word}'`);

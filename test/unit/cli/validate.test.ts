@@ -51,7 +51,10 @@ describe('hvtune validate', () => {
 
   it('reports every problem of playbook and inventory at once, exit 1', async () => {
     const badInv = file('bad-inv.yml', 'all:\n  hosts:\n    hv1: { adress: 192.0.2.1 }\n');
-    const book = file('bad.yml', '- name: x\n  hosts: all\n  tasks:\n    - name: t\n      sysctl: { values: { net.core.somaxconn: [1, x] } }\n');
+    const book = file(
+      'bad.yml',
+      '- name: x\n  hosts: all\n  tasks:\n    - name: t\n      sysctl: { values: { net.core.somaxconn: [1, x] } }\n',
+    );
     const r = await cli(['validate', book, '-i', badInv]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/bad-inv\.yml:3:\d+ .*adress.*address/);
@@ -62,7 +65,19 @@ describe('hvtune validate', () => {
 describe('hvtune modules and doc', () => {
   it('lists every module and documents one from its schema', async () => {
     const list = await cli(['modules']);
-    for (const m of ['sysctl', 'grub_cmdline', 'modprobe', 'sysfs', 'service', 'file', 'lineinfile', 'mount', 'ethtool', 'libvirt_domain', 'xenserver_vif']) {
+    for (const m of [
+      'sysctl',
+      'grub_cmdline',
+      'modprobe',
+      'sysfs',
+      'service',
+      'file',
+      'lineinfile',
+      'mount',
+      'ethtool',
+      'libvirt_domain',
+      'xenserver_vif',
+    ]) {
       expect(list.stdout).toMatch(new RegExp(`^${m} `, 'm'));
     }
     const doc = await cli(['doc', 'sysctl']);

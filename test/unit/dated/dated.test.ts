@@ -37,9 +37,15 @@ describe('net.ipv4.tcp_tw_recycle', () => {
   });
 
   it('also in a sysctl.conf line, but not when the task removes it', () => {
-    expect(lines(`    - lineinfile: {path: /etc/sysctl.conf, line: "net.ipv4.tcp_tw_recycle = 1"}
+    expect(
+      lines(`    - lineinfile: {path: /etc/sysctl.conf, line: "net.ipv4.tcp_tw_recycle = 1"}
     - lineinfile: {path: /etc/sysctl.conf, regexp: "^net.ipv4.tcp_tw_recycle", state: absent}
-`)).toEqual([expect.stringMatching(/^site\.yml:4:44 plays\[0\]\.tasks\[0\]\.lineinfile\.line: net\.ipv4\.tcp_tw_recycle was removed in Linux 4\.12/)]);
+`),
+    ).toEqual([
+      expect.stringMatching(
+        /^site\.yml:4:44 plays\[0\]\.tasks\[0\]\.lineinfile\.line: net\.ipv4\.tcp_tw_recycle was removed in Linux 4\.12/,
+      ),
+    ]);
   });
 });
 
@@ -58,11 +64,17 @@ describe('elevator= on the kernel command line', () => {
   });
 
   it('in a line of /etc/default/grub written by lineinfile', () => {
-    expect(lines(`    - lineinfile:
+    expect(
+      lines(`    - lineinfile:
         path: /etc/default/grub
         regexp: "^GRUB_CMDLINE_LINUX="
         line: 'GRUB_CMDLINE_LINUX="quiet elevator=mq-deadline"'
-`)).toEqual([expect.stringContaining('site.yml:7:9 plays[0].tasks[0].lineinfile.line: elevator= on the kernel command line does nothing since Linux 5.0')]);
+`),
+    ).toEqual([
+      expect.stringContaining(
+        'site.yml:7:9 plays[0].tasks[0].lineinfile.line: elevator= on the kernel command line does nothing since Linux 5.0',
+      ),
+    ]);
   });
 });
 
@@ -94,8 +106,10 @@ describe('scheduler names cfq / noop / deadline', () => {
   });
 
   it('an echo into queue/scheduler in a file', () => {
-    expect(lines(`    - file: {path: /etc/rc.local, content: "echo deadline > /sys/block/sda/queue/scheduler\\n"}
-`)).toEqual([expect.stringContaining('the I/O scheduler "deadline" is gone since Linux 5.0')]);
+    expect(
+      lines(`    - file: {path: /etc/rc.local, content: "echo deadline > /sys/block/sda/queue/scheduler\\n"}
+`),
+    ).toEqual([expect.stringContaining('the I/O scheduler "deadline" is gone since Linux 5.0')]);
   });
 });
 
@@ -125,24 +139,30 @@ describe('/etc/default/qemu-kvm KVM_HUGEPAGES', () => {
 `);
     expect(w).toEqual([
       expect.stringMatching(/^site\.yml:5:9 plays\[0\]\.tasks\[0\]\.lineinfile\.path: \/etc\/default\/qemu-kvm KVM_HUGEPAGES is obsolete/),
-      expect.stringMatching(/^site\.yml:7:9 plays\[0\]\.tasks\[0\]\.lineinfile\.line: .*libvirt_domain memory_backing: \{hugepages: true\}/),
+      expect.stringMatching(
+        /^site\.yml:7:9 plays\[0\]\.tasks\[0\]\.lineinfile\.line: .*libvirt_domain memory_backing: \{hugepages: true\}/,
+      ),
     ]);
   });
 });
 
 describe('ifconfig … txqueuelen', () => {
   it('in a command argv', () => {
-    expect(lines(`    - command: {argv: [/sbin/ifconfig, eth0, txqueuelen, "5000"]}
-`)).toEqual([
+    expect(
+      lines(`    - command: {argv: [/sbin/ifconfig, eth0, txqueuelen, "5000"]}
+`),
+    ).toEqual([
       'site.yml:4:24 plays[0].tasks[0].command.argv[0]: ifconfig … txqueuelen is dated (net-tools is deprecated): today it is ' +
         '`ip link set dev IF txqueuelen N`, and the ethtool module sets txqueuelen and persists it across reboots',
     ]);
   });
 
   it('not for ip link, nor for ifconfig without txqueuelen', () => {
-    expect(lines(`    - command: {argv: [ip, link, set, dev, eth0, txqueuelen, "5000"]}
+    expect(
+      lines(`    - command: {argv: [ip, link, set, dev, eth0, txqueuelen, "5000"]}
     - command: {argv: [ifconfig, eth0, up]}
-`)).toEqual([]);
+`),
+    ).toEqual([]);
   });
 });
 

@@ -18,10 +18,12 @@ const lines = (tasks: string, registry = modules) => datedAdvice(parsePlaybook(p
 
 describe('the modules of the registry', () => {
   it('a task that removes what it names gives no advice (file, modprobe, mount)', () => {
-    expect(lines(`    - file: {path: /etc/default/qemu-kvm, state: absent}
+    expect(
+      lines(`    - file: {path: /etc/default/qemu-kvm, state: absent}
     - modprobe: {module: tcp_tw_recycle, state: absent}
     - mount: {path: /mnt/KVM_HUGEPAGES, state: absent}
-`)).toEqual([]);
+`),
+    ).toEqual([]);
   });
 
   it('the file /etc/default/qemu-kvm is dated whatever the file module writes into it', () => {
@@ -31,7 +33,9 @@ describe('the modules of the registry', () => {
   });
 
   it('a module without a hook keeps what the generic rules found', () => {
-    expect(lines('    - service: {name: tcp_tw_recycle, state: started}\n')).toEqual([expect.stringContaining('service.name: net.ipv4.tcp_tw_recycle was removed')]);
+    expect(lines('    - service: {name: tcp_tw_recycle, state: started}\n')).toEqual([
+      expect.stringContaining('service.name: net.ipv4.tcp_tw_recycle was removed'),
+    ]);
   });
 });
 
@@ -45,7 +49,9 @@ describe('the contract, with a made-up module', () => {
         advise(leaf: ArgLeaf, args: { knob?: string }, generic: Advice[]): Advice[] {
           seen.push({ leaf, generic });
           if (leaf.path[0] === 'note') return [];
-          return leaf.path[0] === 'knob' && !leaf.isKey && args.knob?.startsWith('old') ? [{ id: 'demo-old', message: 'the old knob is gone' }, ...generic] : generic;
+          return leaf.path[0] === 'knob' && !leaf.isKey && args.knob?.startsWith('old')
+            ? [{ id: 'demo-old', message: 'the old knob is gone' }, ...generic]
+            : generic;
         },
       },
     ],

@@ -51,7 +51,14 @@ async function run(check: boolean) {
     const host = new RemoteHost('local', new LocalShell(), { hostname: 'local', kernel: { release: 'x', version: [6, 1, 0] } });
     return Object.assign(host, { setFacts: (f: Facts) => void (host.facts = f) }) as unknown as ConnectedHost;
   };
-  return runPlaybook(book, inventory, modules, connect, { check, diff: false, tags: [], skipTags: [], extraVars: {}, forks: 1 }, () => undefined);
+  return runPlaybook(
+    book,
+    inventory,
+    modules,
+    connect,
+    { check, diff: false, tags: [], skipTags: [], extraVars: {}, forks: 1 },
+    () => undefined,
+  );
 }
 
 describe('pending after a change', () => {

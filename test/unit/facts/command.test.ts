@@ -50,7 +50,9 @@ describe('hvtune facts', () => {
   });
 
   it('rejects a limit that matches nothing', async () => {
-    await expect(factsCommand({ inventory, limit: 'nope*', connect, out: () => undefined })).rejects.toThrow(/no host of inv.yml matches "nope\*"/);
+    await expect(factsCommand({ inventory, limit: 'nope*', connect, out: () => undefined })).rejects.toThrow(
+      /no host of inv.yml matches "nope\*"/,
+    );
   });
 });
 

@@ -61,10 +61,12 @@ describe('defensive parsing', () => {
   const text = captured('lab-tier1-libvirt.txt');
 
   it('ignores a banner before the first section and junk lines inside sections', () => {
-    const junky = 'Welcome to hv2!\nLast login: yesterday\n' + text
-      .replace('@@hvtune:links\n', '@@hvtune:links\nls: cannot access \'/sys/class/net/*/device\': No such file or directory\ntotal 0\n')
-      .replace('@@hvtune:queues\n', '@@hvtune:queues\nnot a path\n/sys/class/net/eth0/queues/byte_queue_limits\n')
-      .replace('@@hvtune:files\n', '@@hvtune:files\nno colon here\nrelative:path\n');
+    const junky =
+      'Welcome to hv2!\nLast login: yesterday\n' +
+      text
+        .replace('@@hvtune:links\n', "@@hvtune:links\nls: cannot access '/sys/class/net/*/device': No such file or directory\ntotal 0\n")
+        .replace('@@hvtune:queues\n', '@@hvtune:queues\nnot a path\n/sys/class/net/eth0/queues/byte_queue_limits\n')
+        .replace('@@hvtune:files\n', '@@hvtune:files\nno colon here\nrelative:path\n');
     expect(parseFacts(junky)).toEqual(parseFacts(text));
   });
 
@@ -74,7 +76,10 @@ describe('defensive parsing', () => {
     expect(f.hostname).toBe('hv2');
     expect(f.cpu!.vendor).toBe('');
     // NICs known from their sysfs files only: no queue listing arrived.
-    expect(f.nics!.map((n) => [n.name, n.rxQueues])).toEqual([['eth0', 0], ['lo', 0]]);
+    expect(f.nics!.map((n) => [n.name, n.rxQueues])).toEqual([
+      ['eth0', 0],
+      ['lo', 0],
+    ]);
     expect(f.domains).toBeNull();
   });
 
@@ -87,7 +92,9 @@ describe('defensive parsing', () => {
   });
 
   it('treats a topology file with junk as unknown: the CPU is its own core', () => {
-    const f = parseFacts('@@hvtune:files\n/sys/devices/system/cpu/online:0-1\n/sys/devices/system/cpu/cpu0/topology/thread_siblings_list:garbage\n/sys/devices/system/cpu/cpu1/topology/physical_package_id:-1\n');
+    const f = parseFacts(
+      '@@hvtune:files\n/sys/devices/system/cpu/online:0-1\n/sys/devices/system/cpu/cpu0/topology/thread_siblings_list:garbage\n/sys/devices/system/cpu/cpu1/topology/physical_package_id:-1\n',
+    );
     expect(f.cpu!.threads).toEqual([
       { id: 0, core: 0, socket: 0, node: 0, siblings: [0] },
       { id: 1, core: 1, socket: 0, node: 0, siblings: [1] },
@@ -97,18 +104,29 @@ describe('defensive parsing', () => {
 
 describe('ethtool output', () => {
   it('reads ring maxima with n/a fields', () => {
-    const out = ['Ring parameters for ens1f0:', 'Pre-set maximums:', 'RX:\t\t4096', 'RX Mini:\tn/a', 'RX Jumbo:\tn/a', 'TX:\t\t4096', 'Current hardware settings:', 'RX:\t\t512', 'RX Mini:\tn/a', 'RX Jumbo:\tn/a', 'TX:\t\t512'];
+    const out = [
+      'Ring parameters for ens1f0:',
+      'Pre-set maximums:',
+      'RX:\t\t4096',
+      'RX Mini:\tn/a',
+      'RX Jumbo:\tn/a',
+      'TX:\t\t4096',
+      'Current hardware settings:',
+      'RX:\t\t512',
+      'RX Mini:\tn/a',
+      'RX Jumbo:\tn/a',
+      'TX:\t\t512',
+    ];
     expect(parseRing(out)).toEqual({ rxMax: 4096, txMax: 4096, rx: 512, tx: 512 });
   });
 
-  it.each([
-    [['netlink error: Operation not supported']],
-    [['Cannot get device ring settings: Operation not supported']],
-    [[]],
-  ])('answers null when the driver does not support it: %j', (out) => {
-    expect(parseRing(out)).toBeNull();
-    expect(parseChannels(out)).toBeNull();
-  });
+  it.each([[['netlink error: Operation not supported']], [['Cannot get device ring settings: Operation not supported']], [[]]])(
+    'answers null when the driver does not support it: %j',
+    (out) => {
+      expect(parseRing(out)).toBeNull();
+      expect(parseChannels(out)).toBeNull();
+    },
+  );
 });
 
 describe('virtio queue interrupts (seed 001: verify in /proc/interrupts)', () => {
@@ -133,11 +151,41 @@ describe('boot tool', () => {
   const boot = (text: string, commands: string[], exists: string[]) => parseBoot(parseRaw(text), new Set(commands), new Set(exists));
 
   it.each([
-    ['Debian', '', ['update-grub', 'grub-mkconfig'], ['/boot/grub/grub.cfg'], { tool: 'update-grub', firmware: 'bios', grubConfig: '/boot/grub/grub.cfg', bls: false }],
-    ['RHEL 9 UEFI with BLS', '@@hvtune:files\n/etc/default/grub:GRUB_ENABLE_BLSCFG=true\n@@hvtune:efi-grub\n/boot/efi/EFI/redhat/grub.cfg:1\n', ['grubby', 'grub2-mkconfig'], ['/sys/firmware/efi', '/boot/loader/entries'], { tool: 'grubby', firmware: 'uefi', grubConfig: null, bls: true }],
-    ['CentOS 7 UEFI', '@@hvtune:efi-grub\n/boot/efi/EFI/centos/grub.cfg:0\n', ['grub2-mkconfig'], ['/sys/firmware/efi'], { tool: 'grub2-mkconfig', firmware: 'uefi', grubConfig: '/boot/efi/EFI/centos/grub.cfg', bls: false }],
-    ['UEFI stub only', '@@hvtune:efi-grub\n/boot/efi/EFI/rocky/grub.cfg:1\n', ['grub2-mkconfig'], ['/sys/firmware/efi'], { tool: 'grub2-mkconfig', firmware: 'uefi', grubConfig: '/boot/grub2/grub.cfg', bls: false }],
-    ['CentOS 7 BIOS', '', ['grub2-mkconfig', 'grubby'], [], { tool: 'grub2-mkconfig', firmware: 'bios', grubConfig: '/boot/grub2/grub.cfg', bls: false }],
+    [
+      'Debian',
+      '',
+      ['update-grub', 'grub-mkconfig'],
+      ['/boot/grub/grub.cfg'],
+      { tool: 'update-grub', firmware: 'bios', grubConfig: '/boot/grub/grub.cfg', bls: false },
+    ],
+    [
+      'RHEL 9 UEFI with BLS',
+      '@@hvtune:files\n/etc/default/grub:GRUB_ENABLE_BLSCFG=true\n@@hvtune:efi-grub\n/boot/efi/EFI/redhat/grub.cfg:1\n',
+      ['grubby', 'grub2-mkconfig'],
+      ['/sys/firmware/efi', '/boot/loader/entries'],
+      { tool: 'grubby', firmware: 'uefi', grubConfig: null, bls: true },
+    ],
+    [
+      'CentOS 7 UEFI',
+      '@@hvtune:efi-grub\n/boot/efi/EFI/centos/grub.cfg:0\n',
+      ['grub2-mkconfig'],
+      ['/sys/firmware/efi'],
+      { tool: 'grub2-mkconfig', firmware: 'uefi', grubConfig: '/boot/efi/EFI/centos/grub.cfg', bls: false },
+    ],
+    [
+      'UEFI stub only',
+      '@@hvtune:efi-grub\n/boot/efi/EFI/rocky/grub.cfg:1\n',
+      ['grub2-mkconfig'],
+      ['/sys/firmware/efi'],
+      { tool: 'grub2-mkconfig', firmware: 'uefi', grubConfig: '/boot/grub2/grub.cfg', bls: false },
+    ],
+    [
+      'CentOS 7 BIOS',
+      '',
+      ['grub2-mkconfig', 'grubby'],
+      [],
+      { tool: 'grub2-mkconfig', firmware: 'bios', grubConfig: '/boot/grub2/grub.cfg', bls: false },
+    ],
     ['container', '', [], [], { tool: 'none', firmware: 'bios', grubConfig: null, bls: false }],
   ])('%s', (_name, text, commands, exists, expected) => {
     expect(boot(text, commands, exists)).toEqual(expected);
@@ -149,11 +197,17 @@ describe('virtualisation role', () => {
     parseVirt(parseRaw(text), new Set(commands), new Set(exists), hypervisorFlag);
 
   it('Xen dom0 from /proc/xen/capabilities, not a guest', () => {
-    expect(virt('@@hvtune:files\n/proc/xen/capabilities:control_d\n/sys/hypervisor/type:xen\n', ['xe'], [], true)).toMatchObject({ role: 'xen-dom0', roles: ['xen-dom0'], hypervisor: null });
+    expect(virt('@@hvtune:files\n/proc/xen/capabilities:control_d\n/sys/hypervisor/type:xen\n', ['xe'], [], true)).toMatchObject({
+      role: 'xen-dom0',
+      roles: ['xen-dom0'],
+      hypervisor: null,
+    });
   });
 
   it('a VMware guest from DMI when systemd-detect-virt is absent', () => {
-    expect(virt('@@hvtune:files\n/sys/class/dmi/id/sys_vendor:VMware, Inc.\n/sys/class/dmi/id/product_name:VMware Virtual Platform\n')).toMatchObject({ role: 'guest', hypervisor: 'vmware' });
+    expect(
+      virt('@@hvtune:files\n/sys/class/dmi/id/sys_vendor:VMware, Inc.\n/sys/class/dmi/id/product_name:VMware Virtual Platform\n'),
+    ).toMatchObject({ role: 'guest', hypervisor: 'vmware' });
   });
 
   it('systemd-detect-virt "none" wins over a hypervisor flag', () => {
@@ -174,14 +228,25 @@ describe('virtualisation role', () => {
 describe('libvirt domains', () => {
   it('null when virsh timed out or could not connect', () => {
     expect(parseDomstats(['exit=124'])).toBeNull();
-    expect(parseDomstats(["error: failed to connect to the hypervisor", 'exit=1'])).toBeNull();
+    expect(parseDomstats(['error: failed to connect to the hypervisor', 'exit=1'])).toBeNull();
     expect(parseDomstats(undefined)).toBeNull();
   });
 
   it('[] when libvirt answers with no domains', () => expect(parseDomstats(['exit=0'])).toEqual([]));
 
   it('running and paused domains, names with spaces and quotes', () => {
-    const out = ["Domain: 'web 1'", '  state.state=1', '  vcpu.current=2', '  vcpu.maximum=4', '  balloon.current=2097152', '  balloon.maximum=4194304', '', "Domain: 'db's'", '  state.state=3', 'exit=0'];
+    const out = [
+      "Domain: 'web 1'",
+      '  state.state=1',
+      '  vcpu.current=2',
+      '  vcpu.maximum=4',
+      '  balloon.current=2097152',
+      '  balloon.maximum=4194304',
+      '',
+      "Domain: 'db's'",
+      '  state.state=3',
+      'exit=0',
+    ];
     expect(parseDomstats(out)).toEqual([
       { name: 'web 1', state: 'running', vcpus: 2, maxVcpus: 4, memoryKiB: 2097152, maxMemoryKiB: 4194304 },
       { name: "db's", state: 'paused', vcpus: null, maxVcpus: null, memoryKiB: null, maxMemoryKiB: null },
@@ -190,7 +255,12 @@ describe('libvirt domains', () => {
 });
 
 it('os-release values lose their quotes', () => {
-  expect(parseOsRelease(['ID="rhel"', 'VERSION_ID="9.3"', 'ID_LIKE="fedora"', 'NAME="Red Hat \\"Enterprise\\" Linux"', '# comment'])).toEqual({
-    id: 'rhel', version: '9.3', name: 'Red Hat "Enterprise" Linux', like: ['fedora'],
+  expect(
+    parseOsRelease(['ID="rhel"', 'VERSION_ID="9.3"', 'ID_LIKE="fedora"', 'NAME="Red Hat \\"Enterprise\\" Linux"', '# comment']),
+  ).toEqual({
+    id: 'rhel',
+    version: '9.3',
+    name: 'Red Hat "Enterprise" Linux',
+    like: ['fedora'],
   });
 });

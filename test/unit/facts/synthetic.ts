@@ -52,7 +52,8 @@ export function renderGathererOutput(l: SyntheticLayout): string {
   for (const line of l.osRelease) f('/etc/os-release', line);
   if (l.family === 'rhel') f('/etc/default/grub', 'GRUB_ENABLE_BLSCFG=true');
   const mem = l.memPerNodeKiB * l.sockets * l.nodesPerSocket;
-  for (const line of [`MemTotal:       ${mem} kB`, `MemFree:        ${mem - 4_000_000} kB`, 'Hugepagesize:       2048 kB']) f('/proc/meminfo', line);
+  for (const line of [`MemTotal:       ${mem} kB`, `MemFree:        ${mem - 4_000_000} kB`, 'Hugepagesize:       2048 kB'])
+    f('/proc/meminfo', line);
   f('/proc/sys/kernel/hostname', l.hostname);
   f('/proc/sys/kernel/osrelease', l.release);
   f('/proc/sys/kernel/version', '#1 SMP PREEMPT_DYNAMIC');
@@ -83,7 +84,8 @@ export function renderGathererOutput(l: SyntheticLayout): string {
     f(`${sys}/node/node${node}/hugepages/hugepages-2048kB/nr_hugepages`, 0);
     f(`${sys}/node/node${node}/hugepages/hugepages-1048576kB/nr_hugepages`, 0);
   }
-  for (const size of [2048, 1048576]) for (const k of ['nr', 'free', 'resv', 'surplus']) f(`/sys/kernel/mm/hugepages/hugepages-${size}kB/${k}_hugepages`, 0);
+  for (const size of [2048, 1048576])
+    for (const k of ['nr', 'free', 'resv', 'surplus']) f(`/sys/kernel/mm/hugepages/hugepages-${size}kB/${k}_hugepages`, 0);
   f('/sys/kernel/mm/transparent_hugepage/enabled', '[always] madvise never');
   f('/sys/kernel/mm/transparent_hugepage/defrag', 'always defer defer+madvise [madvise] never');
   f('/sys/kernel/mm/ksm/run', 0);
@@ -103,25 +105,46 @@ export function renderGathererOutput(l: SyntheticLayout): string {
   out.push('@@hvtune:links', 'lrwxrwxrwx 1 root root 0 Jan  1 00:00 /sys/class/net/lo -> ../../devices/virtual/net/lo');
   for (const n of l.nics) {
     const bridge = n.pci.slice(0, 7);
-    out.push(`lrwxrwxrwx 1 root root 0 Jan  1 00:00 /sys/class/net/${n.name} -> ../../devices/pci${bridge}/${bridge}:00.0/${n.pci}/net/${n.name}`);
+    out.push(
+      `lrwxrwxrwx 1 root root 0 Jan  1 00:00 /sys/class/net/${n.name} -> ../../devices/pci${bridge}/${bridge}:00.0/${n.pci}/net/${n.name}`,
+    );
     out.push(`lrwxrwxrwx 1 root root 0 Jan  1 00:00 /sys/class/net/${n.name}/device -> ../../../${n.pci}`);
     out.push(`lrwxrwxrwx 1 root root 0 Jan  1 00:00 /sys/class/net/${n.name}/device/driver -> ../../../../bus/pci/drivers/${n.driver}`);
   }
   out.push('@@hvtune:queues');
-  for (const n of l.nics) for (const dir of ['rx', 'tx']) for (let q = 0; q < n.queues; q++) out.push(`/sys/class/net/${n.name}/queues/${dir}-${q}`);
+  for (const n of l.nics)
+    for (const dir of ['rx', 'tx']) for (let q = 0; q < n.queues; q++) out.push(`/sys/class/net/${n.name}/queues/${dir}-${q}`);
   out.push('/sys/class/net/lo/queues/rx-0', '/sys/class/net/lo/queues/tx-0');
   const rhel = l.family === 'rhel';
   out.push('@@hvtune:exists', '/dev/kvm', '/run/systemd/system', '/usr/lib/systemd/network', '/run/libvirt/libvirt-sock');
-  out.push(...(rhel ? ['/sys/firmware/efi', '/etc/NetworkManager', '/boot/grub2/grub.cfg', '/boot/loader/entries'] : ['/boot/grub/grub.cfg']));
+  out.push(
+    ...(rhel ? ['/sys/firmware/efi', '/etc/NetworkManager', '/boot/grub2/grub.cfg', '/boot/loader/entries'] : ['/boot/grub/grub.cfg']),
+  );
   out.push('@@hvtune:efi-grub', ...(rhel ? ['/boot/efi/EFI/rocky/grub.cfg:1'] : []));
   out.push('@@hvtune:commands');
   out.push(...(rhel ? ['/usr/sbin/grubby', '/usr/sbin/grub2-mkconfig', '/usr/bin/nmcli'] : ['/usr/sbin/update-grub']));
   out.push('/usr/sbin/ethtool', '/usr/bin/virsh', '/usr/bin/systemd-detect-virt', '/usr/bin/udevadm', '/usr/bin/timeout');
   out.push('@@hvtune:interrupts', '@@hvtune:detect-virt', 'none');
   for (const n of l.nics) {
-    out.push(`@@hvtune:ethtool-g ${n.name}`, `Ring parameters for ${n.name}:`, 'Pre-set maximums:', `RX:\t\t${n.ringMax}`, 'RX Mini:\tn/a', 'RX Jumbo:\tn/a', `TX:\t\t${n.ringMax}`);
+    out.push(
+      `@@hvtune:ethtool-g ${n.name}`,
+      `Ring parameters for ${n.name}:`,
+      'Pre-set maximums:',
+      `RX:\t\t${n.ringMax}`,
+      'RX Mini:\tn/a',
+      'RX Jumbo:\tn/a',
+      `TX:\t\t${n.ringMax}`,
+    );
     out.push('Current hardware settings:', 'RX:\t\t512', 'RX Mini:\tn/a', 'RX Jumbo:\tn/a', 'TX:\t\t512');
-    out.push(`@@hvtune:ethtool-l ${n.name}`, `Channel parameters for ${n.name}:`, 'Pre-set maximums:', 'RX:\t\tn/a', 'TX:\t\tn/a', 'Other:\t\t1', `Combined:\t${n.queues}`);
+    out.push(
+      `@@hvtune:ethtool-l ${n.name}`,
+      `Channel parameters for ${n.name}:`,
+      'Pre-set maximums:',
+      'RX:\t\tn/a',
+      'TX:\t\tn/a',
+      'Other:\t\t1',
+      `Combined:\t${n.queues}`,
+    );
     out.push('Current hardware settings:', 'RX:\t\tn/a', 'TX:\t\tn/a', 'Other:\t\t1', `Combined:\t${n.queues}`);
   }
   out.push('@@hvtune:domstats', 'exit=0', '@@hvtune:end');

@@ -7,7 +7,6 @@ import { loadInventory, parseExtraVars, parseInventory } from '../../../src/inve
 const dir = join(import.meta.dirname, '../../fixtures/input/inventory');
 const fixture = (name: string) => join(dir, name);
 
-
 describe('inventory', () => {
   const inv = loadInventory(fixture('prod.yml'));
 
@@ -127,9 +126,7 @@ describe('inventory problems', () => {
   });
 
   test('extra vars with a wrong type for a connection key', () => {
-    expect(problemsOf(() => loadInventory(fixture('prod.yml'), { port: 'abc' }))).toEqual([
-      '-e port: must be an integer, got "abc"',
-    ]);
+    expect(problemsOf(() => loadInventory(fixture('prod.yml'), { port: 'abc' }))).toEqual(['-e port: must be an integer, got "abc"']);
   });
 });
 
@@ -152,9 +149,7 @@ describe('parseExtraVars', () => {
   });
 
   test('bad items', () => {
-    expect(problemsOf(() => parseExtraVars(['novalue']))).toEqual([
-      '-e: "novalue": expected key=value, {"key": value} or @file.yml',
-    ]);
+    expect(problemsOf(() => parseExtraVars(['novalue']))).toEqual(['-e: "novalue": expected key=value, {"key": value} or @file.yml']);
     expect(problemsOf(() => parseExtraVars(['@/nonexistent.yml']))).toEqual(['/nonexistent.yml:1:1: cannot read file: no such file']);
   });
 });

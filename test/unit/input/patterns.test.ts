@@ -53,6 +53,8 @@ describe('--limit', () => {
 
   test('matching nothing is an error that says so', () => {
     expect(() => selectLimit(inv, 'hv9')).toThrow(InputError);
-    expect(() => selectLimit(inv, 'kvm_host')).toThrow(/--limit: "kvm_host" matches no host of .*prod\.yml \("kvm_host" matches nothing\); did you mean "kvm_hosts"\?/);
+    expect(() => selectLimit(inv, 'kvm_host')).toThrow(
+      /--limit: "kvm_host" matches no host of .*prod\.yml \("kvm_host" matches nothing\); did you mean "kvm_hosts"\?/,
+    );
   });
 });

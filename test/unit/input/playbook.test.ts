@@ -7,7 +7,6 @@ import { fakeModules } from './fake-modules.js';
 
 const dir = join(import.meta.dirname, '../../fixtures/input/playbook');
 
-
 const parse = (yaml: string) => parsePlaybook(yaml, 'pb.yml', fakeModules);
 
 describe('a valid playbook', () => {
@@ -17,7 +16,13 @@ describe('a valid playbook', () => {
 
   test('plays with defaults', () => {
     expect(playbook.file).toBe(file);
-    expect(kvm).toMatchObject({ name: 'KVM host network', hosts: 'kvm_hosts:!hv3', vars: { backlog: 250000 }, gatherFacts: true, tags: [] });
+    expect(kvm).toMatchObject({
+      name: 'KVM host network',
+      hosts: 'kvm_hosts:!hv3',
+      vars: { backlog: 250000 },
+      gatherFacts: true,
+      tags: [],
+    });
     expect(kvm.pos).toEqual({ file, line: 1, column: 3 });
     expect(xen).toMatchObject({ name: 'xen_hosts,bastion', hosts: 'xen_hosts,bastion', gatherFacts: false, tags: ['xen'], tasks: [] });
   });
@@ -70,9 +75,9 @@ describe('playbook problems, all at once', () => {
   });
 
   test('a template defers the check of that value, not of the others', () => {
-    expect(problemsOf(() => parse('- hosts: all\n  tasks:\n    - sysctl:\n        values: { a.b: "{{ x }}" }\n        fiel: /etc/x\n'))).toEqual([
-      'pb.yml:5:9 plays[0].tasks[0].sysctl: unknown key "fiel", did you mean "file"? (expected one of: values, file)',
-    ]);
+    expect(
+      problemsOf(() => parse('- hosts: all\n  tasks:\n    - sysctl:\n        values: { a.b: "{{ x }}" }\n        fiel: /etc/x\n')),
+    ).toEqual(['pb.yml:5:9 plays[0].tasks[0].sysctl: unknown key "fiel", did you mean "file"? (expected one of: values, file)']);
     const ok = parse('- hosts: all\n  tasks:\n    - nic: { device: "{{ nic }}", rx: "{{ ring }}" }\n');
     expect(ok.plays[0].tasks[0].args).toEqual({ device: '{{ nic }}', rx: '{{ ring }}' });
   });

@@ -40,7 +40,11 @@ const argsOf = (module: string) =>
 const cases: [string, Record<string, unknown>, unknown[]][] = [
   ['playbook', playbookSchema, [...playbooks, [{ hosts: 1, tasks: [{ name: 2, with_items: [] }] }], [{ hosts: 'all', handlers: {} }]]],
   ['inventory', inventorySchema, [readYaml('inventory/example.yml'), { all: { hosts: { h1: { port: 'ssh' } } } }]],
-  ...[...modules.values()].map((m): [string, Record<string, unknown>, unknown[]] => [m.name, m.schema as Record<string, unknown>, argsOf(m.name)]),
+  ...[...modules.values()].map((m): [string, Record<string, unknown>, unknown[]] => [
+    m.name,
+    m.schema as Record<string, unknown>,
+    argsOf(m.name),
+  ]),
 ];
 
 // Evaluate the generated CommonJS as the build's dist/src/schemas/validators/KEY.cjs would be.

@@ -2,7 +2,6 @@ import { describe, expect, test } from 'vitest';
 import { problemsOf } from './problems.js';
 import { formatPath, loadSource, parseSource } from '../../../src/source.js';
 
-
 const text = `plays:
   - name: one
     tasks:

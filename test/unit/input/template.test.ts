@@ -19,7 +19,6 @@ const ctx = {
 
 const render = (value: unknown, context: Record<string, unknown> = ctx) => renderValue(value, context, where);
 
-
 describe('strict rendering', () => {
   test('an undefined variable is an error naming the task, the position and the variable', () => {
     expect(problemsOf(() => render('dev {{ nic_name }}'))).toEqual([

@@ -20,7 +20,9 @@ export function recordingHost(opts: { files?: Record<string, string>; script?: (
   const glob = (pattern: string) => {
     const [dir, name] = [pattern.slice(0, pattern.lastIndexOf('/') + 1), pattern.slice(pattern.lastIndexOf('/') + 1)];
     const re = new RegExp(`^${name.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')}$`);
-    return Object.fromEntries([...files].filter(([p]) => p.startsWith(dir) && re.test(p.slice(dir.length))).sort(([a], [b]) => (a < b ? -1 : 1)));
+    return Object.fromEntries(
+      [...files].filter(([p]) => p.startsWith(dir) && re.test(p.slice(dir.length))).sort(([a], [b]) => (a < b ? -1 : 1)),
+    );
   };
   const answer = (r: ReadRequest): ReadResult => {
     if (r.kind === 'file') return { kind: 'file', path: r.path, content: files.get(r.path) ?? null };

@@ -4,11 +4,33 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadModules } from '../../../modules/index.js';
 import type { Change } from '../../../src/module.js';
-import { PLAN_VERSION, changedInputs, compareChanges, hashFile, parsePlan, planInputs, serialisePlan, sha256, type SavedPlan } from '../../../src/planfile.js';
+import {
+  PLAN_VERSION,
+  changedInputs,
+  compareChanges,
+  hashFile,
+  parsePlan,
+  planInputs,
+  serialisePlan,
+  sha256,
+  type SavedPlan,
+} from '../../../src/planfile.js';
 import { loadPlaybook } from '../../../src/playbook.js';
 
-const live = (target: string, before: string | null, after: string): Change => ({ summary: `set ${target}`, target, effect: 'live', before, after, data: { value: after } });
-const file = (path: string, before: string | null, after: string | null): Change => ({ summary: `write ${path}`, target: path, effect: 'persistent', diff: { path, before, after } });
+const live = (target: string, before: string | null, after: string): Change => ({
+  summary: `set ${target}`,
+  target,
+  effect: 'live',
+  before,
+  after,
+  data: { value: after },
+});
+const file = (path: string, before: string | null, after: string | null): Change => ({
+  summary: `write ${path}`,
+  target: path,
+  effect: 'persistent',
+  diff: { path, before, after },
+});
 
 function samplePlan(): SavedPlan {
   return {
@@ -16,12 +38,26 @@ function samplePlan(): SavedPlan {
     version: PLAN_VERSION,
     kind: 'plan',
     createdAt: '2025-01-01T00:00:00.000Z',
-    inputs: { playbook: { path: '/p/site.yml', sha256: 'a'.repeat(64) }, inventory: { path: '/p/inv.yml', sha256: 'b'.repeat(64) }, templates: [] },
+    inputs: {
+      playbook: { path: '/p/site.yml', sha256: 'a'.repeat(64) },
+      inventory: { path: '/p/inv.yml', sha256: 'b'.repeat(64) },
+      templates: [],
+    },
     options: { tags: [], skipTags: [], extraVars: { x: 1 } },
     hosts: {
       hv1: {
         facts: { hostname: 'hv1', kernel: { release: '6.1.0', version: [6, 1, 0] } },
-        tasks: [{ play: 0, task: 'timers', module: 'sysctl', handler: false, args: { values: { 'net.ipv4.tcp_fin_timeout': 30 } }, changes: [live('sysctl:net.ipv4.tcp_fin_timeout', '60', '30'), file('/etc/sysctl.d/60.conf', null, 'x = 1\n')], pending: [] }],
+        tasks: [
+          {
+            play: 0,
+            task: 'timers',
+            module: 'sysctl',
+            handler: false,
+            args: { values: { 'net.ipv4.tcp_fin_timeout': 30 } },
+            changes: [live('sysctl:net.ipv4.tcp_fin_timeout', '60', '30'), file('/etc/sysctl.d/60.conf', null, 'x = 1\n')],
+            pending: [],
+          },
+        ],
       },
     },
   };
@@ -92,7 +128,9 @@ describe('compareChanges: is the host still what the plan was computed from?', (
   });
 
   it('sees a file edited since the plan', () => {
-    expect(compareChanges(saved, [saved[0], file('/etc/f.conf', 'edited\n', 'new\n')])).toEqual(['/etc/f.conf: the file changed since the plan']);
+    expect(compareChanges(saved, [saved[0], file('/etc/f.conf', 'edited\n', 'new\n')])).toEqual([
+      '/etc/f.conf: the file changed since the plan',
+    ]);
   });
 
   it('sees a change no longer needed and a change the plan lacks', () => {
@@ -104,6 +142,8 @@ describe('compareChanges: is the host still what the plan was computed from?', (
 
   it('sees a different after or effect for the same before', () => {
     expect(compareChanges([live('x', '1', '2')], [live('x', '1', '3')])).toEqual(['x: would now be set to "3", the plan says "2"']);
-    expect(compareChanges([live('x', '1', '2')], [{ ...live('x', '1', '2'), effect: 'reboot' }])).toEqual(['x: now needs reboot, the plan says live']);
+    expect(compareChanges([live('x', '1', '2')], [{ ...live('x', '1', '2'), effect: 'reboot' }])).toEqual([
+      'x: now needs reboot, the plan says live',
+    ]);
   });
 });

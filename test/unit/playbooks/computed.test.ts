@@ -16,7 +16,10 @@ const ran = (tasks: { name: string; args: unknown[] }[]) => tasks.filter((t) => 
 
 describe('playbooks/hugepages.yml', () => {
   it('1 GiB pages where the CPU has pdpe1gb: a boot-time pool of one page per GiB, a 1G mount, memoryBacking', async () => {
-    const tasks = renderPlay(await loadProjectPlaybook('hugepages.yml'), 0, seed003, { guest_memory_gib: 32, hugepage_vms: ['vm1', 'vm2'] });
+    const tasks = renderPlay(await loadProjectPlaybook('hugepages.yml'), 0, seed003, {
+      guest_memory_gib: 32,
+      hugepage_vms: ['vm1', 'vm2'],
+    });
     expect(ran(tasks)).toEqual(['1 GiB pages reserved at boot', 'hugetlbfs mount of 1 GiB pages', 'guest memory backed by huge pages']);
     expect(taskArgs(tasks, '1 GiB pages reserved at boot').present).toEqual(['default_hugepagesz=1G', 'hugepagesz=1G', 'hugepages=32']);
     expect(taskArgs(tasks, 'hugetlbfs mount of 1 GiB pages').opts).toBe('pagesize=1G,mode=1770,gid=kvm');
@@ -86,7 +89,7 @@ describe('playbooks/virtio-multiqueue.yml', () => {
     expect(queues({ vm_vcpus: 48, max_queues: 8 })).toBe(8);
   });
 
-  it("guest: every queue the host gave, xps one vCPU per tx queue", async () => {
+  it('guest: every queue the host gave, xps one vCPU per tx queue', async () => {
     const playbook = await loadProjectPlaybook('virtio-multiqueue.yml');
     expect(playbook.plays.map((p) => p.hosts)).toEqual(['kvm_hosts', 'guests']);
     const args = taskArgs(renderPlay(playbook, 1, seed003), 'use every queue the host gave, one vCPU per tx queue');

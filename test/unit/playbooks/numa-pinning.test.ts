@@ -61,6 +61,8 @@ describe('playbooks/numa-pinning.yml', () => {
   });
 
   it('an unknown NIC names the NICs the host has', async () => {
-    await expect(pinsOf('seed003-2s10c-ht', { vm_nic: 'eth9' })).rejects.toThrow(/zs-compute1 has no NIC "eth9" \(NICs: ens1f0, ens1f1, lo\)/);
+    await expect(pinsOf('seed003-2s10c-ht', { vm_nic: 'eth9' })).rejects.toThrow(
+      /zs-compute1 has no NIC "eth9" \(NICs: ens1f0, ens1f1, lo\)/,
+    );
   });
 });

@@ -9,7 +9,9 @@ import { formatProblem } from '../../../src/errors.js';
 import { loadProjectPlaybook } from './render.js';
 
 const dir = fileURLToPath(new URL('../../../playbooks/', import.meta.url));
-const files = readdirSync(dir).filter((f) => f.endsWith('.yml')).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.yml'))
+  .sort();
 
 describe.each(files)('playbooks/%s', (file) => {
   it('loads and validates with the real modules', async () => {
@@ -24,6 +26,9 @@ describe.each(files)('playbooks/%s', (file) => {
 });
 
 it('one playbook per topic of the facts issue', () => {
-  expect(files).toEqual(expect.arrayContaining(['kvm-host-network.yml', 'virtio-multiqueue.yml', 'numa-pinning.yml', 'hugepages.yml', 'memory-and-disk.yml']));
-  for (const old of ['host-tuning.yml', 'memory-and-disk-host.yml', 'kvm-domain-tuning.yml', 'virtio-multiqueue-host.yml']) expect(files).not.toContain(old);
+  expect(files).toEqual(
+    expect.arrayContaining(['kvm-host-network.yml', 'virtio-multiqueue.yml', 'numa-pinning.yml', 'hugepages.yml', 'memory-and-disk.yml']),
+  );
+  for (const old of ['host-tuning.yml', 'memory-and-disk-host.yml', 'kvm-domain-tuning.yml', 'virtio-multiqueue-host.yml'])
+    expect(files).not.toContain(old);
 });

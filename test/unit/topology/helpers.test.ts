@@ -9,7 +9,8 @@ import { recorded } from './load.js';
 const hb = Handlebars.create();
 hb.registerHelper(topologyHelpers);
 const facts = recorded('seed003-2s10c-ht');
-const render = (template: string, vars: Record<string, unknown> = {}) => hb.compile(template, { noEscape: true, strict: true })({ facts, ...vars });
+const render = (template: string, vars: Record<string, unknown> = {}) =>
+  hb.compile(template, { noEscape: true, strict: true })({ facts, ...vars });
 
 describe('topology helpers in templates', () => {
   it.each([
@@ -45,7 +46,7 @@ describe('topology helpers in templates', () => {
 
   it.each([
     ['{{node_cpus facts}}', 'node_cpus: expected node_cpus facts NODE, got 1 argument(s)'],
-    ['{{node_cpus "x" 0}}', 'node_cpus: the first argument must be the host\'s facts'],
+    ['{{node_cpus "x" 0}}', "node_cpus: the first argument must be the host's facts"],
     ['{{node_cpus facts "zero"}}', 'node_cpus node: expected a whole number, got "zero"'],
     ['{{cpu_range "1-x"}}', 'not a CPU list: "1-x"'],
     ['{{pin_vm facts 0}}', 'pin_vm: expected pin_vm facts NODE VCPUS [RESERVE] [EMULATOR]'],
@@ -56,7 +57,11 @@ describe('topology helpers in templates', () => {
 });
 
 describe('through the template engine (src/template.ts), which installs them itself', () => {
-  const where = { task: 'pin web1', path: 'plays[0].tasks[0].libvirt_domain.cputune', pos: { file: 'numa-pinning.yml', line: 9, column: 7 } };
+  const where = {
+    task: 'pin web1',
+    path: 'plays[0].tasks[0].libvirt_domain.cputune',
+    pos: { file: 'numa-pinning.yml', line: 9, column: 7 },
+  };
   const ctx = { facts, nic: 'ens1f0', vcpus: 9 };
 
   it('a lone pin_vm mustache stays the pinning object', () => {
@@ -69,11 +74,9 @@ describe('through the template engine (src/template.ts), which installs them its
   });
 
   it('typed values: a node number, a CPU array, a range string', () => {
-    expect(renderValue(['{{nic_node facts nic}}', '{{node_cpus_reserved facts 1 9}}', '{{cpu_range (node_cpus facts 0)}}'], ctx, where)).toEqual([
-      0,
-      [19, 39],
-      '0-9,20-29',
-    ]);
+    expect(
+      renderValue(['{{nic_node facts nic}}', '{{node_cpus_reserved facts 1 9}}', '{{cpu_range (node_cpus facts 0)}}'], ctx, where),
+    ).toEqual([0, [19, 39], '0-9,20-29']);
   });
 
   it('emulator placement as a fifth argument', () => {
@@ -81,6 +84,8 @@ describe('through the template engine (src/template.ts), which installs them its
   });
 
   it('a helper error reaches the user with the task named', () => {
-    expect(() => renderValue('{{node_cpus facts 7}}', ctx, where)).toThrow(/numa-pinning.yml:9:7.*zs-compute1 has no NUMA node 7 \(nodes: 0, 1\)/s);
+    expect(() => renderValue('{{node_cpus facts 7}}', ctx, where)).toThrow(
+      /numa-pinning.yml:9:7.*zs-compute1 has no NUMA node 7 \(nodes: 0, 1\)/s,
+    );
   });
 });

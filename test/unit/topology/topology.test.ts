@@ -54,7 +54,10 @@ describe('the seed 003 machine (2 sockets × 10 cores, HT on, X710 on node 0)', 
   });
 
   it('treats core_id as per-socket: cores with core_id 0 on both sockets stay apart', () => {
-    expect(coresOf(seed003, [0, 10, 20, 30])).toEqual([[0, 20], [10, 30]]);
+    expect(coresOf(seed003, [0, 10, 20, 30])).toEqual([
+      [0, 20],
+      [10, 30],
+    ]);
   });
 });
 

@@ -23,7 +23,7 @@ beforeAll(() => {
   writeFileSync(join(dir, 'empty'), '');
   writeFileSync(join(dir, 'blank-lines'), '\n\n\n');
   writeFileSync(join(dir, 'utf8'), 'intel_iommu=on # 内核参数 ✓\n');
-  writeFileSync(join(dir, 'sp ace \'quote\' $x'), 'odd name\n');
+  writeFileSync(join(dir, "sp ace 'quote' $x"), 'odd name\n');
   mkdirSync(join(dir, 'sysctl.d'));
   writeFileSync(join(dir, 'sysctl.d', '90-b.conf'), 'b=2\n');
   writeFileSync(join(dir, 'sysctl.d', '10-a.conf'), 'a=1');
@@ -67,7 +67,11 @@ describe('batched reads run by dash', () => {
     expect(parseReadOutput(out.stdout, requests, nonce)).toEqual([
       { kind: 'file', path: join(dir, 'no-newline'), content: 'vm.swappiness = 10' },
       { kind: 'file', path: join(dir, 'utf8'), content: 'intel_iommu=on # 内核参数 ✓\n' },
-      { kind: 'glob', pattern: `${dir}/sysctl.d/*.conf`, files: { [join(dir, 'sysctl.d', '10-a.conf')]: 'a=1', [join(dir, 'sysctl.d', '90-b.conf')]: 'b=2\n' } },
+      {
+        kind: 'glob',
+        pattern: `${dir}/sysctl.d/*.conf`,
+        files: { [join(dir, 'sysctl.d', '10-a.conf')]: 'a=1', [join(dir, 'sysctl.d', '90-b.conf')]: 'b=2\n' },
+      },
     ]);
   });
 
@@ -86,7 +90,10 @@ describe('batched reads run by dash', () => {
     const other = newNonce();
     const fake = `x\n@${other}@ 0 absent\n@${other}@ done\n\n@hvt@ 1 file\n`;
     writeFileSync(join(dir, 'fake'), fake);
-    const { results } = runBatch([{ kind: 'file', path: join(dir, 'fake') }, { kind: 'file', path: join(dir, 'absent') }]);
+    const { results } = runBatch([
+      { kind: 'file', path: join(dir, 'fake') },
+      { kind: 'file', path: join(dir, 'absent') },
+    ]);
     expect(results[0]).toMatchObject({ content: fake });
     expect(results[1]).toMatchObject({ content: null });
   });
@@ -151,7 +158,11 @@ describe('batched reads run by dash', () => {
 
   it('uses nothing dash would reject', () => {
     const script = buildReadScript(
-      [{ kind: 'file', path: '/x' }, { kind: 'glob', pattern: '/etc/*.conf' }, { kind: 'cmd', argv: ['true'] }],
+      [
+        { kind: 'file', path: '/x' },
+        { kind: 'glob', pattern: '/etc/*.conf' },
+        { kind: 'cmd', argv: ['true'] },
+      ],
       newNonce(),
     );
     expect(spawnSync('/bin/dash', ['-n'], { input: script }).status).toBe(0);

@@ -105,7 +105,12 @@ describe('known_hosts lookups', () => {
     expect(verify(text, '10.0.0.11', 2222, 'e')).toBe('ok');
     expect(verify(text, '10.0.0.11', 22, 'e')).toBe('unknown');
     expect(verify(text, '10.0.0.12', 22, 'b')).toBe('changed');
-    for (const [host, port] of [['hv1', 22], ['10.0.0.11', 2222], ['10.0.0.12', 22], ['hv2', 22]] as const) {
+    for (const [host, port] of [
+      ['hv1', 22],
+      ['10.0.0.11', 2222],
+      ['10.0.0.12', 22],
+      ['hv2', 22],
+    ] as const) {
       const name = port === 22 ? host : `[${host}]:${port}`;
       const ours = parseKnownHosts(text).some((e) => hostMatches(name, e.hostPatterns));
       expect(ours, name).toBe(sshKeygenFinds(name, file));
@@ -114,8 +119,24 @@ describe('known_hosts lookups', () => {
 
   it('matches wildcard lines as ssh-keygen -F does (brackets are ports, not classes; case does not matter)', () => {
     const patterns = ['10.0.0.*,!10.0.0.13', '[hv?.lab]:2222', 'HV[12]', 'web*.Lab,!web9*', '*.example.com', 'db?'];
-    const names = ['10.0.0.11', '10.0.0.13', '10.0.1.11', '[hv1.lab]:2222', '[hv12.lab]:2222', '[hv1.lab]:22', 'hv1', 'hv[12]',
-      'web1.lab', 'web9.lab', 'webx.lab.org', 'a.example.com', 'example.com', 'db1', 'db12', 'db'];
+    const names = [
+      '10.0.0.11',
+      '10.0.0.13',
+      '10.0.1.11',
+      '[hv1.lab]:2222',
+      '[hv12.lab]:2222',
+      '[hv1.lab]:22',
+      'hv1',
+      'hv[12]',
+      'web1.lab',
+      'web9.lab',
+      'webx.lab.org',
+      'a.example.com',
+      'example.com',
+      'db1',
+      'db12',
+      'db',
+    ];
     for (const pattern of patterns) {
       const file = join(dir, 'wildcards');
       writeFileSync(file, line(pattern, 'a') + '\n');

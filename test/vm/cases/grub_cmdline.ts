@@ -16,13 +16,11 @@ const playbook = `- name: huge pages from boot
 `;
 const COUNTER = '/run/update-grub.count';
 
-const pendingReboots = (report: Report) =>
-  report.recap.vm1.pending.filter((p) => p.effect === 'reboot').map((p) => p.target);
+const pendingReboots = (report: Report) => report.recap.vm1.pending.filter((p) => p.effect === 'reboot').map((p) => p.target);
 
 export function grubCmdline(vm: () => VmClient) {
   const cmdline = async () => (await vm().mustExec(['cat', '/proc/cmdline'])).trim().split(/\s+/);
-  const linuxLines = async () =>
-    (await vm().mustExec(['cat', '/boot/grub/grub.cfg'])).split('\n').filter((l) => /^\s*linux\s/.test(l));
+  const linuxLines = async () => (await vm().mustExec(['cat', '/boot/grub/grub.cfg'])).split('\n').filter((l) => /^\s*linux\s/.test(l));
 
   return {
     beforeReboot: () =>
@@ -31,7 +29,8 @@ export function grubCmdline(vm: () => VmClient) {
           // Count update-grub runs: a local diversion puts a counting wrapper in front of the real one.
           await vm().mustExec(['dpkg-divert', '--local', '--rename', '--add', '/usr/sbin/update-grub']);
           await vm().mustExec([
-            'sh', '-c',
+            'sh',
+            '-c',
             `printf '#!/bin/sh\\necho run >>${COUNTER}\\nexec /usr/sbin/update-grub.distrib "$@"\\n' >/usr/sbin/update-grub && chmod 755 /usr/sbin/update-grub`,
           ]);
         });

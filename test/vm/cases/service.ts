@@ -24,7 +24,8 @@ export function service(vm: () => VmClient) {
       describe('service under systemd: stop and disable', () => {
         beforeAll(async () => {
           await vm().mustExec([
-            'sh', '-c',
+            'sh',
+            '-c',
             `printf '[Unit]\\nDescription=hvtune lab probe\\n[Service]\\nExecStart=/bin/sleep infinity\\n[Install]\\nWantedBy=multi-user.target\\n' >/etc/systemd/system/${UNIT}`,
           ]);
           await vm().mustExec(['systemctl', 'enable', '--now', UNIT]);
@@ -36,7 +37,10 @@ export function service(vm: () => VmClient) {
           expect(r.code).toBe(2);
           expect(changeLines(r.report)).toHaveLength(2);
           expect(r.report.changes.map((c) => [c.before, c.after]).sort()).toEqual(
-            [['active', 'inactive'], ['enabled', 'disabled']].sort(),
+            [
+              ['active', 'inactive'],
+              ['enabled', 'disabled'],
+            ].sort(),
           );
           expect(await state()).toEqual({ active: 'active', enabled: 'enabled' });
         });

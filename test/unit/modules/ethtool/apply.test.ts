@@ -50,6 +50,8 @@ describe('ethtool apply', () => {
 
   it('says which setting the host does not show after apply', async () => {
     const host = recordingHost({ script: () => AFTER.replace('xps 1 2', 'xps 1 3') });
-    await expect(ethtool.apply(saved(planned), host, args)).rejects.toThrow('hv1: ethtool:ens3/xps/tx-1 is "0-1" after apply, expected "1"');
+    await expect(ethtool.apply(saved(planned), host, args)).rejects.toThrow(
+      'hv1: ethtool:ens3/xps/tx-1 is "0-1" after apply, expected "1"',
+    );
   });
 });

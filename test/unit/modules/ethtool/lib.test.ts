@@ -1,7 +1,14 @@
 // The named normalisers and renderers of modules/lib/ethtool-*.ts that fixtures do not reach.
 
 import { describe, expect, it } from 'vitest';
-import { cpuListToMask, maskToCpuList, normaliseFeatureName, featureArgName, normaliseFlowHash, normaliseOnOff } from '../../../../modules/lib/ethtool-parse.js';
+import {
+  cpuListToMask,
+  maskToCpuList,
+  normaliseFeatureName,
+  featureArgName,
+  normaliseFlowHash,
+  normaliseOnOff,
+} from '../../../../modules/lib/ethtool-parse.js';
 import { withStanzaBlock, hasStanza } from '../../../../modules/lib/ethtool-persist.js';
 
 describe('xps masks', () => {
@@ -42,7 +49,9 @@ describe('ifupdown stanza block', () => {
   const interfaces = 'auto lo\niface lo inet loopback\n\nauto ens4\niface ens4 inet dhcp\n';
   it('goes right after the iface line and replaces itself on the next run', () => {
     const once = withStanzaBlock(interfaces, 'ens4', ['    post-up /usr/sbin/ethtool -G ens4 rx 1024']);
-    expect(once).toBe('auto lo\niface lo inet loopback\n\nauto ens4\niface ens4 inet dhcp\n    # hvtune ethtool begin\n    post-up /usr/sbin/ethtool -G ens4 rx 1024\n    # hvtune ethtool end\n');
+    expect(once).toBe(
+      'auto lo\niface lo inet loopback\n\nauto ens4\niface ens4 inet dhcp\n    # hvtune ethtool begin\n    post-up /usr/sbin/ethtool -G ens4 rx 1024\n    # hvtune ethtool end\n',
+    );
     expect(withStanzaBlock(once, 'ens4', ['    post-up /usr/sbin/ethtool -G ens4 rx 2048'])).toBe(once.replace('1024', '2048'));
     expect(withStanzaBlock(once, 'ens4', [])).toBe(interfaces);
   });

@@ -2,7 +2,13 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseLive } from '../../../../modules/ethtool.js';
 import {
-  errorLine, maskToCpuList, parseCoalesce, parseDriverInfo, parseFeatures, parseFlowHash, parseLimits,
+  errorLine,
+  maskToCpuList,
+  parseCoalesce,
+  parseDriverInfo,
+  parseFeatures,
+  parseFlowHash,
+  parseLimits,
 } from '../../../../modules/lib/ethtool-parse.js';
 import { loadFixtures } from '../grub_cmdline/fixtures.js';
 

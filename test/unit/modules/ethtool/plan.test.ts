@@ -9,7 +9,19 @@ describePlanFixtures(ethtool, fileURLToPath(new URL('./plan', import.meta.url)))
 describe('ethtool schema', () => {
   const ok = (args: unknown) => checkSchema(ethtool.schema, args).length === 0;
   it('accepts the shape of the issue', () => {
-    expect(ok({ device: 'ens3', ring: { rx: 1024, tx: 'max' }, channels: { combined: 4 }, features: { gro: 'on', 'tx-nocache-copy': 'off' }, coalesce: { 'rx-usecs': 50, 'adaptive-rx': 'off' }, rx_flow_hash: { udp4: 'sdfn' }, txqueuelen: 5000, xps: { 0: '0-1', 1: '2-3' }, persist: 'auto' })).toBe(true);
+    expect(
+      ok({
+        device: 'ens3',
+        ring: { rx: 1024, tx: 'max' },
+        channels: { combined: 4 },
+        features: { gro: 'on', 'tx-nocache-copy': 'off' },
+        coalesce: { 'rx-usecs': 50, 'adaptive-rx': 'off' },
+        rx_flow_hash: { udp4: 'sdfn' },
+        txqueuelen: 5000,
+        xps: { 0: '0-1', 1: '2-3' },
+        persist: 'auto',
+      }),
+    ).toBe(true);
     expect(ok({ device: { mac: '52:54:00:12:34:56' }, features: { gro: true } })).toBe(true);
     expect(ok({ device: { pci: '0000:00:03.0' }, txqueuelen: 0, persist: 'link-file' })).toBe(true);
   });

@@ -13,12 +13,18 @@ const PLAYBOOK = fileURLToPath(new URL('../../../../playbooks/virtio-multiqueue.
 describe('playbooks/virtio-multiqueue.yml, guest play', () => {
   it('validates', async () => {
     const err: string[] = [];
-    const code = await runCli(['validate', PLAYBOOK, '-i', fileURLToPath(new URL('../../../../inventory/example.yml', import.meta.url))], { stdout: () => {}, stderr: (s) => err.push(s), tty: false });
+    const code = await runCli(['validate', PLAYBOOK, '-i', fileURLToPath(new URL('../../../../inventory/example.yml', import.meta.url))], {
+      stdout: () => {},
+      stderr: (s) => err.push(s),
+      tty: false,
+    });
     expect(code, err.join('\n')).toBe(0);
   });
 
   it('plans seed 001 on a 4-vCPU guest: every queue the host gave, one vCPU each', async () => {
-    const [[, fixture]] = loadFixtures<{ observed: never; facts: Record<string, unknown> }>(fileURLToPath(new URL('./plan', import.meta.url))).filter(([f]) => f === 'seed001_virtio_combined.yaml');
+    const [[, fixture]] = loadFixtures<{ observed: never; facts: Record<string, unknown> }>(
+      fileURLToPath(new URL('./plan', import.meta.url)),
+    ).filter(([f]) => f === 'seed001_virtio_combined.yaml');
     const playbook = await loadProjectPlaybook('virtio-multiqueue.yml');
     const task = taskArgs(renderPlay(playbook, 1, fixture.facts as never), 'use every queue the host gave, one vCPU per tx queue');
     const args = { ...task, device: 'ens3', persist: 'udev' } as Parameters<typeof ethtool.plan>[0];

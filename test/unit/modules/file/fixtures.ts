@@ -43,7 +43,10 @@ interface ParseFixture {
   observed: Record<string, unknown>;
 }
 
-const ctx = { host: 'hv1', facts: { hostname: 'hv1', kernel: { release: '6.1.0-18-amd64', version: parseKernelVersion('6.1.0-18-amd64') } } };
+const ctx = {
+  host: 'hv1',
+  facts: { hostname: 'hv1', kernel: { release: '6.1.0-18-amd64', version: parseKernelVersion('6.1.0-18-amd64') } },
+};
 
 function load<T>(dir: string): (readonly [string, T])[] {
   return readdirSync(dir)

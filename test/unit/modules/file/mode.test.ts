@@ -31,7 +31,7 @@ describe('normaliseMode', () => {
   ])('symbolic %s on %o → %s', (input, current, want) => expect(normaliseMode(input, current)).toBe(want));
 
   it('X sets execute on directories', () => expect(normaliseMode('a+X', 0o644, true)).toBe('0755'));
-  it('= clears a file\'s setuid bit, as chmod does', () => expect(normaliseMode('u=rwx', 0o4755)).toBe('0755'));
+  it("= clears a file's setuid bit, as chmod does", () => expect(normaliseMode('u=rwx', 0o4755)).toBe('0755'));
 
   it('refuses integers with special bits: YAML read 0644 as decimal 644', () => {
     expect(() => normaliseMode(644)).toThrow('mode: "0644"');

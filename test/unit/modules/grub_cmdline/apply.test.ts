@@ -6,7 +6,9 @@ import type { Change } from '../../../../src/module.js';
 import { recordingHost } from '../recording-host.js';
 import { loadFixtures, planContext } from './fixtures.js';
 
-const fixture = Object.fromEntries(loadFixtures<{ args: GrubCmdlineArgs; observed: GrubCmdlineObserved }>(fileURLToPath(new URL('./plan', import.meta.url))));
+const fixture = Object.fromEntries(
+  loadFixtures<{ args: GrubCmdlineArgs; observed: GrubCmdlineObserved }>(fileURLToPath(new URL('./plan', import.meta.url))),
+);
 const saved = (changes: Change[]): Change[] => JSON.parse(JSON.stringify(changes));
 const filesOf = (o: GrubCmdlineObserved) => ({ '/etc/default/grub': o.main!, ...o.dropIns });
 
@@ -25,7 +27,9 @@ describe('grub_cmdline apply', () => {
     const { args, observed } = fixture['add_debian.yaml'];
     const [change] = grub_cmdline.plan(args, observed, planContext({})).changes;
     const host = recordingHost({ files: filesOf(observed) });
-    await expect(grub_cmdline.apply([{ ...change, data: { path: '/etc/default/grub' } }], host, args)).rejects.toThrow(/no planned content; plan again/);
+    await expect(grub_cmdline.apply([{ ...change, data: { path: '/etc/default/grub' } }], host, args)).rejects.toThrow(
+      /no planned content; plan again/,
+    );
     expect(host.calls).toEqual([]);
   });
 });

@@ -76,10 +76,14 @@ describe('boot-config tool', () => {
   it('prefers grubby on BLS hosts, then update-grub, then mkconfig to the right output', () => {
     expect(parseBootTool('tool grubby\ntool grub2-mkconfig\nbls\n')).toEqual({ kind: 'grubby' });
     expect(parseBootTool('tool grubby\ntool grub2-mkconfig\ncfg /boot/grub2/grub.cfg\n')).toEqual({
-      kind: 'mkconfig', command: 'grub2-mkconfig', output: '/boot/grub2/grub.cfg',
+      kind: 'mkconfig',
+      command: 'grub2-mkconfig',
+      output: '/boot/grub2/grub.cfg',
     });
     // Older Red Hat UEFI hosts: the real config lives on the ESP.
-    expect(parseBootTool('tool grub2-mkconfig\nefi\ncfg /boot/efi/EFI/centos/grub.cfg\n')).toMatchObject({ output: '/boot/efi/EFI/centos/grub.cfg' });
+    expect(parseBootTool('tool grub2-mkconfig\nefi\ncfg /boot/efi/EFI/centos/grub.cfg\n')).toMatchObject({
+      output: '/boot/efi/EFI/centos/grub.cfg',
+    });
     // Newer ones: the ESP file is a stub that chains /boot/grub2/grub.cfg.
     expect(parseBootTool('tool grub2-mkconfig\nefi\nstub /boot/efi/EFI/fedora/grub.cfg\ncfg /boot/grub2/grub.cfg\n')).toMatchObject({
       output: '/boot/grub2/grub.cfg',
@@ -88,7 +92,10 @@ describe('boot-config tool', () => {
   });
   it('passes the arguments to grubby as single argv words', () => {
     expect(regenerateArgv({ kind: 'grubby' }, ['mitigations=off', 'hugepages=16'], ['rhgb'])).toEqual([
-      'grubby', '--update-kernel=ALL', '--args=mitigations=off hugepages=16', '--remove-args=rhgb',
+      'grubby',
+      '--update-kernel=ALL',
+      '--args=mitigations=off hugepages=16',
+      '--remove-args=rhgb',
     ]);
     expect(regenerateArgv({ kind: 'none' }, [], [])).toBeNull();
   });

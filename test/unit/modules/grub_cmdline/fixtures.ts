@@ -59,7 +59,11 @@ export function describePlanFixtures(module: Module, dir: string): void {
       if (fixture.expect.warnings) {
         const all = [...(result.warnings ?? []), ...result.changes.flatMap((c) => c.warnings ?? [])];
         if (fixture.expect.warnings.length === 0) expect(all).toEqual([]);
-        for (const w of fixture.expect.warnings) expect(all.some((x) => x.includes(w)), `warning "${w}" in ${JSON.stringify(all)}`).toBe(true);
+        for (const w of fixture.expect.warnings)
+          expect(
+            all.some((x) => x.includes(w)),
+            `warning "${w}" in ${JSON.stringify(all)}`,
+          ).toBe(true);
       }
       // JSON-serialisable data: a saved plan must round-trip.
       expect(JSON.parse(JSON.stringify(result.changes))).toEqual(result.changes);

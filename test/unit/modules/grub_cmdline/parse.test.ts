@@ -28,7 +28,11 @@ describe.each(loadFixtures<ParseFixture>(fileURLToPath(new URL('./parse', import
     if (fixture.observed.args) {
       expect(splitCmdline(fixture.output)).toEqual(fixture.observed.args);
       // Every argument of the live line is pending when the file asks for them and the plan sees them live.
-      const result = grub_cmdline.plan({ present: fixture.observed.args }, { ...observed, main: `GRUB_CMDLINE_LINUX="${fixture.observed.args.join(' ')}"\n` }, planContext({}));
+      const result = grub_cmdline.plan(
+        { present: fixture.observed.args },
+        { ...observed, main: `GRUB_CMDLINE_LINUX="${fixture.observed.args.join(' ')}"\n` },
+        planContext({}),
+      );
       expect(result.changes).toEqual([]);
       expect(result.pending).toEqual([]);
     }

@@ -7,7 +7,13 @@ import { canonicalXml, memoryKiB } from '../../../../modules/lib/domain-xml.js';
 
 describe('cpuset', () => {
   test.each([
-    ['1,2,3', '1-3'], ['3,1,2', '1-3'], ['1-3', '1-3'], ['0', '0'], ['0-4,^2', '0-1,3-4'], [' 5 , 7-8 ', '5,7-8'], ['11-19', '11-19'],
+    ['1,2,3', '1-3'],
+    ['3,1,2', '1-3'],
+    ['1-3', '1-3'],
+    ['0', '0'],
+    ['0-4,^2', '0-1,3-4'],
+    [' 5 , 7-8 ', '5,7-8'],
+    ['11-19', '11-19'],
   ])('%s → %s', (input, canonical) => expect(normaliseCpuset(input)).toBe(canonical));
   test.each(['', 'a', '3-1', '^2', '0-1,^0-1', '1;2'])('%j is refused', (bad) => expect(() => parseCpuset(bad)).toThrow(/cpuset|CPU list/));
   test('missing CPUs in range form', () => {
@@ -18,7 +24,14 @@ describe('cpuset', () => {
 
 describe('memoryKiB', () => {
   test.each([
-    ['2GiB', 2097152], ['2 GiB', 2097152], ['2GB', 1953125], ['512MiB', 524288], ['2097152', 2097152], [0, 0], ['1k', 1], ['1000b', 1],
+    ['2GiB', 2097152],
+    ['2 GiB', 2097152],
+    ['2GB', 1953125],
+    ['512MiB', 524288],
+    ['2097152', 2097152],
+    [0, 0],
+    ['1k', 1],
+    ['1000b', 1],
   ] as const)('%s', (input, kib) => expect(memoryKiB(input)).toBe(kib));
   test('the unit attribute of an element applies to a bare number', () => expect(memoryKiB('2', 'GiB')).toBe(2097152));
   test('an unknown unit is an error', () => expect(() => memoryKiB('2XB')).toThrow('not a memory size'));

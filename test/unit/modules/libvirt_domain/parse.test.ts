@@ -9,7 +9,9 @@ import { parseReadOutput } from '../../../../modules/libvirt_domain.js';
 
 const here = new URL('.', import.meta.url).pathname;
 const xml = (file: string) => readFileSync(join(here, 'xml', file), 'utf8');
-const files = readdirSync(join(here, 'parse')).filter((f) => f.endsWith('.yaml')).sort();
+const files = readdirSync(join(here, 'parse'))
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 describe.each(files)('%s', (file) => {
   const f = parseYaml(readFileSync(join(here, 'parse', file), 'utf8'));
@@ -20,7 +22,7 @@ describe.each(files)('%s', (file) => {
         name: d.name,
         state: d.state,
         persisted: d.persisted_file ? xml(d.persisted_file) : d.persisted,
-        live: d.live_file ? xml(d.live_file) : d.live ?? null,
+        live: d.live_file ? xml(d.live_file) : (d.live ?? null),
       })),
     };
     expect(parseReadOutput(f.output)).toEqual(want);

@@ -12,8 +12,22 @@ import { checkSchema } from '../../../../src/schema.js';
 const here = new URL('.', import.meta.url).pathname;
 const xml = (file: string) => readFileSync(join(here, 'xml', file), 'utf8');
 
-interface DomainFixture { name: string; state: string; persisted?: string; persisted_file?: string; live?: string | null; live_file?: string }
-interface ChangeExpect { target: string; effect: string; before?: string | null; after?: string | null; diff_adds?: string[]; diff_removes?: string[] }
+interface DomainFixture {
+  name: string;
+  state: string;
+  persisted?: string;
+  persisted_file?: string;
+  live?: string | null;
+  live_file?: string;
+}
+interface ChangeExpect {
+  target: string;
+  effect: string;
+  before?: string | null;
+  after?: string | null;
+  diff_adds?: string[];
+  diff_removes?: string[];
+}
 interface Fixture {
   description: string;
   args: Record<string, unknown>;
@@ -21,7 +35,9 @@ interface Fixture {
   expect: { changes?: ChangeExpect[]; pending?: { effect: string; target: string }[]; warnings?: string[]; error?: string };
 }
 
-const files = readdirSync(join(here, 'plan')).filter((f) => f.endsWith('.yaml')).sort();
+const files = readdirSync(join(here, 'plan'))
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 const ctx = { host: 'hv1', facts: { hostname: 'hv1', kernel: { release: '6.1.0', version: [6, 1, 0] } } as Facts };
 
 function observed(f: Fixture): LibvirtDomainObserved {
@@ -31,7 +47,7 @@ function observed(f: Fixture): LibvirtDomainObserved {
       name: d.name,
       state: d.state,
       persisted: d.persisted ?? xml(d.persisted_file!),
-      live: d.live_file ? xml(d.live_file) : d.live ?? null,
+      live: d.live_file ? xml(d.live_file) : (d.live ?? null),
     })),
   };
 }

@@ -1,10 +1,26 @@
 import { describe, expect, it } from 'vitest';
 import {
-  findFstabEntry, formatFstabEntry, missingLiveOptions, normaliseOptionValue, parseFstabLine, parseMountinfo,
-  removeFstabEntry, sameMountOptions, setFstabEntry, unescapeMountField, escapeMountField,
+  findFstabEntry,
+  formatFstabEntry,
+  missingLiveOptions,
+  normaliseOptionValue,
+  parseFstabLine,
+  parseMountinfo,
+  removeFstabEntry,
+  sameMountOptions,
+  setFstabEntry,
+  unescapeMountField,
+  escapeMountField,
 } from '../../../../modules/lib/fstab.js';
 
-const entry = { src: 'hugetlbfs', path: '/dev/hugepages1G', fstype: 'hugetlbfs', opts: 'pagesize=1G,mode=1770,gid=kvm', dump: 0, passno: 0 };
+const entry = {
+  src: 'hugetlbfs',
+  path: '/dev/hugepages1G',
+  fstype: 'hugetlbfs',
+  opts: 'pagesize=1G,mode=1770,gid=kvm',
+  dump: 0,
+  passno: 0,
+};
 
 describe('fstab lines', () => {
   it('skips comments, blank and short lines', () => {
@@ -13,7 +29,14 @@ describe('fstab lines', () => {
     expect(parseFstabLine('/dev/sda1 /')).toBeNull();
   });
   it('fills defaults for missing trailing fields', () => {
-    expect(parseFstabLine('tmpfs /tmp tmpfs')).toEqual({ src: 'tmpfs', path: '/tmp', fstype: 'tmpfs', opts: 'defaults', dump: 0, passno: 0 });
+    expect(parseFstabLine('tmpfs /tmp tmpfs')).toEqual({
+      src: 'tmpfs',
+      path: '/tmp',
+      fstype: 'tmpfs',
+      opts: 'defaults',
+      dump: 0,
+      passno: 0,
+    });
   });
   it('decodes octal escapes both ways', () => {
     expect(unescapeMountField('/mnt/my\\040disk')).toBe('/mnt/my disk');
@@ -27,7 +50,8 @@ describe('fstab lines', () => {
 });
 
 describe('editing fstab', () => {
-  const fstab = '# <file system> <mount point> <type> <options> <dump> <pass>\nUUID=1 /     ext4  errors=remount-ro 0 1\n\n/swap  none  swap  sw                0 0';
+  const fstab =
+    '# <file system> <mount point> <type> <options> <dump> <pass>\nUUID=1 /     ext4  errors=remount-ro 0 1\n\n/swap  none  swap  sw                0 0';
   it('appends to a file without a final newline, keeping every other byte', () => {
     const out = setFstabEntry(fstab, entry);
     expect(out.startsWith(fstab + '\n')).toBe(true);
@@ -45,11 +69,14 @@ describe('editing fstab', () => {
     expect(out[2]).toBe('y /b ext4 defaults 0 0');
   });
   it('uses tabs when the template line does', () => {
-    expect(formatFstabEntry(entry, 'a\t/b\text4\tdefaults\t0\t0')).toBe('hugetlbfs\t/dev/hugepages1G\thugetlbfs\tpagesize=1G,mode=1770,gid=kvm\t0\t0');
+    expect(formatFstabEntry(entry, 'a\t/b\text4\tdefaults\t0\t0')).toBe(
+      'hugetlbfs\t/dev/hugepages1G\thugetlbfs\tpagesize=1G,mode=1770,gid=kvm\t0\t0',
+    );
   });
   it('aligns to the template columns', () => {
-    expect(formatFstabEntry({ ...entry, path: '/h', opts: 'mode=1770' }, 'tmpfs      /tmp   tmpfs      defaults    0 0'))
-      .toBe('hugetlbfs  /h     hugetlbfs  mode=1770   0 0');
+    expect(formatFstabEntry({ ...entry, path: '/h', opts: 'mode=1770' }, 'tmpfs      /tmp   tmpfs      defaults    0 0')).toBe(
+      'hugetlbfs  /h     hugetlbfs  mode=1770   0 0',
+    );
   });
   it('removes every entry of the path and nothing else', () => {
     const text = '# c\na /h x y 0 0\nb /k x y 0 0\nc /h x z 0 0\n';

@@ -25,7 +25,12 @@ const fixtures = readdirSync(dir)
 describe.each(fixtures)('sysctl plan: %s', (_file, fx) => {
   const release = fx.kernel ?? '6.1.0-18-amd64';
   const ctx = { host: 'hv1', facts: { hostname: 'hv1', kernel: { release, version: parseKernelVersion(release) } } };
-  const observed = { file: { path: fx.args.file ?? '/etc/sysctl.d/90-hvtune.conf', content: null }, bootFiles: {}, availableCongestion: null, ...fx.observed };
+  const observed = {
+    file: { path: fx.args.file ?? '/etc/sysctl.d/90-hvtune.conf', content: null },
+    bootFiles: {},
+    availableCongestion: null,
+    ...fx.observed,
+  };
 
   it(fx.description, () => {
     if (fx.expect.error) {

@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  bootOrder,
-  canonicalKey,
-  keyToProcPath,
-  normaliseSysctlValue,
-  updateSysctlConf,
-} from '../../../../modules/lib/sysctl-conf.js';
+import { bootOrder, canonicalKey, keyToProcPath, normaliseSysctlValue, updateSysctlConf } from '../../../../modules/lib/sysctl-conf.js';
 
 describe('normaliseSysctlValue', () => {
   it('folds whitespace and compares integer lists as integers', () => {
@@ -32,7 +26,13 @@ describe('keys', () => {
 describe('updateSysctlConf', () => {
   it('keeps comments, other keys and order; appends new keys', () => {
     const before = '# header\n; old style comment\nvm.swappiness = 10\nnet.core.somaxconn=128\n';
-    const after = updateSysctlConf(before, new Map([['net.core.somaxconn', '4096'], ['net.ipv4.tcp_fin_timeout', '30']]));
+    const after = updateSysctlConf(
+      before,
+      new Map([
+        ['net.core.somaxconn', '4096'],
+        ['net.ipv4.tcp_fin_timeout', '30'],
+      ]),
+    );
     expect(after).toBe('# header\n; old style comment\nvm.swappiness = 10\nnet.core.somaxconn = 4096\nnet.ipv4.tcp_fin_timeout = 30\n');
   });
   it('leaves a line that already has the value as written', () => {

@@ -56,7 +56,17 @@ describe('xenserver_vif on the xe simulator', () => {
     ]);
     await xenserver_vif.apply(plan.changes, host, args);
     expect((await planOn(host, args)).changes).toEqual([]);
-    const sortLines = (t: string) => t.split('\n\n\n').map((r) => r.split('\n').map((l) => l.trim()).sort().join('|')).sort();
+    const sortLines = (t: string) =>
+      t
+        .split('\n\n\n')
+        .map((r) =>
+          r
+            .split('\n')
+            .map((l) => l.trim())
+            .sort()
+            .join('|'),
+        )
+        .sort();
     expect(sortLines(sim.xe('vif-list', 'params=vm-name-label,MAC,network-name-label,MTU,other-config'))).toEqual(sortLines(macsBefore));
     reboot();
     expect(storageWorkers()).toEqual([2, 4, 1, 3]);
@@ -71,10 +81,14 @@ describe('xenserver_vif on the xe simulator', () => {
     expect(strict.warnings!.join('\n')).toMatch(/running VMs \(vm3, vm4\).*allow_shutdown: true/);
     const args = { busy, strategy: ['reorder' as const], allow_shutdown: true };
     const allowed = await planOn(host, args);
-    expect(allowed.changes.map((c) => [c.target, c.effect])).toEqual([['vm:vm3/vifs', 'vm-restart'], ['vm:vm4/vifs', 'vm-restart']]);
+    expect(allowed.changes.map((c) => [c.target, c.effect])).toEqual([
+      ['vm:vm3/vifs', 'vm-restart'],
+      ['vm:vm4/vifs', 'vm-restart'],
+    ]);
     await xenserver_vif.apply(allowed.changes, host, args);
-    expect(sim.xe('vm-list', 'power-state=running', 'is-control-domain=false', 'params=name-label', '--minimal').trim().split(',').sort())
-      .toEqual(['vm1', 'vm2', 'vm3', 'vm4']);
+    expect(
+      sim.xe('vm-list', 'power-state=running', 'is-control-domain=false', 'params=name-label', '--minimal').trim().split(',').sort(),
+    ).toEqual(['vm1', 'vm2', 'vm3', 'vm4']);
     expect((await planOn(host, args)).changes).toEqual([]);
   });
 
@@ -118,6 +132,8 @@ describe('xenserver_vif on the xe simulator', () => {
 
   it('an unknown busy network is a clear error', async () => {
     sim.seed(SEED_000);
-    await expect(planOn(sim.host(), { busy: [{ network: 'nope' }] })).rejects.toThrow(/busy network nope not found; networks: guest-net, storage-net/);
+    await expect(planOn(sim.host(), { busy: [{ network: 'nope' }] })).rejects.toThrow(
+      /busy network nope not found; networks: guest-net, storage-net/,
+    );
   });
 });

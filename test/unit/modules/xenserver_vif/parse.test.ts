@@ -15,7 +15,9 @@ import {
 import { detectNetbackModel } from '../../../../modules/lib/netback.js';
 
 const dir = join(import.meta.dirname, 'parse');
-const fixtures = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()
+const fixtures = readdirSync(dir)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort()
   .map((file) => [file, parseYaml(readFileSync(join(dir, file), 'utf8'))] as const);
 
 describe.each(fixtures)('xe output: %s', (_file, fx) => {
@@ -54,8 +56,9 @@ describe('xe value parsers', () => {
 
 describe('netback model of the dom0', () => {
   it('netback/N threads: a fixed pool of N workers', () => {
-    expect(detectNetbackModel('2.6.32.12-0.7.1.xs5.6.100.323.170596xen', ['kthreadd', 'netback/0', 'netback/1', 'netback/2']))
-      .toMatchObject({ kind: 'pool', workers: 3 });
+    expect(
+      detectNetbackModel('2.6.32.12-0.7.1.xs5.6.100.323.170596xen', ['kthreadd', 'netback/0', 'netback/1', 'netback/2']),
+    ).toMatchObject({ kind: 'pool', workers: 3 });
   });
   it('vifD.N threads: a thread per VIF; vifD.N-qK: per queue (threads win over the kernel release)', () => {
     expect(detectNetbackModel('2.6.32', ['vif3.0'])).toMatchObject({ kind: 'per-vif' });

@@ -56,8 +56,7 @@ function busyCounts(vms: ModelVm[], workerOf: Record<string, number>, workers: n
   return counts;
 }
 
-const idleWhileCrowded = (counts: number[]): boolean =>
-  counts.some((c) => c === 0) && counts.some((c) => c >= 2);
+const idleWhileCrowded = (counts: number[]): boolean => counts.some((c) => c === 0) && counts.some((c) => c >= 2);
 
 function permutations<T>(items: T[]): T[][] {
   if (items.length <= 1) return [items];
@@ -110,8 +109,11 @@ describe('netback planner properties (seeded random layouts)', () => {
       expect(idleWhileCrowded(busyCounts(c.vms, best.workerOf, c.workers))).toBe(false);
     }
     // a balanced layout needs no change
-    if (!idleWhileCrowded(busyCounts(c.vms, current.workerOf, c.workers)) && current.maxLoad === best.maxLoad
-      && current.spread === best.spread) {
+    if (
+      !idleWhileCrowded(busyCounts(c.vms, current.workerOf, c.workers)) &&
+      current.maxLoad === best.maxLoad &&
+      current.spread === best.spread
+    ) {
       expect(best.touched).toEqual([]);
     }
   });
@@ -129,7 +131,10 @@ describe('netback planner properties (seeded random layouts)', () => {
 describe('large pools', () => {
   const pool = (): ModelVm[] =>
     Array.from({ length: 30 }, (_, v) => ({
-      key: `vm${v}`, name: `vm${String(v).padStart(2, '0')}`, order: 0, reorderable: true,
+      key: `vm${v}`,
+      name: `vm${String(v).padStart(2, '0')}`,
+      order: 0,
+      reorderable: true,
       vifs: [0, 1, 2].map((d) => ({ key: `vm${v}-${d}`, device: d, network: `n${d}`, weight: d === (v % 3 === 0 ? 1 : 2) ? 1 : 0 })),
     }));
   const all: Strategy[] = ['start_order', 'reorder', 'dummy'];
@@ -154,8 +159,16 @@ describe('large pools', () => {
     const n = 20 + pick(20);
     const workers = 3 + pick(6);
     const vms = Array.from({ length: n }, (_, v) => ({
-      key: `vm${v}`, name: `vm${String(v).padStart(2, '0')}`, order: pick(5), reorderable: rand() < 0.5,
-      vifs: Array.from({ length: 1 + pick(4) }, (_, d) => ({ key: `vm${v}-${d}`, device: d, network: `n${d}`, weight: rand() < 0.4 ? 1 + pick(3) : 0 })),
+      key: `vm${v}`,
+      name: `vm${String(v).padStart(2, '0')}`,
+      order: pick(5),
+      reorderable: rand() < 0.5,
+      vifs: Array.from({ length: 1 + pick(4) }, (_, d) => ({
+        key: `vm${v}-${d}`,
+        device: d,
+        network: `n${d}`,
+        weight: rand() < 0.4 ? 1 + pick(3) : 0,
+      })),
     }));
     return { vms, workers };
   }

@@ -10,19 +10,27 @@ import type { ReadResult } from '../../../../src/module.js';
 import { xenserver_vif, type XenserverVifArgs } from '../../../../modules/xenserver_vif.js';
 
 export const SIMULATOR = resolve('test/sim/xe/xe.mjs');
-export const SEED_000 = JSON.parse(
-  execFileSync('cat', [resolve('test/sim/xe/seed-000.json')], { encoding: 'utf8' }),
-) as Scenario;
+export const SEED_000 = JSON.parse(execFileSync('cat', [resolve('test/sim/xe/seed-000.json')], { encoding: 'utf8' })) as Scenario;
 
 export interface Scenario {
   workers?: number;
   linux?: string;
   networks: string[];
-  vms: { name: string; power?: string; order?: number; otherConfig?: Record<string, string>;
-    vifs: { network: string; otherConfig?: Record<string, string> }[] }[];
+  vms: {
+    name: string;
+    power?: string;
+    order?: number;
+    otherConfig?: Record<string, string>;
+    vifs: { network: string; otherConfig?: Record<string, string> }[];
+  }[];
 }
 
-export function useSimulator(): { xe: (...args: string[]) => string; xeFails: (...args: string[]) => string; seed: (s: Scenario) => void; host: () => RemoteHost } {
+export function useSimulator(): {
+  xe: (...args: string[]) => string;
+  xeFails: (...args: string[]) => string;
+  seed: (s: Scenario) => void;
+  host: () => RemoteHost;
+} {
   let dir = '';
   let saved: { path?: string; state?: string } = {};
   beforeAll(() => {

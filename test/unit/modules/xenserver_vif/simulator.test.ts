@@ -10,7 +10,9 @@ describe('xe simulator', () => {
   it('params= prints records with the first field left-aligned, the rest right-aligned on the colon', () => {
     sim.seed(SEED_000);
     const out = sim.xe('vm-list', 'name-label=vm1', 'params=uuid,name-label,power-state,other-config');
-    expect(out).toMatch(/^uuid \( RO\) {8}: [0-9a-f-]{36}\n {2}name-label \( RW\): vm1\n power-state \( RO\): halted\nother-config \(MRW\): auto_poweron: true\n\n\n$/);
+    expect(out).toMatch(
+      /^uuid \( RO\) {8}: [0-9a-f-]{36}\n {2}name-label \( RW\): vm1\n power-state \( RO\): halted\nother-config \(MRW\): auto_poweron: true\n\n\n$/,
+    );
   });
 
   it('--minimal prints one comma-separated line of the first param (uuid by default)', () => {
@@ -38,7 +40,8 @@ describe('xe simulator', () => {
     const vm = sim.xe('vm-list', 'name-label=vm1', '--minimal').trim();
     const net = sim.xe('network-list', 'name-label=guest-net', '--minimal').trim();
     expect(sim.xeFails('vif-create', `vm-uuid=${vm}`, `network-uuid=${net}`, 'device=1')).toBe(
-      'A device with the name given already exists on the selected VM\ndevice: 1\n');
+      'A device with the name given already exists on the selected VM\ndevice: 1\n',
+    );
     const vif = sim.xe('vif-create', `vm-uuid=${vm}`, `network-uuid=${net}`, 'device=5', 'mac=02:AA:BB:CC:DD:EE').trim();
     expect(sim.xe('vif-param-get', `uuid=${vif}`, 'param-name=MAC')).toBe('02:aa:bb:cc:dd:ee\n');
     sim.xe('vif-param-set', `uuid=${vif}`, 'other-config:mtu=9000');
@@ -46,7 +49,9 @@ describe('xe simulator', () => {
     expect(sim.xeFails('vif-param-set', `uuid=${vif}`, 'MTU=1500')).toBe("Error: the parameter 'MTU' is read-only.\n");
     sim.xe('vm-start', `uuid=${vm}`);
     expect(sim.xeFails('vif-destroy', `uuid=${vif}`)).toMatch(/^You attempted an operation that was not allowed\./);
-    expect(sim.xeFails('vm-start', 'vm=vm1')).toMatch(/not in an appropriate power state.*\nvm: .* \(vm1\)\nexpected: halted\nactual: running\n$/s);
+    expect(sim.xeFails('vm-start', 'vm=vm1')).toMatch(
+      /not in an appropriate power state.*\nvm: .* \(vm1\)\nexpected: halted\nactual: running\n$/s,
+    );
     sim.xe('vm-shutdown', 'vm=vm1');
     sim.xe('vif-destroy', `uuid=${vif}`);
     expect(sim.xe('vif-list', `vm-uuid=${vm}`, 'params=device', '--minimal')).toBe('0,1\n');
@@ -55,7 +60,13 @@ describe('xe simulator', () => {
   it('host-reboot needs a disabled host, then starts VMs in order (ties by name) and assigns netback round-robin', () => {
     sim.seed(SEED_000);
     expect(sim.xeFails('host-reboot')).toMatch(/^This operation cannot be performed because the host is not disabled\./);
-    for (const [vm, order] of [['vm4', 1], ['vm3', 2], ['vm2', 3], ['vm1', 4]] as const) sim.xe('vm-param-set', `vm=${vm}`, `order=${order}`);
+    for (const [vm, order] of [
+      ['vm4', 1],
+      ['vm3', 2],
+      ['vm2', 3],
+      ['vm1', 4],
+    ] as const)
+      sim.xe('vm-param-set', `vm=${vm}`, `order=${order}`);
     sim.xe('host-disable');
     sim.xe('host-reboot');
     expect(sim.xe('host-list', 'params=enabled', '--minimal')).toBe('true\n');
