@@ -36,6 +36,11 @@ export interface HostRunPlan {
   gather: 'kernel' | 'full' | null;
   /** tasks rendered only when the tasks before them have run (they read a registered result) */
   deferred: ReadonlySet<Task>;
+  /**
+   * Settles when the host may be changed (its lock is held): awaited after the first read, which
+   * travels meanwhile, and before anything is planned or applied. A rejection fails the host.
+   */
+  ready?: Promise<void>;
 }
 
 interface TaskInstance {
