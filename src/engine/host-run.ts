@@ -199,6 +199,7 @@ export class HostRun {
       slots.flatMap((s) => s.instances ?? []),
       reads,
     );
+    await this.run.ready;
 
     for (let s of slots) {
       if (this.run.deferred.has(s.task)) s = this.slot(s.task, handler);

@@ -23,6 +23,11 @@ export interface RunOptions extends HostRunOptions {
   forks: number;
   /** facts to use instead of gathering, host → facts */
   factsOverride?: Record<string, Facts>;
+  /**
+   * Take the host's lock (runs that change hosts): settles once held, rejects naming the holder.
+   * Started as soon as the host is connected; the lock lasts as long as the connection.
+   */
+  lock?: (host: ConnectedHost) => Promise<void>;
 }
 
 /** Facts known of a host so far in the run. */
@@ -47,6 +52,7 @@ export async function runPlaybook(
   };
   const limited = opts.limit ? new Set(selectLimit(inventory, opts.limit)) : null;
   const connections = new Map<string, Promise<ConnectedHost>>();
+  const locks = new Map<string, Promise<void>>();
   const known = new Map<string, KnownFacts>();
   const ids = new Map<string, number>();
   const nextId = (host: string) => () => {
@@ -78,6 +84,11 @@ export async function runPlaybook(
         try {
           if (!connections.has(name)) connections.set(name, connect(invHost));
           host = await connections.get(name)!;
+          if (opts.lock && !locks.has(name)) {
+            const held = opts.lock(host);
+            held.catch(() => undefined); // awaited by the host's run; not an unhandled rejection meanwhile
+            locks.set(name, held);
+          }
           const saved = opts.factsOverride?.[name];
           if (saved) known.set(name, { facts: saved, full: true });
           const have = known.get(name);
@@ -99,7 +110,15 @@ export async function runPlaybook(
         }
         let ok: boolean;
         try {
-          const run = new HostRun({ play, index, facts, gather, deferred }, invHost, host, modules, opts, send, nextId(name));
+          const run = new HostRun(
+            { play, index, facts, gather, deferred, ready: locks.get(name) },
+            invHost,
+            host,
+            modules,
+            opts,
+            send,
+            nextId(name),
+          );
           ok = await run.runPlay();
           if (run.gathered) known.set(name, { facts: run.facts, full: run.gathered === 'full' });
         } catch (err) {

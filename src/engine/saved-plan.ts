@@ -46,7 +46,15 @@ export interface ApplyResult {
 
 export async function applySavedPlan(
   plan: SavedPlan,
-  opts: { planFile: string; inventory: Inventory; modules: ReadonlyMap<string, Module>; connect: HostConnector; forks: number },
+  opts: {
+    planFile: string;
+    inventory: Inventory;
+    modules: ReadonlyMap<string, Module>;
+    connect: HostConnector;
+    forks: number;
+    /** take the host's lock: settles once held, rejects naming the holder (see RunOptions.lock) */
+    lock?: (host: ConnectedHandle) => Promise<void>;
+  },
 ): Promise<ApplyResult> {
   const startedAt = new Date().toISOString();
   const hosts: ApplyResult['hosts'] = {};
@@ -83,6 +91,8 @@ export async function applySavedPlan(
       return fail('unreachable', errorMessage(err));
     }
     try {
+      const held = opts.lock?.(host);
+      held?.catch(() => undefined); // awaited below, once the host is read
       const tasks = saved.tasks.map((t) => ({ planned: t, module: resolveModule(opts.modules, t.module)! }));
       const fresh = await planTasks(
         host,
@@ -90,6 +100,7 @@ export async function applySavedPlan(
         tasks.map((t) => ({ module: t.module, args: t.planned.args, restore: t.planned.restore ? t.planned.changes : undefined })),
         { overlay: true },
       );
+      await held;
       out.problems = saved.tasks.flatMap((t, i) => staleness(t, fresh[i]));
       if (out.problems.length) return fail('stale', `the host changed since the plan was made; nothing was changed on it`);
       await applyPlanned(host, tasks, (i, outcome) => Object.assign(rec.tasks[i], outcome));
