@@ -36,6 +36,8 @@ export interface HostRecap {
   skipped: number;
   unreachable: boolean;
   pending: Pending[];
+  /** the batch (1-based) the host ran in, when its play has `serial` */
+  batch?: number;
 }
 
 export interface FailureRecord {
@@ -49,8 +51,19 @@ export interface FailureRecord {
  * `task-start` and `task-done` carry the same one.
  */
 export type RunEvent =
-  | { type: 'play-start'; play: string; index: number; hosts: string[]; check: boolean }
-  | { type: 'host-start'; host: string }
+  | {
+      type: 'play-start';
+      play: string;
+      index: number;
+      hosts: string[];
+      check: boolean;
+      /** the hosts by batch, when the play has `serial` */
+      batches?: string[][];
+    }
+  | { type: 'batch-start'; play: string; batch: number; of: number; hosts: string[] }
+  /** No further host or play runs: a failure threshold was crossed. */
+  | { type: 'run-stopped'; reason: string; untouched: string[] }
+  | { type: 'host-start'; host: string; batch?: number }
   | { type: 'task-start'; host: string; id: number; task: string; module: string }
   | {
       /** A task's plan, before it is applied: saved plans, snapshots, drift and run records read it. */
@@ -94,6 +107,10 @@ export interface RunReport {
   warnings: string[];
   /** remote round trips (ssh exec calls) per host, connection set-up excluded */
   roundTrips: Record<string, number>;
+  /** why the run stopped before every host ran (max_fail_percentage, any_errors_fatal), or null */
+  stopped: string | null;
+  /** hosts a play selected that the stop left never touched */
+  untouched: string[];
   durationMs: number;
 }
 

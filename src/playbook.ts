@@ -39,6 +39,12 @@ export interface Play {
   handlers: Task[];
   gatherFacts: boolean;
   tags: string[];
+  /** `serial`: batch sizes, hosts or "N%" (the last repeats); absent = one batch of every host */
+  serial?: (number | string)[];
+  /** `max_fail_percentage`: more than this share of a batch failing stops the run */
+  maxFailPercentage?: number;
+  /** `any_errors_fatal`: one failure stops the play after the current task */
+  anyErrorsFatal: boolean;
   pos: SourcePosition;
 }
 
@@ -88,6 +94,9 @@ function buildPlaybook(source: Source, modules: ModuleRegistry): Playbook {
       handlers,
       gatherFacts: play.gather_facts !== false,
       tags: tagList(play.tags),
+      serial: play.serial === undefined ? undefined : Array.isArray(play.serial) ? play.serial : [play.serial as number | string],
+      maxFailPercentage: typeof play.max_fail_percentage === 'number' ? play.max_fail_percentage : undefined,
+      anyErrorsFatal: play.any_errors_fatal === true,
       pos: source.pos(at),
     });
   });

@@ -41,6 +41,11 @@ export interface HostRunPlan {
    * travels meanwhile, and before anything is planned or applied. A rejection fails the host.
    */
   ready?: Promise<void>;
+  /**
+   * `any_errors_fatal`: shared by the hosts of a batch. A host that fails sets the reason; the
+   * others stop before their next task (changes made so far still get their finalizers).
+   */
+  halt?: { reason: string | null };
 }
 
 interface TaskInstance {
@@ -106,11 +111,28 @@ export class HostRun {
       return false;
     }
     const tasks = this.play.tasks.filter((t) => this.tagged(t));
-    if (!(await this.runTasks(tasks, false))) return false;
-    if (!(await this.runFinalizers())) return false;
+    if (!(await this.runTasks(tasks, false))) return this.failed();
+    if (!(await this.runFinalizers())) return this.failed();
+    if (this.halted()) return true;
     const handlers = this.play.handlers.filter((h) => this.notified.has(h.name));
-    return this.runTasks(handlers, true);
+    return (await this.runTasks(handlers, true)) || this.failed();
   }
+
+  /** This host failed: with any_errors_fatal, the others of its batch stop after their current task. */
+  private failed(): false {
+    if (this.run.halt && this.run.halt.reason === null) this.run.halt.reason = `${this.inv.name} failed (any_errors_fatal)`;
+    return false;
+  }
+
+  /** Another host failed under any_errors_fatal: say so once, and run nothing more of this play. */
+  private halted(): boolean {
+    const reason = this.run.halt?.reason;
+    if (!reason || reason.startsWith(`${this.inv.name} `)) return false;
+    if (!this.stopped) this.send({ type: 'warning', message: `${this.inv.name}: play "${this.play.name}" stopped: ${reason}` });
+    this.stopped = true;
+    return true;
+  }
+  private stopped = false;
 
   /**
    * Play vars may be templates over inventory vars, -e and facts (`cpus: "{{node_cpus facts 0}}"`),
@@ -202,6 +224,7 @@ export class HostRun {
     await this.run.ready;
 
     for (let s of slots) {
+      if (this.halted()) return true;
       if (this.run.deferred.has(s.task)) s = this.slot(s.task, handler);
       if (s.error !== undefined) {
         this.fail(s.task.name, s.task.module, s.error, handler);

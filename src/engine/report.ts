@@ -4,7 +4,18 @@
 import type { HostRecap, RunEvent, RunReport } from '../events.js';
 
 export function emptyReport(check: boolean): RunReport {
-  return { check, recap: {}, changes: [], pending: [], failures: [], warnings: [], roundTrips: {}, durationMs: 0 };
+  return {
+    check,
+    recap: {},
+    changes: [],
+    pending: [],
+    failures: [],
+    warnings: [],
+    roundTrips: {},
+    stopped: null,
+    untouched: [],
+    durationMs: 0,
+  };
 }
 
 const recapOf = (report: RunReport, host: string): HostRecap =>
@@ -13,8 +24,14 @@ const recapOf = (report: RunReport, host: string): HostRecap =>
 /** Add one event to the report (in place: the report is built as the run goes). */
 export function foldReport(report: RunReport, e: RunEvent): RunReport {
   switch (e.type) {
-    case 'host-start':
-      recapOf(report, e.host);
+    case 'host-start': {
+      const recap = recapOf(report, e.host);
+      if (e.batch !== undefined) recap.batch = e.batch;
+      break;
+    }
+    case 'run-stopped':
+      report.stopped = e.reason;
+      for (const h of e.untouched) if (!report.untouched.includes(h)) report.untouched.push(h);
       break;
     case 'task-done': {
       const recap = recapOf(report, e.host);

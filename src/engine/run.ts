@@ -10,6 +10,7 @@ import { FACTS_SCRIPT, parseFacts, type Facts } from '../facts.js';
 import { HvtuneError } from '../errors.js';
 import { selectHosts, selectLimit } from '../patterns.js';
 import { errorMessage } from './errors.js';
+import { batchesOf, exceedsFailPercentage } from './batches.js';
 import { factsNeed, tasksUsingRegistered } from './facts-need.js';
 import { HostRun, type HostRunOptions } from './host-run.js';
 import { forEachLimited } from './limit.js';
@@ -62,22 +63,50 @@ export async function runPlaybook(
   };
   const dead = new Set<string>(); // failed or unreachable: skip in later plays, like Ansible
 
+  let stopped: string | null = null;
+  const untouched: string[] = [];
+  const startedHosts = new Set<string>();
+
   try {
     for (const [index, play] of playbook.plays.entries()) {
+      const selected = selectHosts(inventory, play.hosts).filter((h) => !limited || limited.has(h));
+      if (stopped) {
+        untouched.push(...selected.filter((h) => !dead.has(h)));
+        continue;
+      }
       const need = factsNeed(play, modules);
       const deferred = tasksUsingRegistered(play);
-      const hosts = selectHosts(inventory, play.hosts).filter((h) => !limited || limited.has(h));
-      if (hosts.length === 0) send({ type: 'warning', message: `play "${play.name}": no hosts match "${play.hosts}"` });
-      send({ type: 'play-start', play: play.name, index, hosts, check: opts.check });
-      await forEachLimited(hosts, opts.forks, async (name) => {
-        if (dead.has(name)) return;
-        if (!(await runHost(name))) dead.add(name);
-      });
+      const hosts = selected.filter((h) => !dead.has(h));
+      const batches = batchesOf(hosts, play.serial);
+      if (selected.length === 0) send({ type: 'warning', message: `play "${play.name}": no hosts match "${play.hosts}"` });
+      send({ type: 'play-start', play: play.name, index, hosts: selected, check: opts.check, ...(play.serial ? { batches } : {}) });
+      for (const [b, batch] of batches.entries()) {
+        if (stopped) {
+          untouched.push(...batch);
+          continue;
+        }
+        if (play.serial) send({ type: 'batch-start', play: play.name, batch: b + 1, of: batches.length, hosts: batch });
+        const halt = play.anyErrorsFatal ? { reason: null } : undefined;
+        await forEachLimited(batch, opts.forks, async (name) => {
+          if (!(await runHost(name, play.serial ? b + 1 : undefined, halt))) dead.add(name);
+        });
+        const failed = batch.filter((h) => dead.has(h));
+        // Ansible's rules: more than max_fail_percentage of the batch, any failure with
+        // any_errors_fatal, or (between batches) every host of one
+        if (exceedsFailPercentage(failed.length, batch.length, play.maxFailPercentage)) {
+          stopped = `play "${play.name}": ${failed.length} of ${batch.length} host(s) of batch ${b + 1} failed (${failed.join(', ')}), more than max_fail_percentage ${play.maxFailPercentage}`;
+        } else if (halt?.reason) {
+          stopped = `play "${play.name}": ${halt.reason}`;
+        } else if (batches.length > 1 && failed.length === batch.length) {
+          stopped = `play "${play.name}": every host of batch ${b + 1} failed (${failed.join(', ')})`;
+        }
+      }
       send({ type: 'play-end', play: play.name });
 
-      async function runHost(name: string): Promise<boolean> {
+      async function runHost(name: string, batch: number | undefined, halt: { reason: string | null } | undefined): Promise<boolean> {
         const invHost = inventory.hosts.get(name)!;
-        send({ type: 'host-start', host: name });
+        startedHosts.add(name);
+        send({ type: 'host-start', host: name, ...(batch !== undefined ? { batch } : {}) });
         let host: ConnectedHost;
         let facts: Facts;
         let gather: 'kernel' | 'full' | null = null;
@@ -106,12 +135,13 @@ export async function runPlaybook(
         } catch (err) {
           send({ type: 'host-unreachable', host: name, error: errorMessage(err) });
           send({ type: 'host-done', host: name });
+          if (halt && halt.reason === null) halt.reason = `${name} is unreachable (any_errors_fatal)`;
           return false;
         }
         let ok: boolean;
         try {
           const run = new HostRun(
-            { play, index, facts, gather, deferred, ready: locks.get(name) },
+            { play, index, facts, gather, deferred, ready: locks.get(name), halt },
             invHost,
             host,
             modules,
@@ -124,12 +154,14 @@ export async function runPlaybook(
         } catch (err) {
           // a lost connection or an engine fault: this host fails, the others go on
           send({ type: 'host-failed', host: name, error: errorMessage(err) });
+          if (halt && halt.reason === null) halt.reason = `${name} failed (any_errors_fatal)`;
           ok = false;
         }
         send({ type: 'host-done', host: name, roundTrips: host.roundTrips });
         return ok;
       }
     }
+    if (stopped) send({ type: 'run-stopped', reason: stopped, untouched: [...new Set(untouched)].filter((h) => !startedHosts.has(h)) });
   } finally {
     await Promise.all([...connections.values()].map((p) => p.then((c) => c.close()).catch(() => undefined)));
   }

@@ -69,6 +69,11 @@ export function pendingLine(p: PendingRecord | { effect: string; target: string;
   return `${p.effect}: ${p.summary} (${p.target})`;
 }
 
+/** `serial` as a person reads it: "in 3 batches: hv1 hv2 | hv3 hv4 | hv5 hv6". */
+export function batchesLine(batches: string[][]): string {
+  return `in ${batches.length} batch(es): ${batches.map((b) => b.join(' ')).join(' | ')}`;
+}
+
 export function recapLines(report: RunReport, s: Style): string[] {
   const names = Object.keys(report.recap);
   const width = Math.max(4, ...names.map((n) => n.length));
@@ -80,8 +85,12 @@ export function recapLines(report: RunReport, s: Style): string[] {
       `ok=${r.ok} ${(r.changed ? s.yellow : id)(`changed=${r.changed}`)} ` +
       `${(r.failed ? s.red : id)(`failed=${r.failed}`)} skipped=${r.skipped} ` +
       `${(r.unreachable ? s.red : id)(`unreachable=${r.unreachable ? 1 : 0}`)}`;
-    lines.push(`${color(name.padEnd(width))}  ${counts}`);
+    lines.push(`${color(name.padEnd(width))}  ${counts}${r.batch !== undefined ? s.dim(`  batch ${r.batch}`) : ''}`);
     for (const p of r.pending) lines.push(`${' '.repeat(width)}  ${s.yellow('pending')} ${pendingLine(p)}`);
+  }
+  if (report.stopped) {
+    lines.push(s.red(`STOPPED: ${report.stopped}`));
+    if (report.untouched.length) lines.push(s.red(`never touched: ${report.untouched.join(' ')}`));
   }
   const rt = Object.entries(report.roundTrips);
   if (rt.length)

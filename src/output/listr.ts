@@ -3,7 +3,7 @@
 
 import { Listr, type ListrTaskWrapper } from 'listr2';
 import type { HostRecap, RunEvent, RunReport } from '../events.js';
-import { changeLine, colorDiff, recapLines, taskWarnings, type Style } from './format.js';
+import { batchesLine, changeLine, colorDiff, recapLines, taskWarnings, type Style } from './format.js';
 import type { Renderer } from './plain.js';
 
 interface Row {
@@ -89,6 +89,9 @@ export function listrRenderer(hosts: string[], out: (s: string) => void, opts: {
         case 'warning':
           note('', s.yellow(`warning: ${e.message}`));
           break;
+        case 'play-start':
+          if (e.batches) note('', `PLAY [${e.play}] ${batchesLine(e.batches)}`);
+          break;
         case 'run-end':
           report = e.report;
           for (const [host, row] of rows) finish(host, row, e.report.recap[host]);
@@ -111,7 +114,7 @@ export function listrRenderer(hosts: string[], out: (s: string) => void, opts: {
 
   function finish(host: string, row: Row, recap: HostRecap | undefined) {
     if (!recap) {
-      setTitle(host, `${host}: not in any play`);
+      setTitle(host, `${host}: ${report?.untouched.includes(host) ? 'never touched (the run stopped)' : 'not in any play'}`);
       return row.resolve();
     }
     setTitle(host, `${host}: ${recap.unreachable ? 'unreachable' : countsText(row.counts)}`);

@@ -1,7 +1,7 @@
 // Plain lines, for logs and pipes: one line per event, diffs inline when asked.
 
 import type { RunEvent } from '../events.js';
-import { changeLine, colorDiff, recapLines, taskWarnings, type Style } from './format.js';
+import { batchesLine, changeLine, colorDiff, recapLines, taskWarnings, type Style } from './format.js';
 
 export interface Renderer {
   handle(e: RunEvent): void;
@@ -15,6 +15,10 @@ export function plainRenderer(out: (s: string) => void, opts: { diff: boolean; v
       switch (e.type) {
         case 'play-start':
           out(s.bold(`PLAY [${e.play}] on ${e.hosts.length} host(s)${e.check ? ' (check mode)' : ''}`));
+          if (e.batches) out(batchesLine(e.batches));
+          break;
+        case 'batch-start':
+          out(s.bold(`BATCH ${e.batch}/${e.of}: ${e.hosts.join(' ')}`));
           break;
         case 'task-start':
           if (opts.verbose) out(s.dim(`${e.host} | ${e.task}…`));

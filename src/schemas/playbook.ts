@@ -52,6 +52,14 @@ export const taskSchema = {
   },
 } as const;
 
+/** One batch of `serial`: a number of hosts, or a percentage of the play's hosts. */
+const batchSize = {
+  anyOf: [
+    { type: 'integer', minimum: 1 },
+    { type: 'string', pattern: '^(100|[1-9][0-9]?(\\.[0-9]+)?)%$' },
+  ],
+} as const;
+
 export const playSchema = {
   type: 'object',
   additionalProperties: false,
@@ -69,6 +77,17 @@ export const playSchema = {
     handlers: { type: ['array', 'null'], items: taskSchema },
     gather_facts: { type: 'boolean' },
     tags,
+    serial: {
+      anyOf: [batchSize, { type: 'array', minItems: 1, items: batchSize }],
+      'x-message': 'must be a number of hosts, a percentage such as "20%", or a list of them such as [1, 5, "50%"]',
+    },
+    max_fail_percentage: {
+      type: 'number',
+      minimum: 0,
+      maximum: 100,
+      'x-message': 'must be a percentage from 0 to 100',
+    },
+    any_errors_fatal: { type: 'boolean' },
   },
   'x-key-hints': { pre_tasks: 'tasks', post_tasks: 'tasks', gather_facts_: 'gather_facts', task: 'tasks', handler: 'handlers' },
 } as const;
