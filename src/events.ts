@@ -90,6 +90,8 @@ export type RunEvent =
       reason?: string;
       handler: boolean;
     }
+  /** A change made the host's pending items of these effects live (a reboot): they are no longer pending. */
+  | { type: 'pending-cleared'; host: string; effects: Pending['effect'][] }
   | { type: 'host-unreachable'; host: string; error: string }
   /** The host failed outside any task (its play vars, a lost connection): it takes no further part. */
   | { type: 'host-failed'; host: string; error: string }

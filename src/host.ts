@@ -78,18 +78,61 @@ printf '%s' "$b"
 `;
 }
 
+const BOOT_ID = '/proc/sys/kernel/random/boot_id';
+
 export class RemoteHost implements HostHandle {
+  /** Round trips of connections this host had before a reboot replaced them. */
+  private earlierRoundTrips = 0;
+
   constructor(
     readonly name: string,
-    readonly connection: Exec,
+    public connection: Exec,
     /** Set after connecting; the runner may replace it with a fuller gatherer's facts. */
     public facts: Facts,
-  ) {}
-
-  /** Round trips made so far on this host's connection (`hvtune play -v`). */
-  get roundTrips(): number {
-    return this.connection.roundTrips ?? 0;
+    /** How to reach the host again after a reboot, and how to reboot it; without it, no reboot. */
+    private readonly again?: { connect(): Promise<Exec>; rebootCommand: string[] },
+  ) {
+    if (!again) this.reboot = undefined;
   }
+
+  /** Round trips made so far on this host's connections (`hvtune play -v`). */
+  get roundTrips(): number {
+    return this.earlierRoundTrips + (this.connection.roundTrips ?? 0);
+  }
+
+  reboot?: HostHandle['reboot'] = async ({ timeoutMs }) => {
+    const again = this.again!;
+    const started = Date.now();
+    const bootId = async (exec: Exec) => {
+      const r = await exec.exec(joinArgv(['cat', BOOT_ID]));
+      if (r.code !== 0) throw new RemoteCommandError(this.name, `cat ${BOOT_ID}`, r.code, r.stderr, r.stdout);
+      return r.stdout.trim();
+    };
+    const before = await bootId(this.connection);
+    // The connection drops while the command runs or soon after: its exit status proves nothing,
+    // a new boot id does.
+    await this.connection.exec(joinArgv(again.rebootCommand), { timeoutMs: 30_000 }).catch(() => undefined);
+    this.earlierRoundTrips = this.roundTrips;
+    await this.connection.close?.().catch(() => undefined);
+    let lastError = 'the host did not answer';
+    while (Date.now() - started < timeoutMs) {
+      await new Promise((r) => setTimeout(r, 2_000));
+      let next: Exec | undefined;
+      try {
+        next = await again.connect();
+        const now = await bootId(next);
+        if (now !== before) {
+          this.connection = next;
+          return { bootId: now, seconds: Math.round((Date.now() - started) / 100) / 10 };
+        }
+        lastError = 'it still runs the same boot (the reboot has not started)';
+      } catch (err) {
+        lastError = (err as Error).message;
+      }
+      await next?.close?.().catch(() => undefined);
+    }
+    throw new HvtuneError(`${this.name}: not back from the reboot within ${Math.round(timeoutMs / 1000)} s: ${lastError}`);
+  };
 
   exec(argv: string[], opts?: ExecOptions): Promise<CommandResult> {
     return this.connection.exec(joinArgv(argv), opts);
@@ -173,7 +216,10 @@ export async function connectHost(target: SshTarget, opts: SshOptions, facts?: F
       }
       facts = parseFacts(result.stdout);
     }
-    return new RemoteHost(target.name, connection, facts);
+    return new RemoteHost(target.name, connection, facts, {
+      connect: () => SshConnection.connect(target, opts),
+      rebootCommand: target.rebootCommand ?? ['systemctl', 'reboot'],
+    });
   } catch (err) {
     await connection.close();
     throw err;

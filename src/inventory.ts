@@ -6,7 +6,7 @@
 // listed more than once), then extra vars (`-e`). Merging is shallow: a mapping set at a higher
 // level replaces the lower one whole, as Ansible does by default.
 //
-// The connection keys (address, port, user, identity_file, password, jump, become) are
+// The connection keys (address, port, user, identity_file, password, jump, become, reboot_command) are
 // connection settings wherever they are set (host, group vars, -e); they end up in
 // `host.connection`, not in `host.vars`.
 
@@ -38,6 +38,8 @@ export interface InventoryHost {
     password?: string;
     jump?: string;
     become: boolean;
+    /** argv that reboots the host (the reboot module); default systemctl reboot */
+    reboot_command?: string[];
   };
 }
 
@@ -227,6 +229,7 @@ function takeConnection(name: string, vars: Record<string, unknown>): InventoryH
   if (value.identity_file !== undefined) connection.identity_file = value.identity_file as string;
   if (value.password !== undefined) connection.password = value.password as string;
   if (value.jump !== undefined) connection.jump = value.jump as string;
+  if (value.reboot_command !== undefined) connection.reboot_command = value.reboot_command as string[];
   return connection;
 }
 

@@ -83,6 +83,11 @@ export interface PlanResult {
 export interface PlanContext {
   host: string;
   facts: Facts;
+  /**
+   * What the host has pending so far in this run (from the tasks before this one): a reboot module
+   * plans on it. Absent outside a play.
+   */
+  pending?: readonly Pending[];
 }
 
 /** What apply gets to change a host. Every method is one remote round trip at most. */
@@ -111,6 +116,12 @@ export interface HostHandle {
   removeFile(path: string, opts?: { backup?: boolean }): Promise<{ backup: string | null }>;
   /** Restore a backup made by writeFile/removeFile. */
   restoreFile(path: string, backup: string | null): Promise<void>;
+  /**
+   * Optional: reboot the host with its configured command (inventory `reboot_command`), wait until
+   * SSH answers with a new boot id, and go on over the new connection. Throws when the host is not
+   * back within `timeoutMs`. Only transports that can reconnect offer it.
+   */
+  reboot?(opts: { timeoutMs: number }): Promise<{ bootId: string; seconds: number }>;
 }
 
 export interface ApplyContext {
@@ -182,6 +193,12 @@ export interface Module<Args = any, Observed = any> {
   plan(args: Args, observed: Observed, ctx: PlanContext): PlanResult;
   /** Make the changes, read them back, throw ApplyVerifyError on a mismatch. */
   apply(changes: Change[], host: HostHandle, args: Args): Promise<void>;
+  /**
+   * Optional: applying this module's change makes the host's pending items of these effects live
+   * (a reboot: pending reboots and module reloads). The engine then clears them and reads the
+   * host's earlier tasks again: one still pending fails this task.
+   */
+  resolvesPending?: Pending['effect'][];
   /** Once-per-host work after a play (see Change.finalize). Throw to fail the host. */
   finalize?(id: string, items: { change: Change; data?: unknown }[], host: HostHandle): Promise<void>;
   /**

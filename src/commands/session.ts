@@ -169,6 +169,7 @@ export function sshTarget(inv: Inventory, host: InventoryHost, seen = new Set<st
     password: c.password,
     become: c.become,
     jump: jumpHost ? sshTarget(inv, jumpHost, seen) : undefined,
+    rebootCommand: c.reboot_command,
   };
 }
 

@@ -9,7 +9,7 @@ import type { ChangeRecord, PendingRecord, RunEvent, TaskStatus } from '../event
 import type { InventoryHost } from '../inventory.js';
 import type { Play, Task } from '../playbook.js';
 import { FACTS_SCRIPT, parseFacts, parseKernelVersion, type Facts } from '../facts.js';
-import { HvtuneError, InputError } from '../errors.js';
+import { HvtuneError, InputError, TaskError } from '../errors.js';
 import { hasTemplate, validateArgs } from '../playbook.js';
 import { evalCondition, renderLoop, renderValue, type TemplateWhere } from '../template.js';
 import { Finalizers, applyTask } from './apply.js';
@@ -46,6 +46,10 @@ export interface HostRunPlan {
    * others stop before their next task (changes made so far still get their finalizers).
    */
   halt?: { reason: string | null };
+  /** The host's pending items so far in the run (this run adds to it; plans see it). */
+  pending: Pending[];
+  /** The host's tasks run so far in the run (this run adds to it): what a reboot verifies. */
+  history: { module: Module; args: unknown; label: string }[];
 }
 
 interface TaskInstance {
@@ -267,7 +271,7 @@ export class HostRun {
 
   /** Read for many task instances in one round trip; facts not gathered yet travel with them. */
   private async prefetch(instances: TaskInstance[], into: Map<TaskInstance, TaskRead>): Promise<void> {
-    const ctx = { host: this.inv.name, facts: this.facts };
+    const ctx = { host: this.inv.name, facts: this.facts, pending: this.run.pending };
     const gather = this.gather && instances.length > 0 ? this.gather : null;
     const first = gather === 'full' ? [{ kind: 'script' as const, script: FACTS_SCRIPT }] : gather === 'kernel' ? KERNEL_FILES : [];
     const { reads, first: factsResults } = await readTasks(this.host, instances, ctx, first);
@@ -318,7 +322,7 @@ export class HostRun {
     const hostName = this.inv.name;
     const id = this.nextId();
     this.send({ type: 'task-start', host: hostName, id, task: inst.label, module: module.name });
-    const ctx = { host: hostName, facts: this.facts };
+    const ctx = { host: hostName, facts: this.facts, pending: this.run.pending };
     try {
       let read = reads.get(inst);
       if (!read || this.isStale(inst, read)) {
@@ -341,21 +345,26 @@ export class HostRun {
         facts: this.facts,
       });
 
+      const resolves = !this.opts.check && changes.length > 0 && module.resolvesPending ? module.resolvesPending : null;
       if (this.opts.check) this.files.note(changes);
       else if (changes.length > 0) {
         await applyTask(module, changes, inst.args, this.host, this.finalizers);
         this.files.note(changes);
         for (const c of changes) if (!c.diff && c.target.startsWith('/')) this.touched.paths.add(c.target);
         this.touched.modules.add(module.name);
+        if (resolves) await this.settlePending(resolves);
       }
-      // A change whose effect is a reboot leaves the reboot pending once made; reloads and restarts
-      // are done by apply itself, so they are pending only in check mode (what apply would do).
+      // A change whose effect is a reboot leaves the reboot pending once made (unless it is the
+      // reboot); reloads and restarts are done by apply itself, so they are pending only in check
+      // mode (what apply would do).
       const pendingAll: Pending[] = [
         ...pending,
         ...changes
-          .filter((c) => (this.opts.check ? RESTART_EFFECTS.has(c.effect) : c.effect === 'reboot'))
+          .filter((c) => (this.opts.check ? RESTART_EFFECTS.has(c.effect) : c.effect === 'reboot' && !resolves))
           .map((c) => ({ effect: c.effect as Pending['effect'], target: c.target, summary: c.summary })),
       ];
+      this.run.pending.push(...pendingAll);
+      this.run.history.push({ module, args: inst.args, label: inst.label });
       const records = changes.map((c) => this.record(inst, c));
       const pendingRecords: PendingRecord[] = pendingAll.map((p) => ({ ...p, host: hostName, task: inst.label, module: module.name }));
       const status: TaskStatus = changes.length ? 'changed' : 'ok';
@@ -377,6 +386,30 @@ export class HostRun {
       this.fail(inst.label, module.name, errorMessage(err), inst.handler, id);
       return { status: 'failed', changes: [] };
     }
+  }
+
+  /**
+   * A change made the host's pending items of `effects` live (a reboot): they are cleared, and every
+   * task the host ran so far is read and planned again; one still pending fails the task.
+   */
+  private async settlePending(effects: Pending['effect'][]): Promise<void> {
+    this.send({ type: 'pending-cleared', host: this.inv.name, effects });
+    const kept = this.run.pending.filter((p) => !effects.includes(p.effect));
+    this.run.pending.splice(0, this.run.pending.length, ...kept);
+    const ctx = { host: this.inv.name, facts: this.facts, pending: this.run.pending };
+    const earlier = this.run.history;
+    const { reads } = await readTasks(this.host, earlier, ctx);
+    const still: string[] = [];
+    earlier.forEach((t, i) => {
+      try {
+        const { result } = planTask(t, reads[i], null, ctx);
+        for (const p of result.pending ?? []) if (effects.includes(p.effect)) still.push(`${t.label}: ${p.summary}`);
+        for (const c of result.changes) if ((effects as string[]).includes(c.effect)) still.push(`${t.label}: ${c.summary}`);
+      } catch (err) {
+        still.push(`${t.label}: ${errorMessage(err)}`);
+      }
+    });
+    if (still.length) throw new TaskError(`${this.inv.name}: after it, still not live:\n  ${still.join('\n  ')}`);
   }
 
   private fail(task: string, module: string, message: string, handler: boolean, id = this.nextId()) {

@@ -56,6 +56,13 @@ export function foldReport(report: RunReport, e: RunEvent): RunReport {
       report.warnings.push(...e.warnings.map((w) => `${e.host}: ${e.task}: ${w}`));
       break;
     }
+    case 'pending-cleared': {
+      const cleared = (p: { effect: string }) => e.effects.includes(p.effect as never);
+      const recap = recapOf(report, e.host);
+      recap.pending = recap.pending.filter((p) => !cleared(p));
+      report.pending = report.pending.filter((p) => p.host !== e.host || !cleared(p));
+      break;
+    }
     case 'host-unreachable':
       recapOf(report, e.host).unreachable = true;
       report.failures.push({ host: e.host, task: null, message: e.error });

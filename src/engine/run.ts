@@ -12,7 +12,7 @@ import { selectHosts, selectLimit } from '../patterns.js';
 import { errorMessage } from './errors.js';
 import { batchesOf, exceedsFailPercentage } from './batches.js';
 import { factsNeed, tasksUsingRegistered } from './facts-need.js';
-import { HostRun, type HostRunOptions } from './host-run.js';
+import { HostRun, type HostRunOptions, type HostRunPlan } from './host-run.js';
 import { forEachLimited } from './limit.js';
 import { emptyReport, foldReport } from './report.js';
 import type { ConnectedHost, Connector } from './types.js';
@@ -54,6 +54,8 @@ export async function runPlaybook(
   const limited = opts.limit ? new Set(selectLimit(inventory, opts.limit)) : null;
   const connections = new Map<string, Promise<ConnectedHost>>();
   const locks = new Map<string, Promise<void>>();
+  const pendingOf = new Map<string, HostRunPlan['pending']>();
+  const historyOf = new Map<string, HostRunPlan['history']>();
   const known = new Map<string, KnownFacts>();
   const ids = new Map<string, number>();
   const nextId = (host: string) => () => {
@@ -141,7 +143,17 @@ export async function runPlaybook(
         let ok: boolean;
         try {
           const run = new HostRun(
-            { play, index, facts, gather, deferred, ready: locks.get(name), halt },
+            {
+              play,
+              index,
+              facts,
+              gather,
+              deferred,
+              ready: locks.get(name),
+              halt,
+              pending: pendingOf.get(name) ?? pendingOf.set(name, []).get(name)!,
+              history: historyOf.get(name) ?? historyOf.set(name, []).get(name)!,
+            },
             invHost,
             host,
             modules,

@@ -6,7 +6,7 @@ export const GROUP_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_-]*$';
 export const VARIABLE_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*$';
 
 /** Keys that say how to reach a host. Set on a host, or as variables of a group or `-e`. */
-export const CONNECTION_KEYS = ['address', 'port', 'user', 'identity_file', 'password', 'jump', 'become'] as const;
+export const CONNECTION_KEYS = ['address', 'port', 'user', 'identity_file', 'password', 'jump', 'become', 'reboot_command'] as const;
 export type ConnectionKey = (typeof CONNECTION_KEYS)[number];
 
 /** What Ansible users will type, and what hvtune calls it. */
@@ -43,6 +43,13 @@ export const connectionProperties = {
     'x-message': 'must be the name of a host of this inventory',
   },
   become: { type: 'boolean' },
+  reboot_command: {
+    type: 'array',
+    minItems: 1,
+    items: { type: 'string', minLength: 1 },
+    'x-message': 'must be a command as a list of words, such as [systemctl, reboot]',
+    description: 'How the reboot module reboots this host (default: systemctl reboot).',
+  },
 } as const;
 
 const variables = {

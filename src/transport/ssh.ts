@@ -31,6 +31,8 @@ export interface SshTarget {
   become?: boolean;
   /** Bastion, reached first; the target is reached through a forwarded channel. */
   jump?: SshTarget;
+  /** argv that reboots the host (HostHandle.reboot); default systemctl reboot */
+  rebootCommand?: string[];
 }
 
 export interface SshOptions {
