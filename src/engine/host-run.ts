@@ -348,6 +348,8 @@ export class HostRun {
       const resolves = !this.opts.check && changes.length > 0 && module.resolvesPending ? module.resolvesPending : null;
       if (this.opts.check) this.files.note(changes);
       else if (changes.length > 0) {
+        // boot configuration written by earlier tasks must be complete before a reboot (update-grub)
+        if (resolves && !(await this.runFinalizers())) throw new TaskError(`${hostName}: the finalizers before it failed; not run`);
         await applyTask(module, changes, inst.args, this.host, this.finalizers);
         this.files.note(changes);
         for (const c of changes) if (!c.diff && c.target.startsWith('/')) this.touched.paths.add(c.target);
