@@ -27,6 +27,11 @@ export interface RecordTask extends PlannedTask {
 
 export interface RecordHost {
   result: 'ok' | 'failed' | 'unreachable' | 'refused';
+  /**
+   * `play` records: every play that selects the host ran to its end on it (written as the run goes,
+   * so an interrupted run's record says which hosts `play --resume` may skip).
+   */
+  finished?: boolean;
   error?: string;
   facts?: Facts;
   tasks: RecordTask[];
@@ -42,6 +47,8 @@ export interface RunRecord {
   inputs: PlanInputs;
   /** the saved plan `apply` ran */
   plan?: string;
+  /** written while the run was still going: an interrupted run leaves this */
+  inProgress?: true;
   hosts: Record<string, RecordHost>;
 }
 
@@ -83,15 +90,25 @@ export function readRecord(path: string): RunRecord {
  * Builds the record of a `play` run from its events: each task as planned (`task-planned`), and
  * what became of it (`task-done` with the same id).
  */
-export function playRecorder(inputs: PlanInputs) {
+export function playRecorder(inputs: PlanInputs, opts: { playHosts: string[][] }) {
   const startedAt = new Date().toISOString();
+  const id = newRunId();
   const hosts: Record<string, RecordHost> = {};
   const byId = new Map<string, RecordTask>();
   const hostOf = (name: string) => (hosts[name] ??= { result: 'ok', tasks: [] });
+  /** the last play that selects each host: when it ends on the host, the host is finished */
+  const lastPlay = new Map<string, number>();
+  opts.playHosts.forEach((list, i) => list.forEach((h) => lastPlay.set(h, i)));
+  let play = -1;
 
   return {
+    id,
     onEvent(e: RunEvent) {
-      if (e.type === 'task-planned') {
+      if (e.type === 'play-start') play = e.index;
+      else if (e.type === 'host-done' && lastPlay.get(e.host) === play) {
+        const h = hostOf(e.host);
+        if (h.result === 'ok') h.finished = true;
+      } else if (e.type === 'task-planned') {
         const h = hostOf(e.host);
         h.facts = e.facts;
         const task: RecordTask = { ...e.planned, result: 'not-run' };
@@ -123,15 +140,17 @@ export function playRecorder(inputs: PlanInputs) {
         } else if (planned) planned.result = 'applied';
       }
     },
-    record(report: RunReport): RunRecord {
-      for (const f of report.failures) if (hosts[f.host] && !hosts[f.host].error) hosts[f.host].error = f.message;
+    /** The record so far; without the report, a run still going (or interrupted) — `inProgress`. */
+    record(report?: RunReport): RunRecord {
+      if (report) for (const f of report.failures) if (hosts[f.host] && !hosts[f.host].error) hosts[f.host].error = f.message;
       return {
         format: RECORD_FORMAT,
         version: 1,
-        id: newRunId(),
+        id,
         command: 'play',
         startedAt,
         finishedAt: new Date().toISOString(),
+        ...(report ? {} : { inProgress: true as const }),
         inputs,
         hosts,
       };

@@ -1,10 +1,14 @@
 // `hvtune play PLAYBOOK -i INVENTORY [--check] [--diff] …`: read, plan, and apply (or only show).
 
 import type { Command } from 'commander';
+import { HvtuneError } from '../errors.js';
 import { exitCode } from '../events.js';
 import { runPlaybook } from '../engine/run.js';
-import { planInputs } from '../planfile.js';
-import { defaultRecordsDir, playRecorder, writeRecord } from '../records.js';
+import type { Inventory } from '../inventory.js';
+import { selectHosts, selectLimit } from '../patterns.js';
+import { planInputs, type PlanInputs } from '../planfile.js';
+import type { Playbook } from '../playbook.js';
+import { defaultRecordsDir, playRecorder, readRecord, writeRecord } from '../records.js';
 import { plainRenderer, type Renderer } from '../output/plain.js';
 import { jsonRenderer } from '../output/json.js';
 import { loadInputs, playHosts, runOptions, sshConnector, withRunOptions, type RunFlags, type Session } from './session.js';
@@ -15,6 +19,7 @@ interface PlayFlags extends RunFlags {
   json?: boolean;
   verbose?: boolean;
   records?: string;
+  resume?: string;
 }
 
 export function registerPlay(program: Command, session: Session): void {
@@ -29,6 +34,7 @@ export function registerPlay(program: Command, session: Session): void {
     .option('--json', 'print one JSON report instead of progress')
     .option('-v, --verbose', 'more output (each task as it starts, round trips)')
     .option('--records <dir>', 'where the run record of an apply goes, for hvtune rollback (default: $HVTUNE_RECORDS or .hvtune/runs)')
+    .option('--resume <record>', 'go on with an interrupted run: skip the hosts its run record says finished')
     .action(async (playbookFile: string, o: PlayFlags) => session.setCode(await play(session, playbookFile, o)));
 }
 
@@ -37,19 +43,64 @@ async function play(session: Session, playbookFile: string, o: PlayFlags): Promi
   const { inventory, playbook, modules } = await loadInputs(playbookFile, o.inventory, o.extraVars, io.stderr);
   const check = !!o.check;
   const run = await runOptions(o);
-  // every apply leaves a run record: what changed, before and after (hvtune rollback RECORD)
-  const recorder = check ? null : playRecorder(planInputs(playbookFile, o.inventory, playbook));
+  const inputs = planInputs(playbookFile, o.inventory, playbook);
+  const skip = o.resume ? finishedIn(o.resume, inputs) : undefined;
+  if (skip?.size) io.stderr(style.yellow(`resuming ${o.resume}: skipping ${[...skip].join(', ')} (finished in that run)`));
+  // every apply leaves a run record: what changed, before and after (hvtune rollback RECORD),
+  // written as the run goes so an interrupted run leaves one (hvtune play --resume RECORD)
+  const recorder = check ? null : playRecorder(inputs, { playHosts: hostsByPlay(playbook, inventory, o.limit, skip) });
+  const recordsDir = o.records ?? defaultRecordsDir();
+  let lastWrite = 0;
+  const writeProgress = () => {
+    if (!recorder || Date.now() - lastWrite < 1_000) return;
+    lastWrite = Date.now();
+    writeRecord(recordsDir, recorder.record());
+  };
   const renderer: Renderer = o.json
     ? jsonRenderer(io.stdout)
     : io.tty && !o.verbose
       ? // listr2 loads only for a terminal
         (await import('../output/listr.js')).listrRenderer(playHosts(playbook, inventory, o.limit), io.stdout, { diff: !!o.diff, style })
       : plainRenderer(io.stdout, { diff: !!o.diff, verbose: !!o.verbose, style });
-  const report = await runPlaybook(playbook, inventory, modules, sshConnector(inventory, o), { check, ...run }, (e) => {
+  const report = await runPlaybook(playbook, inventory, modules, sshConnector(inventory, o), { check, ...run, skip }, (e) => {
     recorder?.onEvent(e);
     renderer.handle(e);
+    if (e.type === 'host-done' || e.type === 'play-end') writeProgress();
   });
   await renderer.done();
-  if (recorder) io.stderr(`run record: ${writeRecord(o.records ?? defaultRecordsDir(), recorder.record(report))}`);
+  if (recorder) io.stderr(`run record: ${writeRecord(recordsDir, recorder.record(report))}`);
   return exitCode(report);
+}
+
+/** The hosts each play selects, in order (the run record marks a host finished after its last). */
+function hostsByPlay(
+  playbook: Playbook,
+  inventory: Inventory,
+  limit: string | undefined,
+  skip: ReadonlySet<string> | undefined,
+): string[][] {
+  const limited = limit ? new Set(selectLimit(inventory, limit)) : null;
+  return playbook.plays.map((p) => selectHosts(inventory, p.hosts).filter((h) => (!limited || limited.has(h)) && !skip?.has(h)));
+}
+
+/** The hosts an earlier run of the same playbook and inventory finished; other inputs: refused. */
+function finishedIn(recordFile: string, inputs: PlanInputs): Set<string> {
+  const record = readRecord(recordFile);
+  if (record.command !== 'play')
+    throw new HvtuneError(`${recordFile}: a record of hvtune ${record.command}, not of a play: nothing to resume`);
+  for (const [what, then, now] of [
+    ['playbook', record.inputs.playbook, inputs.playbook],
+    ['inventory', record.inputs.inventory, inputs.inventory],
+  ] as const) {
+    if (then?.sha256 !== now?.sha256) {
+      throw new HvtuneError(
+        `${recordFile}: resume refused: the ${what} is not the one that run used (${now?.path ?? 'none'}); run the play without --resume`,
+      );
+    }
+  }
+  return new Set(
+    Object.entries(record.hosts)
+      .filter(([, h]) => h.finished && h.result === 'ok')
+      .map(([name]) => name),
+  );
 }

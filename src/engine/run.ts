@@ -29,6 +29,8 @@ export interface RunOptions extends HostRunOptions {
    * Started as soon as the host is connected; the lock lasts as long as the connection.
    */
   lock?: (host: ConnectedHost) => Promise<void>;
+  /** hosts left out of every play (`play --resume`: those an earlier run finished) */
+  skip?: ReadonlySet<string>;
 }
 
 /** Facts known of a host so far in the run. */
@@ -71,7 +73,7 @@ export async function runPlaybook(
 
   try {
     for (const [index, play] of playbook.plays.entries()) {
-      const selected = selectHosts(inventory, play.hosts).filter((h) => !limited || limited.has(h));
+      const selected = selectHosts(inventory, play.hosts).filter((h) => (!limited || limited.has(h)) && !opts.skip?.has(h));
       if (stopped) {
         untouched.push(...selected.filter((h) => !dead.has(h)));
         continue;
