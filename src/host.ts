@@ -7,13 +7,15 @@ import { FACTS_SCRIPT, parseFacts, type Facts } from './facts.js';
 import type { CommandResult, HostHandle, ReadRequest, ReadResult } from './module.js';
 import { joinArgv, raw, sh } from './quote.js';
 import { buildReadScript, newNonce, parseReadOutput } from './transport/batch.js';
-import { SshConnection, type ExecOptions, type SshOptions, type SshTarget } from './transport/ssh.js';
+import { SshConnection, type ExecOptions, type HoldResult, type SshOptions, type SshTarget } from './transport/ssh.js';
 
 /** Runs one command line on a host through its login shell. */
 export interface Exec {
   exec(command: string, opts?: ExecOptions): Promise<CommandResult>;
   /** Commands run so far, when the transport counts them. */
   readonly roundTrips?: number;
+  /** A command that runs on once ready, until close() (SshConnection.hold); not a round trip. */
+  hold?(command: string, ready: (stdout: string) => boolean, opts?: { shown?: string }): Promise<HoldResult>;
   close?(): Promise<void>;
 }
 
@@ -98,6 +100,12 @@ export class RemoteHost implements HostHandle {
   /** Through `sh -c`, so the script runs in a POSIX shell whatever the user's login shell is. */
   sh(script: string, opts?: ExecOptions): Promise<CommandResult> {
     return this.connection.exec(joinArgv(['sh', '-c', script]), opts);
+  }
+
+  /** A script that runs on once `ready(stdout)` holds, until the host is closed (host-lock.ts); `what` names it in errors. */
+  hold(what: string, script: string, ready: (stdout: string) => boolean): Promise<HoldResult> {
+    if (!this.connection.hold) return Promise.reject(new HvtuneError(`${this.name}: this connection cannot hold a command open`));
+    return this.connection.hold(joinArgv(['sh', '-c', script]), ready, { shown: what });
   }
 
   async run(argv: string[], opts?: ExecOptions): Promise<CommandResult> {
