@@ -85,11 +85,14 @@ export function readRecord(path: string): RunRecord {
  */
 export function playRecorder(inputs: PlanInputs) {
   const startedAt = new Date().toISOString();
+  // known from the start: the run's host locks name it
+  const id = newRunId();
   const hosts: Record<string, RecordHost> = {};
   const byId = new Map<string, RecordTask>();
   const hostOf = (name: string) => (hosts[name] ??= { result: 'ok', tasks: [] });
 
   return {
+    id,
     onEvent(e: RunEvent) {
       if (e.type === 'task-planned') {
         const h = hostOf(e.host);
@@ -128,7 +131,7 @@ export function playRecorder(inputs: PlanInputs) {
       return {
         format: RECORD_FORMAT,
         version: 1,
-        id: newRunId(),
+        id,
         command: 'play',
         startedAt,
         finishedAt: new Date().toISOString(),
