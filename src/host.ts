@@ -7,13 +7,15 @@ import { FACTS_SCRIPT, parseFacts, type Facts } from './facts.js';
 import type { CommandResult, HostHandle, ReadRequest, ReadResult } from './module.js';
 import { joinArgv, raw, sh } from './quote.js';
 import { buildReadScript, newNonce, parseReadOutput } from './transport/batch.js';
-import { SshConnection, type ExecOptions, type SshOptions, type SshTarget } from './transport/ssh.js';
+import { SshConnection, type ExecOptions, type HoldResult, type SshOptions, type SshTarget } from './transport/ssh.js';
 
 /** Runs one command line on a host through its login shell. */
 export interface Exec {
   exec(command: string, opts?: ExecOptions): Promise<CommandResult>;
   /** Commands run so far, when the transport counts them. */
   readonly roundTrips?: number;
+  /** A command that runs on once ready, until close() (SshConnection.hold); not a round trip. */
+  hold?(command: string, ready: (stdout: string) => boolean, opts?: { shown?: string }): Promise<HoldResult>;
   close?(): Promise<void>;
 }
 
@@ -123,10 +125,12 @@ export class RemoteHost implements HostHandle {
         const now = await bootId(next);
         if (now !== before) {
           this.connection = next;
+          await this.holdAgain();
           return { bootId: now, seconds: Math.round((Date.now() - started) / 100) / 10 };
         }
         lastError = 'it still runs the same boot (the reboot has not started)';
       } catch (err) {
+        if (next && this.connection === next) throw err; // back, but the lock is someone else's now
         lastError = (err as Error).message;
       }
       await next?.close?.().catch(() => undefined);
@@ -142,6 +146,25 @@ export class RemoteHost implements HostHandle {
   sh(script: string, opts?: ExecOptions): Promise<CommandResult> {
     return this.connection.exec(joinArgv(['sh', '-c', script]), opts);
   }
+
+  /** A script that runs on once `ready(stdout)` holds, until the host is closed (host-lock.ts); `what` names it in errors. */
+  hold(what: string, script: string, ready: (stdout: string) => boolean): Promise<HoldResult> {
+    if (!this.connection.hold) return Promise.reject(new HvtuneError(`${this.name}: this connection cannot hold a command open`));
+    this.holds.push({ what, script, ready });
+    return this.connection.hold(joinArgv(['sh', '-c', script]), ready, { shown: what });
+  }
+
+  /** After a reboot: take again what hold() kept open on the old connection. */
+  private async holdAgain(): Promise<void> {
+    for (const h of this.holds) {
+      const again = await this.connection.hold?.(joinArgv(['sh', '-c', h.script]), h.ready, { shown: h.what });
+      if (again && !again.held)
+        throw new HvtuneError(`${this.name}: back from the reboot, but could not ${h.what} again: ${again.result.stdout.trim()}`);
+    }
+  }
+
+  /** What hold() keeps open (the host lock): a reboot ends it, reconnecting takes it again. */
+  private readonly holds: { what: string; script: string; ready: (stdout: string) => boolean }[] = [];
 
   async run(argv: string[], opts?: ExecOptions): Promise<CommandResult> {
     const result = await this.exec(argv, opts);

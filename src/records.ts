@@ -92,6 +92,7 @@ export function readRecord(path: string): RunRecord {
  */
 export function playRecorder(inputs: PlanInputs, opts: { playHosts: string[][] }) {
   const startedAt = new Date().toISOString();
+  // known from the start: the run's host locks name it
   const id = newRunId();
   const hosts: Record<string, RecordHost> = {};
   const byId = new Map<string, RecordTask>();

@@ -4,7 +4,8 @@
 import type { Command } from 'commander';
 import { applySavedPlan } from '../engine/saved-plan.js';
 import { readPlan } from '../planfile.js';
-import { defaultRecordsDir, writeRecord } from '../records.js';
+import { defaultRecordsDir, newRunId, writeRecord } from '../records.js';
+import { hostLock } from '../host-lock.js';
 import { applyLines } from '../output/state.js';
 import { hostConnector, loadInventory, loadModules, withConnection, withForks, type ConnectionFlags, type Session } from './session.js';
 
@@ -33,12 +34,15 @@ export function registerApply(program: Command, session: Session): void {
 async function apply(session: Session, planFile: string, o: ApplyFlags): Promise<number> {
   const plan = readPlan(planFile);
   const inventory = loadInventory(o.inventory ?? plan.inputs.inventory.path);
+  const runId = newRunId();
   const { record, ...result } = await applySavedPlan(plan, {
     planFile,
     inventory,
     modules: await loadModules(),
     connect: hostConnector(inventory, o),
     forks: o.forks,
+    runId,
+    lock: hostLock(runId),
   });
   const recordPath = writeRecord(o.records ?? defaultRecordsDir(), record);
   if (o.json) {

@@ -9,6 +9,7 @@ import { selectHosts, selectLimit } from '../patterns.js';
 import { planInputs, type PlanInputs } from '../planfile.js';
 import type { Playbook } from '../playbook.js';
 import { defaultRecordsDir, playRecorder, readRecord, writeRecord } from '../records.js';
+import { hostLock } from '../host-lock.js';
 import { plainRenderer, type Renderer } from '../output/plain.js';
 import { jsonRenderer } from '../output/json.js';
 import { loadInputs, playHosts, runOptions, sshConnector, withRunOptions, type RunFlags, type Session } from './session.js';
@@ -62,7 +63,9 @@ async function play(session: Session, playbookFile: string, o: PlayFlags): Promi
       ? // listr2 loads only for a terminal
         (await import('../output/listr.js')).listrRenderer(playHosts(playbook, inventory, o.limit), io.stdout, { diff: !!o.diff, style })
       : plainRenderer(io.stdout, { diff: !!o.diff, verbose: !!o.verbose, style });
-  const report = await runPlaybook(playbook, inventory, modules, sshConnector(inventory, o), { check, ...run, skip }, (e) => {
+  // a run that changes hosts holds each one's lock, named after its record (src/host-lock.ts)
+  const lock = recorder ? hostLock(recorder.id) : undefined;
+  const report = await runPlaybook(playbook, inventory, modules, sshConnector(inventory, o), { check, ...run, skip, lock }, (e) => {
     recorder?.onEvent(e);
     renderer.handle(e);
     if (e.type === 'host-done' || e.type === 'play-end') writeProgress();

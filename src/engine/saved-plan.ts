@@ -54,6 +54,8 @@ export async function applySavedPlan(
     forks: number;
     /** take the host's lock: settles once held, rejects naming the holder (see RunOptions.lock) */
     lock?: (host: ConnectedHandle) => Promise<void>;
+    /** the id of the run record, when the caller needs it first (the locks name it) */
+    runId?: string;
   },
 ): Promise<ApplyResult> {
   const startedAt = new Date().toISOString();
@@ -115,7 +117,7 @@ export async function applySavedPlan(
   const record: RunRecord = {
     format: 'hvtune-run',
     version: 1,
-    id: newRunId(),
+    id: opts.runId ?? newRunId(),
     command: 'apply',
     startedAt,
     finishedAt: new Date().toISOString(),

@@ -50,6 +50,9 @@ export interface ExecOptions {
   timeoutMs?: number;
 }
 
+/** What hold() gives: the command runs on (it said it was ready), or it ended first, with its result. */
+export type HoldResult = { held: true; stdout: string } | { held: false; result: CommandResult };
+
 export const DEFAULT_SSH_OPTIONS: SshOptions = {
   knownHostsFile: '~/.ssh/known_hosts',
   acceptNewHostKeys: false,
@@ -58,6 +61,8 @@ export const DEFAULT_SSH_OPTIONS: SshOptions = {
 
 /** Channels open at once on one connection; more wait their turn (sshd MaxSessions is 10). */
 const MAX_CHANNELS = 8;
+/** How long close() waits for held commands to end once their stdin is closed. */
+const RELEASE_WAIT_MS = 3000;
 
 export function expandHome(path: string): string {
   return path === '~' || path.startsWith('~/') ? homedir() + path.slice(1) : path;
@@ -153,6 +158,8 @@ export class SshConnection {
   /** Settles when the connection is gone, whoever ended it. */
   private readonly ended: Promise<void>;
   private gone = false;
+  /** Channels of hold(), each with the promise of its end. */
+  private readonly held = new Map<ClientChannel, Promise<void>>();
 
   private constructor(
     readonly target: SshTarget,
@@ -378,7 +385,83 @@ export class SshConnection {
     });
   }
 
+  /**
+   * Start a command that runs on after it has said it is ready (a host lock's holder, see
+   * host-lock.ts): resolves once `ready(stdout)` holds, the command keeping its stdin open until
+   * close() ends it; or with its result if it ends first. It is not a round trip of the run: not
+   * counted, and outside the channel limit, so it travels beside the first batch of reads.
+   */
+  hold(command: string, ready: (stdout: string) => boolean, opts: { shown?: string; timeoutMs?: number } = {}): Promise<HoldResult> {
+    const line = remoteCommandLine(this.target, command);
+    const shown = opts.shown ?? command;
+    const timeoutMs = opts.timeoutMs ?? 30_000;
+    return new Promise((resolve, reject) => {
+      const started = (err: Error | undefined, channel: ClientChannel) => {
+        if (err) {
+          reject(new HvtuneError(`${this.target.name}: cannot start command: ${err.message}`, shown, { cause: err }));
+          return;
+        }
+        this.held.set(channel, new Promise((end) => channel.once('close', end)));
+        channel.once('close', () => this.held.delete(channel));
+        const out: Buffer[] = [];
+        const errOut: Buffer[] = [];
+        let code: number | null = null;
+        let signal: string | null = null;
+        let exited = false;
+        let settled = false;
+        const timer = setTimeout(() => {
+          settled = true;
+          channel.close();
+          reject(new HvtuneError(`${this.target.name}: no answer after ${seconds(timeoutMs)}: ${shown}`));
+        }, timeoutMs);
+        channel.on('data', (d: Buffer) => {
+          if (settled) return; // once ready, whatever follows is not ours to keep
+          out.push(d);
+          const stdout = Buffer.concat(out).toString('utf8');
+          if (ready(stdout)) {
+            settled = true;
+            clearTimeout(timer);
+            resolve({ held: true, stdout });
+          }
+        });
+        channel.stderr.on('data', (d: Buffer) => {
+          if (!settled) errOut.push(d);
+        });
+        channel.on('exit', (exitCode: number | null, exitSignal?: string) => {
+          exited = true;
+          code = exitCode ?? null;
+          signal = exitSignal ?? null;
+        });
+        channel.on('close', () => {
+          clearTimeout(timer);
+          if (settled) return;
+          settled = true;
+          if (!exited && this.gone) reject(new HvtuneError(`${this.target.name}: connection lost while running: ${shown}`));
+          else
+            resolve({
+              held: false,
+              result: { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8'), code, signal },
+            });
+        });
+        // stdin stays open: its end (close(), or the connection's) is what ends the command
+      };
+      try {
+        this.client.exec(line, started);
+      } catch (err) {
+        reject(new HvtuneError(`${this.target.name}: connection lost: ${(err as Error).message}`, shown, { cause: err }));
+      }
+    });
+  }
+
   async close(): Promise<void> {
+    // Held commands first, by the end of their stdin, and waited for: a host lock is free once
+    // close() returns, not some time after sshd has torn the session down.
+    if (!this.gone && this.held.size > 0) {
+      for (const channel of this.held.keys()) channel.end();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(this.held.values()), new Promise((done) => (timer = setTimeout(done, RELEASE_WAIT_MS)))]);
+      clearTimeout(timer);
+    }
     this.client.end();
     await this.ended;
     await this.bastion?.release();
