@@ -80,9 +80,9 @@ describe('inventory problems', () => {
   test('three problems, each at its line and column', () => {
     const file = fixture('bad-three.yml');
     expect(problemsOf(() => loadInventory(file))).toEqual([
-      `${file}:8:11 all.children.kvm_hosts.hosts.hv1: unknown key "adress", did you mean "address"? (expected one of: address, port, user, identity_file, password, jump, become, vars)`,
+      `${file}:8:11 all.children.kvm_hosts.hosts.hv1: unknown key "adress", did you mean "address"? (expected one of: address, port, user, identity_file, password, jump, become, reboot_command, vars)`,
       `${file}:11:11 all.children.kvm_hosts.hosts.hv2.port: must be an integer, got "twenty-two"`,
-      `${file}:13:11 all.children.kvm_hosts.hosts.hv3: unknown key "nic": other variables go under vars: (expected one of: address, port, user, identity_file, password, jump, become, vars)`,
+      `${file}:13:11 all.children.kvm_hosts.hosts.hv3: unknown key "nic": other variables go under vars: (expected one of: address, port, user, identity_file, password, jump, become, reboot_command, vars)`,
     ]);
   });
 
