@@ -1,86 +1,16 @@
 // The tier-1 lab harness itself: hosts that a real ssh client reaches with the lab's key and
 // known_hosts, isolated from each other and from the machine, and a teardown that leaves nothing.
 
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Client } from 'ssh2';
 import { describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
 import { allocateSubnets, LABS_DIR, netnsName, reserveLabId, SUBNETS_DIR, WORK_ROOT } from '../../src/demo/lab/names.js';
-import { createLab, type Lab, type LabHost } from '../../src/demo/lab/tier1.js';
+import { createLab, type LabHost } from '../../src/demo/lab/tier1.js';
 import { useLab } from './lab.js';
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCommand(cmd: string, args: string[]): Promise<Result> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** The OpenSSH client, strict about host keys, reading only the lab's known_hosts. */
-function ssh(lab: Lab, host: LabHost, command: string, knownHosts = lab.knownHostsPath): Promise<Result> {
-  return runCommand('ssh', [
-    '-F',
-    '/dev/null',
-    '-i',
-    lab.keyPath,
-    '-o',
-    `UserKnownHostsFile=${knownHosts}`,
-    '-o',
-    'GlobalKnownHostsFile=/dev/null',
-    '-o',
-    'StrictHostKeyChecking=yes',
-    '-o',
-    'BatchMode=yes',
-    '-o',
-    'ConnectTimeout=5',
-    '-p',
-    String(host.port),
-    `root@${host.address}`,
-    command,
-  ]);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Every mount, in every mount namespace on the machine, that mentions `path`. */
-function mountsMentioning(path: string): string[] {
-  const seen = new Set<string>();
-  const found: string[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const ns = readlinkSync(`/proc/${pid}/ns/mnt`);
-      if (seen.has(ns)) continue;
-      seen.add(ns);
-      found.push(
-        ...readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
-          .split('\n')
-          .filter((l) => l.includes(path)),
-      );
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return found;
-}
-
-const netnsList = async (): Promise<string> => (await runCommand('ip', ['netns', 'list'])).stdout;
+import { alive, mountsMentioning, netnsList, runCommand, ssh } from './lab-checks.js';
 
 const getLab = useLab({ hosts: 3 });
 const host = (name: string): LabHost => getLab().hosts.find((h) => h.name === name)!;

@@ -148,14 +148,28 @@ mount -t tmpfs -o mode=755 tmpfs "$M/run"
 mkdir -m 755 "$M/run/sshd"
 mount -t tmpfs -o mode=1777 tmpfs "$M/tmp"
 hostname "$NAME"
+shift 5
+# The lab's shadows (source, target pairs), in the order they were made: before sshd answers, so no
+# client ever reaches a machine-global file that a shadow should hide.
+while [ $# -ge 2 ]; do
+  mount --bind "$1" "$M$2"
+  shift 2
+done
 exec chroot "$M" /usr/sbin/sshd -D -e -f "$CONFIG"
 `;
 
+/** A per-host file or directory bind-mounted over `target` (a path inside the host). */
+export interface Bind {
+  source: string;
+  target: string;
+}
+
 /**
- * Start the host's init. setpriv's parent-death signal and unshare --kill-child make the host die
- * with this process even on SIGKILL; what is left (netns, dirs) is lab-clean's.
+ * Start the host's init, with `binds` in place before sshd starts. setpriv's parent-death signal and
+ * unshare --kill-child make the host die with this process even on SIGKILL; what is left (netns,
+ * dirs) is lab-clean's.
  */
-export async function startInit(host: HostState): Promise<void> {
+export async function startInit(host: HostState, binds: Bind[] = []): Promise<void> {
   const { upper, work, merged, log } = hostPaths(host);
   const logFd = openSync(log, 'a');
   const argv = [
@@ -181,6 +195,7 @@ export async function startInit(host: HostState): Promise<void> {
     work,
     host.name,
     SSHD_CONFIG_PATH,
+    ...binds.flatMap((b) => [b.source, b.target]),
   ];
   const child = spawn('setpriv', argv, { stdio: ['ignore', logFd, logFd], env: HOST_ENV });
   closeSync(logFd);

@@ -1,9 +1,16 @@
 // The tier-1 lab (LAB.md) that `hvtune demo` builds and the lab tests use: light hosts made of
 // namespaces, an overlay of / and a real sshd, created concurrently, torn down by PID even when
 // the run fails or is interrupted.
+//
+// Hosts share the machine's kernel: a real reboot, poweroff or halt never runs in one. A host may
+// opt in to a stand-in for reboot instead (reboot-stand-in.ts): its command ends the host's init,
+// and the harness starts the host again on the same upper dir and netns with a new boot id. Only an
+// init that ended because the stand-in was asked for is restarted; stopHost and destroy end hosts
+// for good, also one in the middle of a restart.
 
 import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -19,10 +26,19 @@ import {
   running,
   startInit,
   waitForSsh,
+  type Bind,
   type RunResult,
 } from './host.js';
 import { renderInventory, renderKnownHosts } from './client-files.js';
 import { allocateSubnets, netnsName, reserveLabId, WORK_ROOT } from './names.js';
+import {
+  BOOT_ID_PATH,
+  DEFAULT_REBOOT_DELAY_MS,
+  REBOOT_STAND_IN_PATH,
+  REBOOT_STAND_IN_SCRIPT,
+  clearRebootRequest,
+  rebootRequested,
+} from './reboot-stand-in.js';
 import {
   ipBatchSync,
   killHost,
@@ -41,7 +57,7 @@ export interface LabHost {
   address: string; // host-side IP, reachable from the root namespace
   port: number; // 22
   netns: string; // namespace name
-  pid: number; // PID (root pid namespace) of the process whose death ends the host
+  pid: number; // PID (root pid namespace) of the process whose death ends the host; a stand-in reboot changes it
   upper: string; // the overlay upper dir (files written here appear in the host's /)
   hostKeyPublic: string; // "ssh-ed25519 AAAA…"
 }
@@ -53,6 +69,14 @@ export interface HostTiming {
   /** From spawning the init until sshd answers with its banner. */
   sshReady: number;
   total: number;
+}
+
+/** Milliseconds of one stand-in reboot. */
+export interface RebootTiming {
+  /** From the old init's end until the new sshd answers (the delay included). */
+  down: number;
+  /** From spawning the new init until sshd answers. */
+  sshReady: number;
 }
 
 export interface SpawnedProcess {
@@ -69,6 +93,27 @@ export interface Lab {
   inventoryPath: string;
   /** Creation time of each host, by name. */
   timings: Record<string, HostTiming>;
+  /** Each stand-in reboot of a host, by name, in order. */
+  reboots: Record<string, RebootTiming[]>;
+  /**
+   * argv of the reboot stand-in, to run as root inside a host that has it (hvtune's reboot command
+   * in tests). Not a reboot: the host's init ends, its sessions are cut, and the lab starts the
+   * host again after the delay with a new /proc/sys/kernel/random/boot_id.
+   */
+  readonly rebootStandInCommand: string[];
+  /**
+   * Give a running host the reboot stand-in: its command, a shadowed boot id of its own from now
+   * on, and a restart whenever its init ends because that command asked for it. `delayMs` (default
+   * 1000) is the time between the old init's end and the new one's start. Calling it again changes
+   * the delay.
+   */
+  enableRebootStandIn(host: LabHost | string, opts?: { delayMs?: number }): Promise<void>;
+  /**
+   * After the stand-in command has run (its session cut): resolves once the host is up again (sshd
+   * answers, shadows set again). At once when no stand-in reboot is asked for or under way. Rejects
+   * when the restart failed, the host was stopped, or `timeoutMs` (default 30000) passed.
+   */
+  waitForReboot(host: LabHost | string, opts?: { timeoutMs?: number }): Promise<LabHost>;
   /** Run argv inside the host's namespaces, root = host /. Never throws on non-zero exit. */
   exec(host: LabHost | string, argv: string[], opts?: { stdin?: string }): Promise<RunResult>;
   /** Start a long-running process inside the host as a direct child; stop() kills it by PID and waits. */
@@ -87,9 +132,12 @@ export interface Lab {
   shadowTree(host: LabHost | string, path: string, files: Record<string, string>): Promise<void>;
   /** Add hosts later; `groups` names inventory groups they join besides `lab`. */
   addHosts(count: number, opts?: { names?: string[]; groups?: string[] }): Promise<LabHost[]>;
-  /** Kill one host's init and remove its netns and dirs; its address then fails fast (unreachable route). */
+  /**
+   * Kill one host's init and remove its netns and dirs; its address then fails fast (unreachable route).
+   * A stand-in reboot under way is cancelled.
+   */
   stopHost(host: LabHost | string): Promise<void>;
-  /** Kill everything by PID, delete namespaces, remove the dir. Idempotent. */
+  /** Kill everything by PID (stand-in reboots under way are cancelled), delete namespaces, remove the dir. Idempotent. */
   destroy(): Promise<void>;
 }
 
@@ -106,6 +154,23 @@ export interface LabOptions {
   shadows?: Record<string, string>;
   /** Inventory groups; group `lab` always holds every host unless defined here. */
   groups?: Record<string, string[]>;
+  /** Give every host (also those added later) the reboot stand-in (see Lab.enableRebootStandIn). */
+  rebootStandIn?: boolean | { delayMs?: number };
+}
+
+/** A host's reboot stand-in: its settings and the restart under way, if any. */
+interface StandIn {
+  delayMs: number;
+  /** From taking a request until the host answers again or the restart is given up; never rejects. */
+  restart: Promise<void> | null;
+  /** The part of the restart that starts the new init: stopHost and destroy wait for it, then kill by PID. */
+  spawn: Promise<void> | null;
+  /** Set by stopHost and destroy before they kill: no restart from then on. */
+  ended: boolean;
+  /** Cancels the delay before a restart. */
+  abort: AbortController;
+  /** Why the last restart failed; waitForReboot reports it. */
+  failure: Error | null;
 }
 
 const HOST_NAME = /^[a-z][a-z0-9-]{0,15}$/;
@@ -114,12 +179,16 @@ const STOP_GRACE_MS = 10_000;
 class Tier1Lab implements Lab {
   readonly hosts: LabHost[] = [];
   readonly timings: Record<string, HostTiming> = {};
+  readonly reboots: Record<string, RebootTiming[]> = {};
+  readonly rebootStandInCommand = [REBOOT_STAND_IN_PATH];
   readonly keyPath: string;
   readonly knownHostsPath: string;
   readonly inventoryPath: string;
   private clientPublicKey = '';
   private readonly groups: Map<string, string[]>;
-  private readonly shadows = new Map<string, Map<string, string>>();
+  /** Each host's shadows, in the order they were made: a restarted host gets them again. */
+  private readonly binds = new Map<string, (Bind & { tree: boolean })[]>();
+  private readonly standIns = new Map<string, StandIn>();
   private spawnCount = 0;
   private treeCount = 0;
 
@@ -175,8 +244,10 @@ class Tier1Lab implements Lab {
     this.hosts.push(...added);
     for (const group of opts.groups ?? []) this.groups.set(group, [...(this.groups.get(group) ?? []), ...names]);
     this.writeClientFiles();
+    const standIn = this.options.rebootStandIn;
     for (const host of added) {
       for (const [path, value] of Object.entries(this.options.shadows ?? {})) await this.shadow(host, path, value);
+      if (standIn) await this.enableRebootStandIn(host, standIn === true ? {} : standIn);
     }
     return added;
   }
@@ -215,12 +286,22 @@ class Tier1Lab implements Lab {
     writeFileSync(this.inventoryPath, renderInventory({ hosts: this.hosts, groups: this.groups, identityFile: this.keyPath }));
   }
 
-  /** The running host named by `host`; throws for unknown, stopped or destroyed hosts. */
-  private live(host: LabHost | string): HostState {
+  /** The host named by `host`, running or not; throws for unknown, stopped or destroyed hosts. */
+  private existing(host: LabHost | string): HostState {
     const name = typeof host === 'string' ? host : host.name;
     const s = this.state.hosts.find((h) => h.name === name);
     if (!s) throw new Error(`lab ${this.id} has no host named ${name}`);
-    if (this.state.destroyed || s.stopped || !running(s.wrapper)) throw new Error(`lab host ${name} is not running`);
+    if (this.state.destroyed || s.stopped) throw new Error(`lab host ${name} is not running`);
+    return s;
+  }
+
+  /** The running host named by `host`; throws for unknown, stopped, destroyed or restarting hosts. */
+  private live(host: LabHost | string): HostState {
+    const s = this.existing(host);
+    if (this.standIns.get(s.name)?.restart) {
+      throw new Error(`lab host ${s.name} is restarting (reboot stand-in): await lab.waitForReboot first`);
+    }
+    if (!running(s.wrapper)) throw new Error(`lab host ${s.name} is not running`);
     return s;
   }
 
@@ -267,9 +348,7 @@ class Tier1Lab implements Lab {
       throw new Error(`lab: only files under /proc or /sys can be shadowed, got ${JSON.stringify(path)}`);
     }
     const content = value.endsWith('\n') ? value : value + '\n';
-    const shadows = this.shadows.get(s.name) ?? new Map<string, string>();
-    this.shadows.set(s.name, shadows);
-    let file = shadows.get(path);
+    let file = this.shadowFile(s.name, path);
     if (file === undefined) {
       if ((await this.exec(s.name, ['test', '-f', path])).code !== 0) {
         throw new Error(`lab: cannot shadow ${path} on ${s.name}: no such file there (keys absent in a netns cannot be shadowed)`);
@@ -277,9 +356,7 @@ class Tier1Lab implements Lab {
       file = join(s.dir, 'shadows', path.slice(1).replace(/\//g, '%'));
       mkdirSync(dirname(file), { recursive: true });
       writeFileSync(file, content);
-      // Only the host's mount namespace sees this mount; its root there is still the machine's /.
-      await mustRun('nsenter', ['-t', String(s.pid), '-m', '--', 'mount', '-n', '--bind', file, hostPaths(s).merged + path]);
-      shadows.set(path, file);
+      await this.bind(s, { source: file, target: path, tree: false });
     } else {
       writeFileSync(file, content); // same inode: the bind mount shows it at once
     }
@@ -301,7 +378,7 @@ class Tier1Lab implements Lab {
       mkdirSync(dirname(join(dir, rel)), { recursive: true });
       writeFileSync(join(dir, rel), content);
     }
-    await mustRun('nsenter', ['-t', String(s.pid), '-m', '--', 'mount', '-n', '--bind', dir, hostPaths(s).merged + path]);
+    await this.bind(s, { source: dir, target: path, tree: true });
     const seen = (await this.exec(s.name, ['find', path, '-type', 'f'])).stdout.split('\n').filter(Boolean).sort();
     const want = Object.keys(files)
       .map((rel) => `${path}/${rel}`)
@@ -310,8 +387,116 @@ class Tier1Lab implements Lab {
       throw new Error(`lab: shadow of ${path} on ${s.name} shows ${seen.join(' ')}, not ${want.join(' ')}`);
   }
 
-  async stopHost(host: LabHost | string): Promise<void> {
+  /** The file that shadows `path` on a host, if there is one. */
+  private shadowFile(name: string, path: string): string | undefined {
+    return this.binds.get(name)?.find((b) => b.target === path && !b.tree)?.source;
+  }
+
+  private async bind(s: HostState, b: Bind & { tree: boolean }): Promise<void> {
+    // Only the host's mount namespace sees this mount; its root there is still the machine's /.
+    await mustRun('nsenter', ['-t', String(s.pid), '-m', '--', 'mount', '-n', '--bind', b.source, hostPaths(s).merged + b.target]);
+    this.binds.set(s.name, [...(this.binds.get(s.name) ?? []), b]);
+  }
+
+  async enableRebootStandIn(host: LabHost | string, opts: { delayMs?: number } = {}): Promise<void> {
+    const delayMs = opts.delayMs ?? DEFAULT_REBOOT_DELAY_MS;
+    const known = this.standIns.get(this.existing(host).name);
+    if (known) {
+      known.delayMs = delayMs; // a restart already waiting keeps the delay it began with
+      return;
+    }
     const s = this.live(host);
+    await this.writeFile(s.name, REBOOT_STAND_IN_PATH, REBOOT_STAND_IN_SCRIPT, 0o755);
+    await this.shadow(s.name, BOOT_ID_PATH, randomUUID());
+    const standIn: StandIn = { delayMs, restart: null, spawn: null, ended: false, abort: new AbortController(), failure: null };
+    this.standIns.set(s.name, standIn);
+    this.reboots[s.name] = [];
+    this.watch(s, standIn);
+  }
+
+  /** When the current init ends because the stand-in was asked for, restart the host. */
+  private watch(s: HostState, standIn: StandIn): void {
+    const mountNs = mountNamespaceOf(s.pid);
+    void s.exited.then(() => {
+      if (standIn.ended || s.stopped || this.state.destroyed) return;
+      if (!rebootRequested(hostPaths(s).upper)) return; // ended some other way: the host stays down
+      const endedAt = performance.now();
+      // Besides the init's namespaces, only our nsenters (exec, spawn) can still hold its mounts.
+      const holders = mountNs === null ? [] : childrenIn(mountNs);
+      standIn.failure = null;
+      const restart: Promise<void> = this.restart(s, standIn, endedAt, mountNs, holders)
+        .catch((e: unknown) => {
+          // A host asked to reboot again while coming up is not a failure: the newer restart counts.
+          if (!standIn.ended && standIn.restart === restart) standIn.failure = e as Error;
+        })
+        .finally(() => {
+          if (standIn.restart !== restart) return;
+          standIn.restart = null;
+          standIn.spawn = null;
+        });
+      standIn.restart = restart;
+    });
+  }
+
+  private async restart(s: HostState, standIn: StandIn, endedAt: number, mountNs: string | null, holders: number[]): Promise<void> {
+    try {
+      await sleep(standIn.delayMs, undefined, { signal: standIn.abort.signal });
+    } catch {
+      return; // stopHost or destroy
+    }
+    // Two overlays of one upper dir at once are undefined behaviour: the old one must be gone.
+    if (mountNs !== null) await namespaceLeft(holders, mountNs);
+    if (standIn.ended) return;
+    clearRebootRequest(hostPaths(s).upper);
+    const bootIdFile = this.shadowFile(s.name, BOOT_ID_PATH);
+    if (bootIdFile === undefined) throw new Error(`lab: ${s.name} has no shadowed boot id`);
+    writeFileSync(bootIdFile, `${randomUUID()}\n`);
+    const spawned = performance.now();
+    // startInit sets s.wrapper before its first await: from here stopHost and destroy kill by PID.
+    standIn.spawn = startInit(s, this.binds.get(s.name) ?? []);
+    await standIn.spawn;
+    const host = this.hosts.find((h) => h.name === s.name);
+    if (host) host.pid = s.pid;
+    writeMarker(this.state);
+    this.watch(s, standIn);
+    if (standIn.ended) return;
+    await waitForSsh(s);
+    const up = performance.now();
+    this.reboots[s.name].push({ down: up - endedAt, sshReady: up - spawned });
+  }
+
+  async waitForReboot(host: LabHost | string, opts: { timeoutMs?: number } = {}): Promise<LabHost> {
+    const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+    for (;;) {
+      const s = this.existing(host);
+      const standIn = this.standIns.get(s.name);
+      if (!standIn) throw new Error(`lab host ${s.name} does not have the reboot stand-in`);
+      if (standIn.restart) {
+        await standIn.restart;
+        continue; // done, failed, stopped meanwhile, or asked for again
+      }
+      if (standIn.failure) throw new Error(`lab: stand-in reboot of ${s.name} failed: ${standIn.failure.message}`);
+      // Requested, but the init's end is not seen yet.
+      const pending = rebootRequested(hostPaths(s).upper);
+      if (!pending && running(s.wrapper)) return this.hosts.find((h) => h.name === s.name)!;
+      if (!pending) throw new Error(`lab host ${s.name} is down: its init ended without a stand-in request`);
+      if (Date.now() > deadline) throw new Error(`lab host ${s.name}: stand-in reboot asked for, not done in time`);
+      await sleep(10);
+    }
+  }
+
+  /** Stop a host's stand-in for good; resolves once no restart can start processes any more. */
+  private async endStandIn(name: string): Promise<void> {
+    const standIn = this.standIns.get(name);
+    if (!standIn) return;
+    standIn.ended = true;
+    standIn.abort.abort();
+    await standIn.spawn?.catch(() => undefined);
+  }
+
+  async stopHost(host: LabHost | string): Promise<void> {
+    const s = this.existing(host);
+    await this.endStandIn(s.name);
     await endHosts([s]);
     ipBatchSync(networkRemoval(s));
     // Without a route the address would go out of the machine's uplink and time out slowly.
@@ -323,6 +508,7 @@ class Tier1Lab implements Lab {
 
   async destroy(): Promise<void> {
     if (this.state.destroyed) return;
+    await Promise.all([...this.standIns.keys()].map((name) => this.endStandIn(name)));
     await endHosts(this.state.hosts);
     // Processes started with spawn() died with their host's pid namespace; let nsenter reap them.
     await Promise.race([Promise.all([...this.state.spawned].map(exitOf)), sleep(2_000)]);
@@ -340,6 +526,39 @@ async function endHosts(hosts: HostState[]): Promise<void> {
   if ((await Promise.race([all, sleep(2_000).then(() => 'timeout' as const)])) === 'timeout') {
     for (const host of hosts) killHost(host, { wrapperToo: true });
     await all;
+  }
+}
+
+function mountNamespaceOf(pid: number): string | null {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/mnt`);
+  } catch {
+    return null;
+  }
+}
+
+/** This process's children in mount namespace `ns` ("mnt:[inode]"). */
+function childrenIn(ns: string): number[] {
+  const children = readdirSync('/proc/self/task').flatMap((task) => {
+    try {
+      return readFileSync(`/proc/self/task/${task}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
+    } catch {
+      return []; // the thread ended meanwhile
+    }
+  });
+  return children.filter((pid) => mountNamespaceOf(pid) === ns);
+}
+
+/**
+ * Wait until none of `pids` is in mount namespace `ns` any more. Their host's pid namespace has
+ * ended, so they exit at once; a namespace's inode number can be reused later, so only these
+ * processes are watched, not every process on the machine.
+ */
+async function namespaceLeft(pids: number[], ns: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (pids.some((pid) => mountNamespaceOf(pid) === ns)) {
+    if (Date.now() > deadline) throw new Error(`lab: processes ${pids.join(' ')} still hold the host's old mounts`);
+    await sleep(20);
   }
 }
 
