@@ -71,6 +71,15 @@ describe('reboot with the stand-in', () => {
   });
 });
 
+/** A play that reboots whatever is pending (more reboot arguments in `extra`). */
+const onRequest = (extra: string) => `
+- name: reboot on request
+  hosts: lab
+  tasks:
+    - name: reboot
+      reboot: { when_pending: false${extra ? `, ${extra}` : ''} }
+`;
+
 describe('evacuation that fails never reboots', () => {
   let libvirt: LabLibvirt | undefined;
   beforeAll(async () => {
@@ -86,17 +95,7 @@ describe('evacuation that fails never reboots', () => {
   test('a domain that ignores shutdown: the task fails, the host is not rebooted, the domain still runs', async () => {
     const before = await bootId();
     // a TCG domain without an OS never answers the ACPI shutdown request
-    const r = await play(
-      lab(),
-      `
-- name: reboot on request
-  hosts: lab
-  tasks:
-    - name: reboot
-      reboot: { when_pending: false, evacuate: shutdown, shutdown_timeout: 3 }
-`,
-      { inventory },
-    );
+    const r = await play(lab(), onRequest('evacuate: shutdown, shutdown_timeout: 3'), { inventory });
     expect(r.code).toBe(1);
     expect(r.report.failures[0].message).toMatch(/busy1 did not shut down within 3 s; not rebooting/);
     expect(await bootId()).toBe(before);
@@ -104,17 +103,7 @@ describe('evacuation that fails never reboots', () => {
   });
 
   test('check mode names the domains it would shut down', async () => {
-    const r = await play(
-      lab(),
-      `
-- name: reboot on request
-  hosts: lab
-  tasks:
-    - name: reboot
-      reboot: { when_pending: false }
-`,
-      { check: true, inventory },
-    );
+    const r = await play(lab(), onRequest(''), { check: true, inventory });
     expect(changesOn(r.report, 'hv1')[0].summary).toBe(
       'reboot hv1: asked for (when_pending: false); shut down busy1 first and start them again after',
     );

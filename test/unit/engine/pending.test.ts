@@ -6,12 +6,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LocalShell, RemoteHost } from '../../../src/host.js';
-import { parseInventory } from '../../../src/inventory.js';
 import type { Change, Module } from '../../../src/module.js';
-import { parsePlaybook } from '../../../src/playbook.js';
-import { runPlaybook, type ConnectedHost } from '../../../src/engine/run.js';
-import type { Facts } from '../../../src/facts.js';
+import { runLocal } from './local-run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hvtune-pending-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -39,25 +35,10 @@ const modules = new Map<string, Module>([
 ]);
 
 async function run(check: boolean) {
-  const book = parsePlaybook(
-    `- name: p\n  hosts: all\n  gather_facts: false\n  tasks:\n` +
-      `    - { name: reload, reload_marker: { path: ${dir}/reload } }\n` +
-      `    - { name: reboot, reboot_marker: { path: ${dir}/reboot } }\n`,
-    'p.yml',
+  return runLocal(
     modules,
-  );
-  const inventory = parseInventory('all:\n  hosts:\n    local: {}\n', 'inv.yml');
-  const connect = async (): Promise<ConnectedHost> => {
-    const host = new RemoteHost('local', new LocalShell(), { hostname: 'local', kernel: { release: 'x', version: [6, 1, 0] } });
-    return Object.assign(host, { setFacts: (f: Facts) => void (host.facts = f) }) as unknown as ConnectedHost;
-  };
-  return runPlaybook(
-    book,
-    inventory,
-    modules,
-    connect,
-    { check, diff: false, tags: [], skipTags: [], extraVars: {}, forks: 1 },
-    () => undefined,
+    [`{ name: reload, reload_marker: { path: ${dir}/reload } }`, `{ name: reboot, reboot_marker: { path: ${dir}/reboot } }`],
+    { check },
   );
 }
 

@@ -7,12 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { LocalShell, RemoteHost } from '../../../src/host.js';
-import { parseInventory } from '../../../src/inventory.js';
 import type { Module } from '../../../src/module.js';
-import { parsePlaybook } from '../../../src/playbook.js';
-import { runPlaybook, type ConnectedHost } from '../../../src/engine/run.js';
-import type { Facts } from '../../../src/facts.js';
+import { runLocal } from './local-run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hvtune-resolves-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -60,19 +56,11 @@ const modules = new Map<string, Module>([
 ]);
 
 async function run(check: boolean, bootWrites: string) {
-  const book = parsePlaybook(
-    `- name: p\n  hosts: all\n  gather_facts: false\n  tasks:\n` +
-      `    - { name: setting, boot_setting: { path: ${STATE} } }\n` +
-      `    - { name: reboot, fake_reboot: { path: ${STATE}, content: ${bootWrites} } }\n`,
-    'p.yml',
+  return runLocal(
     modules,
+    [`{ name: setting, boot_setting: { path: ${STATE} } }`, `{ name: reboot, fake_reboot: { path: ${STATE}, content: ${bootWrites} } }`],
+    { check },
   );
-  const inventory = parseInventory('all:\n  hosts:\n    local: {}\n', 'inv.yml');
-  const connect = async (): Promise<ConnectedHost> => {
-    const host = new RemoteHost('local', new LocalShell(), { hostname: 'local', kernel: { release: 'x', version: [6, 1, 0] } });
-    return Object.assign(host, { setFacts: (f: Facts) => void (host.facts = f) }) as unknown as ConnectedHost;
-  };
-  return runPlaybook(book, inventory, modules, connect, { check, tags: [], skipTags: [], extraVars: {}, forks: 1 }, () => undefined);
 }
 
 describe('a change that resolves pending items', () => {
