@@ -155,8 +155,20 @@ async function shutDown(host: HostHandle, args: RebootArgs, domains: string[]): 
   }
 }
 
+/** After a boot libvirtd may still be starting: wait until it answers (2 minutes at most). */
+async function libvirtAnswers(host: HostHandle, uri: string): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const r = await host.exec(['virsh', '-q', '-c', uri, 'list', '--name']);
+    if (r.code === 0) return;
+    if (Date.now() > deadline) throw new TaskError(`${host.name}: libvirt did not answer after the reboot: ${r.stderr.trim()}`);
+    await sleep(1_000);
+  }
+}
+
 async function startAgain(host: HostHandle, args: RebootArgs, domains: string[]): Promise<void> {
   const uri = uriOf(args);
+  await libvirtAnswers(host, uri);
   const failed: string[] = [];
   for (const d of domains) {
     // autostart may have started it already

@@ -77,8 +77,25 @@ export function warmLibvirtCaches(): Promise<void> {
   return warming;
 }
 
-/** Start virtlogd and libvirtd inside `host`; resolves when virsh answers. */
+/**
+ * Start virtlogd and libvirtd inside `host`; resolves when virsh answers. On a host with the reboot
+ * stand-in they start again after each stand-in reboot, as systemd would start them at boot.
+ */
 export async function startLibvirt(lab: Lab, host: LabHost | string): Promise<LabLibvirt> {
+  let current = await startLibvirtOnce(lab, host);
+  let stopped = false;
+  lab.onStandInBoot(host, async () => {
+    if (!stopped) current = await startLibvirtOnce(lab, host);
+  });
+  return {
+    stop: async () => {
+      stopped = true;
+      await current.stop();
+    },
+  };
+}
+
+async function startLibvirtOnce(lab: Lab, host: LabHost | string): Promise<LabLibvirt> {
   await warmLibvirtCaches();
   const started: SpawnedProcess[] = [];
   const stopAll = async () => {

@@ -109,6 +109,11 @@ export interface Lab {
    */
   enableRebootStandIn(host: LabHost | string, opts?: { delayMs?: number }): Promise<void>;
   /**
+   * Work a real boot would do (start a daemon): run after each stand-in reboot of `host`, once ssh
+   * answers, before waitForReboot resolves. A failing hook fails the reboot.
+   */
+  onStandInBoot(host: LabHost | string, hook: () => Promise<void>): void;
+  /**
    * After the stand-in command has run (its session cut): resolves once the host is up again (sshd
    * answers, shadows set again). At once when no stand-in reboot is asked for or under way. Rejects
    * when the restart failed, the host was stopped, or `timeoutMs` (default 30000) passed.
@@ -171,6 +176,8 @@ interface StandIn {
   abort: AbortController;
   /** Why the last restart failed; waitForReboot reports it. */
   failure: Error | null;
+  /** The host is up again and its boot hooks run: they may use it. */
+  booting: boolean;
 }
 
 const HOST_NAME = /^[a-z][a-z0-9-]{0,15}$/;
@@ -189,6 +196,7 @@ class Tier1Lab implements Lab {
   /** Each host's shadows, in the order they were made: a restarted host gets them again. */
   private readonly binds = new Map<string, (Bind & { tree: boolean })[]>();
   private readonly standIns = new Map<string, StandIn>();
+  private readonly bootHooks = new Map<string, (() => Promise<void>)[]>();
   private spawnCount = 0;
   private treeCount = 0;
 
@@ -298,7 +306,8 @@ class Tier1Lab implements Lab {
   /** The running host named by `host`; throws for unknown, stopped, destroyed or restarting hosts. */
   private live(host: LabHost | string): HostState {
     const s = this.existing(host);
-    if (this.standIns.get(s.name)?.restart) {
+    const standIn = this.standIns.get(s.name);
+    if (standIn?.restart && !standIn.booting) {
       throw new Error(`lab host ${s.name} is restarting (reboot stand-in): await lab.waitForReboot first`);
     }
     if (!running(s.wrapper)) throw new Error(`lab host ${s.name} is not running`);
@@ -408,7 +417,7 @@ class Tier1Lab implements Lab {
     const s = this.live(host);
     await this.writeFile(s.name, REBOOT_STAND_IN_PATH, REBOOT_STAND_IN_SCRIPT, 0o755);
     await this.shadow(s.name, BOOT_ID_PATH, randomUUID());
-    const standIn: StandIn = { delayMs, restart: null, spawn: null, ended: false, abort: new AbortController(), failure: null };
+    const standIn: StandIn = { delayMs, restart: null, spawn: null, ended: false, abort: new AbortController(), failure: null, booting: false };
     this.standIns.set(s.name, standIn);
     this.reboots[s.name] = [];
     this.watch(s, standIn);
@@ -463,6 +472,20 @@ class Tier1Lab implements Lab {
     await waitForSsh(s);
     const up = performance.now();
     this.reboots[s.name].push({ down: up - endedAt, sshReady: up - spawned });
+    standIn.booting = true;
+    try {
+      for (const hook of this.bootHooks.get(s.name) ?? []) {
+        if (standIn.ended) return;
+        await hook();
+      }
+    } finally {
+      standIn.booting = false;
+    }
+  }
+
+  onStandInBoot(host: LabHost | string, hook: () => Promise<void>): void {
+    const name = this.existing(host).name;
+    this.bootHooks.set(name, [...(this.bootHooks.get(name) ?? []), hook]);
   }
 
   async waitForReboot(host: LabHost | string, opts: { timeoutMs?: number } = {}): Promise<LabHost> {

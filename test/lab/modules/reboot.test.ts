@@ -3,7 +3,9 @@
 // host's sshd and every process end, the host comes back on the same disk with a new boot id.
 // Nothing at that "boot" makes a module option live, so these tests prove the path around the
 // reboot — check mode says why, the reboot, the reconnection, the verification that catches what
-// is still pending, evacuation that refuses to reboot — and the full-VM tier proves a real reboot
+// is still pending, evacuation that refuses to reboot, domains forced off and started again after
+// the "boot" (the libvirt harness starts libvirtd at each stand-in boot, as systemd would) — and
+// the full-VM tier proves a real reboot
 // making a kernel argument and a module option live (test/vm/reboot.test.ts).
 
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -99,6 +101,17 @@ describe('evacuation that fails never reboots', () => {
     expect(r.code).toBe(1);
     expect(r.report.failures[0].message).toMatch(/busy1 did not shut down within 3 s; not rebooting/);
     expect(await bootId()).toBe(before);
+    expect((await lab().exec('hv1', ['virsh', '-c', LIBVIRT_URI, 'domstate', 'busy1'])).stdout.trim()).toBe('running');
+  });
+
+  test('allow_destroy forces it off; the host reboots, libvirtd starts at boot, the domain runs again', async () => {
+    const before = await bootId();
+    const r = await play(lab(), onRequest('evacuate: shutdown, shutdown_timeout: 2, allow_destroy: true, boot_timeout: 60'), { inventory });
+    expect(r.report.failures).toEqual([]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(changesOn(r.report, 'hv1').map((c) => c.target)).toEqual(['reboot:hv1']);
+    await lab().waitForReboot('hv1');
+    expect(await bootId()).not.toBe(before);
     expect((await lab().exec('hv1', ['virsh', '-c', LIBVIRT_URI, 'domstate', 'busy1'])).stdout.trim()).toBe('running');
   });
 
