@@ -417,7 +417,15 @@ class Tier1Lab implements Lab {
     const s = this.live(host);
     await this.writeFile(s.name, REBOOT_STAND_IN_PATH, REBOOT_STAND_IN_SCRIPT, 0o755);
     await this.shadow(s.name, BOOT_ID_PATH, randomUUID());
-    const standIn: StandIn = { delayMs, restart: null, spawn: null, ended: false, abort: new AbortController(), failure: null, booting: false };
+    const standIn: StandIn = {
+      delayMs,
+      restart: null,
+      spawn: null,
+      ended: false,
+      abort: new AbortController(),
+      failure: null,
+      booting: false,
+    };
     this.standIns.set(s.name, standIn);
     this.reboots[s.name] = [];
     this.watch(s, standIn);
