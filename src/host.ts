@@ -2,6 +2,7 @@
 // an SshConnection in a run, a local shell in unit tests. Every method is one round trip.
 
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { HvtuneError, RemoteCommandError } from './errors.js';
 import { FACTS_SCRIPT, parseFacts, type Facts } from './facts.js';
 import type { CommandResult, HostHandle, ReadRequest, ReadResult } from './module.js';
@@ -46,7 +47,14 @@ export const BACKUP_SUFFIX = '.hvtune-backup';
 /** A path is followed through a symlink so the link stays a link (like sed --follow-symlinks). */
 const RESOLVE = raw(`if [ -L "$p" ]; then p=$(readlink -f -- "$p"); fi`);
 
-function writeScript(path: string, opts: { mode?: number; owner?: string; group?: string; backup: boolean }): string {
+/**
+ * The atomic write: content on stdin into a temp file beside the target, installed by rename only
+ * when every byte arrived (its length and sha256 checked on the host: a channel closed mid-transfer
+ * leaves cat's EOF looking like the end), else the target is left as it was and the temp removed.
+ */
+function writeScript(path: string, content: string, opts: { mode?: number; owner?: string; group?: string; backup: boolean }): string {
+  const bytes = Buffer.byteLength(content);
+  const sum = createHash('sha256').update(content).digest('hex');
   const mode = opts.mode === undefined ? raw('') : raw(sh`chmod ${opts.mode.toString(8)} "$t"`);
   const owner = opts.owner === undefined ? raw('') : raw(sh`chown ${opts.owner} "$t"`);
   const group = opts.group === undefined ? raw('') : raw(sh`chgrp ${opts.group} "$t"`);
@@ -58,7 +66,20 @@ d=$(dirname -- "$p")
 mkdir -p -- "$d"
 t="$d/.$(basename -- "$p").hvtune-tmp.$$"
 trap 'rm -f -- "$t"' EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 (umask 077 && cat >"$t")
+got=$(wc -c <"$t")
+if [ "$got" -ne ${String(bytes)} ]; then
+  echo "$p: incomplete transfer, $got of ${String(bytes)} bytes arrived: left unchanged" >&2
+  exit 75
+fi
+if ! command -v sha256sum >/dev/null 2>&1; then echo "sha256sum is missing (coreutils): $p left unchanged" >&2; exit 75; fi
+if [ "$(sha256sum <"$t" | cut -d' ' -f1)" != ${sum} ]; then
+  echo "$p: the bytes that arrived are not the ones sent: left unchanged" >&2
+  exit 75
+fi
 if [ -e "$p" ]; then
   chmod "$(stat -c %a -- "$p")" "$t"
   chown "$(stat -c %u:%g -- "$p")" "$t" 2>/dev/null || true
@@ -197,7 +218,7 @@ export class RemoteHost implements HostHandle {
     content: string,
     opts: { mode?: number; owner?: string; group?: string; backup?: boolean } = {},
   ): Promise<{ backup: string | null }> {
-    const script = writeScript(path, { ...opts, backup: opts.backup ?? true });
+    const script = writeScript(path, content, { ...opts, backup: opts.backup ?? true });
     const result = await this.runScript(`write ${path}`, script, { stdin: content });
     return { backup: result.stdout === '' ? null : result.stdout };
   }

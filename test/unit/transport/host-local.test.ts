@@ -1,6 +1,18 @@
 // RemoteHost's scripts run by this machine's /bin/sh (dash on Debian) through LocalShell: the same
 // scripts an SshConnection sends, without a network. The lab tests repeat the key cases over ssh.
-import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -106,5 +118,50 @@ describe('RemoteHost over a local shell', () => {
   it('sh() runs a POSIX script and passes stdin', async () => {
     const result = await host.sh('read line; printf "%s|" "$line"; printf "%s" "$0"', { stdin: 'hello\n' });
     expect(result.stdout).toBe('hello|sh');
+  });
+});
+
+describe('a write whose bytes do not all arrive', () => {
+  /** The channel closing early: the remote side reads only the first part of stdin, then EOF. */
+  const cutShell = (keep: number) => {
+    const shell = new LocalShell();
+    return {
+      roundTrips: 0,
+      exec: (command: string, opts: { stdin?: string | Buffer } = {}) =>
+        shell.exec(command, { ...opts, stdin: opts.stdin === undefined ? undefined : Buffer.from(opts.stdin).subarray(0, keep) }),
+    };
+  };
+  /** The channel mangling bytes: same length, other content. */
+  const flipShell = () => {
+    const shell = new LocalShell();
+    return {
+      roundTrips: 0,
+      exec: (command: string, opts: { stdin?: string | Buffer } = {}) =>
+        shell.exec(command, { ...opts, stdin: opts.stdin === undefined ? undefined : Buffer.from(opts.stdin).toString().toUpperCase() }),
+    };
+  };
+  const leftovers = (path: string) =>
+    existsSync(join(path, '..')) ? readdirSync(join(path, '..')).filter((f) => f.includes('hvtune-tmp')) : [];
+
+  it('installs nothing from a transfer cut short: the old file stays whole, no temp file is left', async () => {
+    const path = join(dir, 'cut/fstab');
+    mkdirSync(join(dir, 'cut'), { recursive: true });
+    writeFileSync(path, 'UUID=1 / ext4 defaults 0 1\n');
+    const cut = new RemoteHost('local', cutShell(10), facts);
+    const content = 'UUID=1 / ext4 defaults 0 1\nhugetlbfs /mnt/hp hugetlbfs pagesize=2M 0 0\n';
+    await expect(cut.writeFile(path, content)).rejects.toThrow(/incomplete transfer, 10 of 71 bytes arrived: left unchanged/);
+    expect(readFileSync(path, 'utf8')).toBe('UUID=1 / ext4 defaults 0 1\n');
+    expect(existsSync(path + '.hvtune-backup')).toBe(false);
+    expect(leftovers(path)).toEqual([]);
+  });
+
+  it('installs nothing whose bytes changed on the way', async () => {
+    const path = join(dir, 'cut/grub');
+    writeFileSync(path, 'GRUB_CMDLINE_LINUX=""\n');
+    await expect(new RemoteHost('local', flipShell(), facts).writeFile(path, 'GRUB_CMDLINE_LINUX="quiet"\n')).rejects.toThrow(
+      /are not the ones sent: left unchanged/,
+    );
+    expect(readFileSync(path, 'utf8')).toBe('GRUB_CMDLINE_LINUX=""\n');
+    expect(leftovers(path)).toEqual([]);
   });
 });
