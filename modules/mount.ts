@@ -209,7 +209,10 @@ export const mount = {
   },
 
   async apply(changes: Change[], host: HostHandle, args: MountArgs): Promise<void> {
-    for (const c of changes) {
+    // The live mount first: a mount that fails must not leave its fstab line behind (with no
+    // nofail, the next boot would wait for it and stop in emergency mode, without sshd).
+    const isFstab = (c: Change) => (c.data as MountOp).op === 'fstab';
+    for (const c of [...changes.filter((c) => !isFstab(c)), ...changes.filter(isFstab)]) {
       const op = c.data as MountOp;
       if (op.op === 'fstab') {
         await host.writeFile(FSTAB, op.content, { backup: true });
