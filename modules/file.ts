@@ -71,7 +71,7 @@ export const file = {
       backup: {
         type: 'boolean',
         default: true,
-        description: 'Keep the previous version as <path>.hvtune-backup when the content changes or the file is removed',
+        description: 'Keep the previous version under /var/lib/hvtune/backups when the content changes or the file is removed',
       },
     },
   },

@@ -55,7 +55,7 @@ export const lineinfile = {
           'BOF or a JavaScript regular expression: when nothing matches regexp, insert before the last line matching it (at the end if none does)',
       },
       create: { type: 'boolean', default: false, description: 'Create the file when it does not exist (otherwise that is an error)' },
-      backup: { type: 'boolean', default: true, description: 'Keep the previous version as <path>.hvtune-backup' },
+      backup: { type: 'boolean', default: true, description: 'Keep the previous version under /var/lib/hvtune/backups' },
     },
   },
 

@@ -42,7 +42,33 @@ export class LocalShell implements Exec {
   }
 }
 
-export const BACKUP_SUFFIX = '.hvtune-backup';
+/**
+ * Where replaced and removed files are kept: `<root><path>@<UTC time>.<pid>`, the last
+ * BACKUPS_KEPT per file. Outside the directories they came from, because tools read whole
+ * directories by glob (Debian's `source /etc/network/interfaces.d/*` would read a backup beside
+ * its file); 0700, because they hold what the files held.
+ */
+export const BACKUP_ROOT = '/var/lib/hvtune/backups';
+const BACKUPS_KEPT = 10;
+
+/** Make a backup of "$p" into "$b" by `how` (cp -p or mv) and keep the last few (sets b). */
+function backupSteps(root: string, how: 'cp -p' | 'mv -f'): string {
+  return sh`r=${root}
+b="$r$p@$(date -u +%Y%m%dT%H%M%SZ).$$"
+(umask 077 && mkdir -p -- "$r" && mkdir -p -- "$(dirname -- "$b")")
+${raw(how)} -- "$p" "$b"
+ls -1d -- "$r$p"@* 2>/dev/null | sort | head -n -${String(BACKUPS_KEPT)} | while IFS= read -r old; do rm -f -- "$old"; done`;
+}
+
+/** The backup path a write or remove printed after its marker (a login shell may print before it). */
+function backupFrom(stdout: string): string | null {
+  const line = stdout
+    .split('\n')
+    .filter((l) => l.startsWith('::hvtune:: backup '))
+    .pop();
+  const path = line?.slice('::hvtune:: backup '.length) ?? '';
+  return path === '' ? null : path;
+}
 
 /** A path is followed through a symlink so the link stays a link (like sed --follow-symlinks). */
 const RESOLVE = raw(`if [ -L "$p" ]; then p=$(readlink -f -- "$p"); fi`);
@@ -52,7 +78,11 @@ const RESOLVE = raw(`if [ -L "$p" ]; then p=$(readlink -f -- "$p"); fi`);
  * when every byte arrived (its length and sha256 checked on the host: a channel closed mid-transfer
  * leaves cat's EOF looking like the end), else the target is left as it was and the temp removed.
  */
-function writeScript(path: string, content: string, opts: { mode?: number; owner?: string; group?: string; backup: boolean }): string {
+function writeScript(
+  path: string,
+  content: string,
+  opts: { mode?: number; owner?: string; group?: string; backup: boolean; backupRoot: string },
+): string {
   const bytes = Buffer.byteLength(content);
   const sum = createHash('sha256').update(content).digest('hex');
   const mode = opts.mode === undefined ? raw('') : raw(sh`chmod ${opts.mode.toString(8)} "$t"`);
@@ -92,12 +122,11 @@ ${group}
 sync "$t" 2>/dev/null || true
 b=
 if [ ${opts.backup ? '1' : '0'} = 1 ] && [ -e "$p" ]; then
-  b="$p"${BACKUP_SUFFIX}
-  cp -p -- "$p" "$b"
+${raw(backupSteps(opts.backupRoot, 'cp -p'))}
 fi
 mv -f -- "$t" "$p"
 sync "$d" 2>/dev/null || true
-printf '%s' "$b"
+printf '\n::hvtune:: backup %s\n' "$b"
 `;
 }
 
@@ -114,6 +143,8 @@ export class RemoteHost implements HostHandle {
     public facts: Facts,
     /** How to reach the host again after a reboot, and how to reboot it; without it, no reboot. */
     private readonly again?: { connect(): Promise<Exec>; rebootCommand: string[] },
+    /** Where backups go (BACKUP_ROOT; tests on this machine's own shell give a scratch dir). */
+    private readonly backupRoot = BACKUP_ROOT,
   ) {
     if (!again) this.reboot = undefined;
   }
@@ -218,19 +249,24 @@ export class RemoteHost implements HostHandle {
     content: string,
     opts: { mode?: number; owner?: string; group?: string; backup?: boolean } = {},
   ): Promise<{ backup: string | null }> {
-    const script = writeScript(path, content, { ...opts, backup: opts.backup ?? true });
+    const script = writeScript(path, content, { ...opts, backup: opts.backup ?? true, backupRoot: this.backupRoot });
     const result = await this.runScript(`write ${path}`, script, { stdin: content });
-    return { backup: result.stdout === '' ? null : result.stdout };
+    return { backup: backupFrom(result.stdout) };
   }
 
   async removeFile(path: string, opts: { backup?: boolean } = {}): Promise<{ backup: string | null }> {
     const keep = opts.backup ?? true;
-    const script = sh`p=${path}
+    const script = sh`set -e
+p=${path}
+b=
 if [ -e "$p" ] || [ -L "$p" ]; then
-  if [ ${keep ? '1' : '0'} = 1 ]; then mv -f -- "$p" "$p"${BACKUP_SUFFIX} && printf '%s' "$p"${BACKUP_SUFFIX}; else rm -f -- "$p"; fi
-fi`;
+  if [ ${keep ? '1' : '0'} = 1 ]; then
+${raw(backupSteps(this.backupRoot, 'mv -f'))}
+  else rm -f -- "$p"; fi
+fi
+printf '\n::hvtune:: backup %s\n' "$b"`;
     const result = await this.runScript(`remove ${path}`, script);
-    return { backup: result.stdout === '' ? null : result.stdout };
+    return { backup: backupFrom(result.stdout) };
   }
 
   /** Put back what writeFile/removeFile replaced; a null backup means the file did not exist. */
@@ -250,7 +286,7 @@ mv -f -- ${backup} "$p"`;
 }
 
 /** Connect, gather facts unless given (one more round trip), and return the host handle. */
-export async function connectHost(target: SshTarget, opts: SshOptions, facts?: Facts): Promise<RemoteHost> {
+export async function connectHost(target: SshTarget, opts: SshOptions, facts?: Facts, backupRoot = BACKUP_ROOT): Promise<RemoteHost> {
   const connection = await SshConnection.connect(target, opts);
   try {
     if (!facts) {
@@ -260,10 +296,16 @@ export async function connectHost(target: SshTarget, opts: SshOptions, facts?: F
       }
       facts = parseFacts(result.stdout);
     }
-    return new RemoteHost(target.name, connection, facts, {
-      connect: () => SshConnection.connect(target, opts),
-      rebootCommand: target.rebootCommand ?? ['systemctl', 'reboot'],
-    });
+    return new RemoteHost(
+      target.name,
+      connection,
+      facts,
+      {
+        connect: () => SshConnection.connect(target, opts),
+        rebootCommand: target.rebootCommand ?? ['systemctl', 'reboot'],
+      },
+      backupRoot,
+    );
   } catch (err) {
     await connection.close();
     throw err;

@@ -104,7 +104,8 @@ export interface HostHandle {
   read(requests: ReadRequest[]): Promise<ReadResult[]>;
   /**
    * Write a file atomically (temp file in the same directory, fsync, rename), keeping the
-   * previous version as `<path>.hvtune-backup` unless backup is false. Creates parent dirs.
+   * previous version under /var/lib/hvtune/backups (`<root><path>@<time>.<pid>`, the last ten)
+   * unless backup is false. Creates parent dirs.
    * Returns the backup path if one was made.
    */
   writeFile(

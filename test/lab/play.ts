@@ -92,3 +92,11 @@ export const with1gPages =
     ...f,
     cpu: { ...f.cpu!, features: { ...f.cpu!.features, pdpe1gb } },
   });
+
+/** The newest backup hvtune kept of `path` on a lab host (under /var/lib/hvtune/backups), or null. */
+export async function latestBackup(lab: Lab, host: string | { name: string }, path: string): Promise<string | null> {
+  const name = typeof host === 'string' ? host : host.name;
+  const r = await lab.exec(name, ['sh', '-c', 'ls -1d -- "/var/lib/hvtune/backups$1"@* 2>/dev/null | sort | tail -n 1', 'sh', path]);
+  const file = r.stdout.trim();
+  return file ? lab.readFile(name, file) : null;
+}

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { useLab } from '../lab.js';
-import { hvtune, labFile, play } from '../play.js';
+import { hvtune, labFile, latestBackup, play } from '../play.js';
 
 const lab = useLab({ hosts: 1 });
 const CONF = '/etc/hvtune/ksm.conf';
@@ -67,7 +67,8 @@ describe('file', () => {
     expect(check.report.changes[0].diff).toContain('-KSM_ENABLED=1');
     expect((await play(lab(), playbook())).code).toBe(0);
     expect(await lab().readFile(h, CONF)).not.toContain('KSM_ENABLED=1');
-    expect(await lab().readFile(h, `${CONF}.hvtune-backup`)).toBe(edited);
+    expect(await latestBackup(lab(), h, CONF)).toBe(edited);
+    expect(await lab().readFile(h, `${CONF}.hvtune-backup`)).toBeNull(); // nothing beside the file
     expect(await stat(CONF)).toBe('640 root kvm regular file');
   });
 

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { useLab } from '../lab.js';
-import { play } from '../play.js';
+import { latestBackup, play } from '../play.js';
 
 const lab = useLab({ hosts: 1 });
 const MP = '/mnt/hugepages2M';
@@ -90,7 +90,7 @@ describe('mount: hugetlbfs of 2 MiB pages', () => {
     expect(check.report.changes[0].diff).toContain('-' + line.replace('mode=1770', 'mode=0755').trimEnd());
     expect((await play(lab(), playbook('mounted'))).code).toBe(0);
     expect(await lab().readFile(h, '/etc/fstab')).toBe('# added by hand\n' + fstabBefore + line);
-    expect(await lab().readFile(h, '/etc/fstab.hvtune-backup')).toBe(edited);
+    expect(await latestBackup(lab(), h, '/etc/fstab')).toBe(edited);
   });
 
   it('finds a hand mount with other options; hugetlbfs is mounted again since remount keeps them', async () => {

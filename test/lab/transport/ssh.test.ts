@@ -288,7 +288,8 @@ describe('RemoteHost over ssh', () => {
   let host: RemoteHost;
   let work: string;
   beforeAll(async () => {
-    host = await connectHost(target(bastion), options());
+    // this sshd is the machine's own: its backups go to the scratch dir, never to /var/lib/hvtune
+    host = await connectHost(target(bastion), options(), undefined, join(dir, 'backups'));
     work = join(dir, 'remote-files');
   });
   afterAll(() => host.close());
@@ -305,7 +306,7 @@ describe('RemoteHost over ssh', () => {
     expect(host.roundTrips - before).toBe(1);
     const inode = Number(execFileSync('stat', ['-c', '%i', path], { encoding: 'utf8' }));
     const { backup } = await host.writeFile(path, 'net.core.somaxconn = 4096', { mode: 0o640 });
-    expect(backup).toBe(path + '.hvtune-backup');
+    expect(backup).toMatch(new RegExp(`^${join(dir, 'backups')}${path}@\\d{8}T\\d{6}Z\\.\\d+$`));
     expect(readFileSync(path, 'utf8')).toBe('net.core.somaxconn = 4096');
     expect(readFileSync(backup!, 'utf8')).toBe('net.core.somaxconn = 1024\n');
     // Renamed into place, not rewritten: readers see the old or the new file, never half of one.

@@ -23,9 +23,14 @@ let dir: string;
 let host: RemoteHost;
 const facts = { hostname: 'local', kernel: { release: '6.1.0', version: [6, 1, 0] as [number, number, number] } };
 
+/** Backups of this machine's files in the tests go to the scratch dir, never to /var/lib/hvtune. */
+const backups = () => join(dir, 'backups');
+/** A backup of `path`: under the backup root, stamped with the time and the writer's pid. */
+const backupOf = (path: string) => new RegExp(`^${(backups() + path).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}@\\d{8}T\\d{6}Z\\.\\d+$`);
+
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'hvtune-host-'));
-  host = new RemoteHost('local', new LocalShell(), facts);
+  host = new RemoteHost('local', new LocalShell(), facts, undefined, backups());
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -44,7 +49,9 @@ describe('RemoteHost over a local shell', () => {
     const path = join(dir, 'grub');
     writeFileSync(path, 'GRUB_CMDLINE_LINUX="quiet"\n', { mode: 0o600 });
     const { backup } = await host.writeFile(path, 'GRUB_CMDLINE_LINUX="quiet mitigations=off"\n');
-    expect(backup).toBe(path + '.hvtune-backup');
+    expect(backup).toMatch(backupOf(path));
+    expect(existsSync(path + '.hvtune-backup')).toBe(false); // nothing beside the file: tools glob whole dirs
+    expect(statSync(backups()).mode & 0o777).toBe(0o700);
     expect(readFileSync(backup!, 'utf8')).toBe('GRUB_CMDLINE_LINUX="quiet"\n');
     expect(readFileSync(path, 'utf8')).toBe('GRUB_CMDLINE_LINUX="quiet mitigations=off"\n');
     expect(statSync(path).mode & 0o777).toBe(0o600); // the old mode is kept when none is asked
@@ -77,13 +84,14 @@ describe('RemoteHost over a local shell', () => {
     expect(lstatSync(join(dir, 'link.conf')).isSymbolicLink()).toBe(true);
     expect(readlinkSync(join(dir, 'link.conf'))).toBe(join(dir, 'real.conf'));
     expect(readFileSync(join(dir, 'real.conf'), 'utf8')).toBe('new\n');
-    expect(backup).toBe(join(dir, 'real.conf.hvtune-backup'));
+    expect(backup).toMatch(backupOf(join(dir, 'real.conf')));
   });
 
   it('removes a file into its backup and restores it', async () => {
     const path = join(dir, 'modprobe.conf');
     writeFileSync(path, 'options kvm_amd avic=1\n');
     const { backup } = await host.removeFile(path);
+    expect(backup).toMatch(backupOf(path));
     expect(existsSync(path)).toBe(false);
     expect(await host.removeFile(path)).toEqual({ backup: null });
     await host.restoreFile(path, backup);
@@ -121,6 +129,33 @@ describe('RemoteHost over a local shell', () => {
   });
 });
 
+describe('backups', () => {
+  it('keep the last ten versions of a file, oldest gone first', async () => {
+    const path = join(dir, 'history.conf');
+    writeFileSync(path, 'v0\n');
+    const made: string[] = [];
+    for (let i = 1; i <= 12; i++) made.push((await host.writeFile(path, `v${i}\n`)).backup!);
+    const kept = readdirSync(join(backups(), dir)).filter((f) => f.startsWith('history.conf@'));
+    expect(kept).toHaveLength(10);
+    expect(readFileSync(made.at(-1)!, 'utf8')).toBe('v11\n');
+    expect(existsSync(made[0])).toBe(false); // v0, the oldest
+  });
+
+  it('are found after a login shell printed a banner', async () => {
+    const noisy = {
+      roundTrips: 0,
+      exec: async (command: string, opts?: { stdin?: string | Buffer }) => {
+        const r = await new LocalShell().exec(command, opts);
+        return { ...r, stdout: `Welcome to the lab\n${r.stdout}` };
+      },
+    };
+    const path = join(dir, 'banner.conf');
+    writeFileSync(path, 'old\n');
+    const { backup } = await new RemoteHost('local', noisy, facts, undefined, backups()).writeFile(path, 'new\n');
+    expect(readFileSync(backup!, 'utf8')).toBe('old\n');
+  });
+});
+
 describe('a write whose bytes do not all arrive', () => {
   /** The channel closing early: the remote side reads only the first part of stdin, then EOF. */
   const cutShell = (keep: number) => {
@@ -147,20 +182,20 @@ describe('a write whose bytes do not all arrive', () => {
     const path = join(dir, 'cut/fstab');
     mkdirSync(join(dir, 'cut'), { recursive: true });
     writeFileSync(path, 'UUID=1 / ext4 defaults 0 1\n');
-    const cut = new RemoteHost('local', cutShell(10), facts);
+    const cut = new RemoteHost('local', cutShell(10), facts, undefined, backups());
     const content = 'UUID=1 / ext4 defaults 0 1\nhugetlbfs /mnt/hp hugetlbfs pagesize=2M 0 0\n';
     await expect(cut.writeFile(path, content)).rejects.toThrow(/incomplete transfer, 10 of 71 bytes arrived: left unchanged/);
     expect(readFileSync(path, 'utf8')).toBe('UUID=1 / ext4 defaults 0 1\n');
-    expect(existsSync(path + '.hvtune-backup')).toBe(false);
+    expect(existsSync(backups() + path)).toBe(false);
     expect(leftovers(path)).toEqual([]);
   });
 
   it('installs nothing whose bytes changed on the way', async () => {
     const path = join(dir, 'cut/grub');
     writeFileSync(path, 'GRUB_CMDLINE_LINUX=""\n');
-    await expect(new RemoteHost('local', flipShell(), facts).writeFile(path, 'GRUB_CMDLINE_LINUX="quiet"\n')).rejects.toThrow(
-      /are not the ones sent: left unchanged/,
-    );
+    await expect(
+      new RemoteHost('local', flipShell(), facts, undefined, backups()).writeFile(path, 'GRUB_CMDLINE_LINUX="quiet"\n'),
+    ).rejects.toThrow(/are not the ones sent: left unchanged/);
     expect(readFileSync(path, 'utf8')).toBe('GRUB_CMDLINE_LINUX=""\n');
     expect(leftovers(path)).toEqual([]);
   });
