@@ -45,20 +45,22 @@ export interface GrubCmdlineObserved {
   /** /proc/cmdline, null when unreadable. */
   live: string | null;
   boot: BootTool;
+  /**
+   * The arguments of the default (first) kernel line of the boot config the tool writes: a
+   * regeneration that never ran (interrupted update-grub) shows here. Absent when unknown (BLS).
+   */
+  bootConfig?: { path: string; args: string[] } | null;
 }
 
-/** What apply writes: the whole new content of one file, as planned. */
-interface ChangeData {
-  path: string;
-  content: string;
-}
+/** What apply writes: the whole new content of one file, as planned; or nothing, only the regeneration. */
+type ChangeData = { path: string; content: string } | { regenerate: string };
 
 interface FinalizeData {
   tool: BootTool;
   present: string[];
   absent: string[];
-  /** The file's content before this run, restored when regeneration fails. */
-  restore: { path: string; content: string };
+  /** The file's content before this run, restored when regeneration fails (none: no file changed). */
+  restore: { path: string; content: string } | null;
 }
 
 export const MAIN_FILE = '/etc/default/grub';
@@ -131,7 +133,9 @@ const BOOT_SCRIPT = [
   'ls /boot/loader/entries 2>/dev/null | grep -q "\\.conf$" && echo bls',
   'for f in /boot/grub2/grub.cfg /boot/grub/grub.cfg /boot/efi/EFI/*/grub.cfg; do',
   '  [ -f "$f" ] || continue',
-  '  if grep -qs "^[[:space:]]*configfile" "$f"; then echo "stub $f"; else echo "cfg $f"; fi',
+  '  if grep -qs "^[[:space:]]*configfile" "$f"; then echo "stub $f"; continue; fi',
+  '  echo "cfg $f"',
+  '  grep -E "^[[:space:]]*linux(efi|16)?[[:space:]]" "$f" | head -n 1 | sed "s|^|kernel $f |"',
   'done',
   'true',
 ].join('\n');
@@ -154,6 +158,17 @@ export function parseBootTool(stdout: string): BootTool {
   return { kind: 'mkconfig', command, output: (efi && esp) || bios || fallback };
 }
 
+/** The default kernel line of the config `tool` writes, from the boot script's output. */
+export function parseBootConfig(stdout: string, tool: BootTool): { path: string; args: string[] } | null {
+  const path = tool.kind === 'update-grub' ? '/boot/grub/grub.cfg' : tool.kind === 'mkconfig' ? tool.output : null;
+  if (path === null) return null;
+  const line = stdout.split('\n').find((l) => l.startsWith(`kernel ${path} `));
+  if (!line) return null;
+  // "linux /boot/vmlinuz-6.1.0 root=UUID=… ro quiet": the arguments after the kernel image
+  const words = line.slice(`kernel ${path} `.length).trim().split(/\s+/);
+  return { path, args: words.slice(2) };
+}
+
 function read(): ReadRequest[] {
   return [
     { kind: 'file', path: MAIN_FILE },
@@ -165,11 +180,14 @@ function read(): ReadRequest[] {
 
 function parse(_args: GrubCmdlineArgs, results: ReadResult[]): GrubCmdlineObserved {
   const [main, dropIns, live, boot] = results;
+  const bootOut = boot.kind === 'script' || boot.kind === 'cmd' ? boot.stdout : '';
+  const tool: BootTool = bootOut ? parseBootTool(bootOut) : { kind: 'none' };
   return {
     main: main.kind === 'file' ? main.content : null,
     dropIns: dropIns.kind === 'glob' ? dropIns.files : {},
     live: live.kind === 'file' ? live.content : null,
-    boot: boot.kind === 'script' || boot.kind === 'cmd' ? parseBootTool(boot.stdout) : { kind: 'none' },
+    boot: tool,
+    bootConfig: parseBootConfig(bootOut, tool),
   };
 }
 
@@ -282,6 +300,27 @@ function plan(args: GrubCmdlineArgs, observed: GrubCmdlineObserved, ctx: PlanCon
       finalize: { id: FINALIZE_ID, data },
     });
   }
+  // /etc/default/grub is right but the boot config is not (a regeneration interrupted or never
+  // run): the reboot would not apply the arguments, so regenerate — compared, not remembered.
+  const configMiss = changes.length === 0 && observed.bootConfig ? unmet(args, observed.bootConfig.args) : [];
+  if (configMiss.length) {
+    const path = observed.bootConfig!.path;
+    changes.push({
+      summary:
+        `regenerate the boot config: ${path} lacks ${configMiss.join(', ')}, which ${MAIN_FILE} has` +
+        (liveMiss.length ? ' (reboot to take effect)' : ''),
+      target: path,
+      effect: liveMiss.length ? 'reboot' : 'persistent',
+      before: `without ${configMiss.join(' ')}`,
+      after: `with ${configMiss.join(' ')}`,
+      warnings: [...advice, ...notes],
+      data: { regenerate: path } satisfies ChangeData,
+      finalize: {
+        id: FINALIZE_ID,
+        data: { tool: observed.boot, present: args.present ?? [], absent: args.absent ?? [], restore: null } satisfies FinalizeData,
+      },
+    });
+  }
   const pending: Pending[] =
     changes.length === 0
       ? liveMiss.map((item) => ({
@@ -311,7 +350,9 @@ async function readFiles(host: HostHandle): Promise<Record<string, string> & { [
 // Apply writes exactly the planned contents: the plan saw the files as earlier tasks of this run
 // leave them (the engine plans on top of their planned files), so their edits are kept.
 async function apply(changes: Change[], host: HostHandle, args: GrubCmdlineArgs): Promise<void> {
-  const planned = changes.map((c) => c.data as ChangeData);
+  // a regeneration alone writes nothing here: the finalizer regenerates
+  const planned = changes.map((c) => c.data as ChangeData).filter((d): d is Extract<ChangeData, { path: string }> => !('regenerate' in d));
+  if (planned.length === 0) return;
   // A change without content was planned by an older hvtune: writing it would empty the file.
   const old = planned.find((d) => typeof d.content !== 'string');
   if (old) throw new TaskError(`${host.name}: the change of ${old.path} has no planned content; plan again`);
@@ -360,9 +401,10 @@ async function finalize(_id: string, items: { change: Change; data?: unknown }[]
   if (failure === null) return;
   // The earliest planned `before` of each file is its content before this run.
   const originals = new Map<string, string>();
-  for (const d of data) if (!originals.has(d.restore.path)) originals.set(d.restore.path, d.restore.content);
+  for (const d of data) if (d.restore && !originals.has(d.restore.path)) originals.set(d.restore.path, d.restore.content);
   for (const [path, content] of originals) await host.writeFile(path, content, { mode: 0o644, backup: false });
-  throw new TaskError(`${host.name}: cannot regenerate the boot config, ${[...originals.keys()].join(', ')} restored: ${failure}`);
+  const restored = originals.size ? `, ${[...originals.keys()].join(', ')} restored` : '';
+  throw new TaskError(`${host.name}: cannot regenerate the boot config${restored}: ${failure}`);
 }
 
 export const grub_cmdline = {

@@ -77,6 +77,20 @@ export function grubCmdline(vm: () => VmClient) {
           expect(pendingReboots(r.report)).toEqual(ARGS.map((a) => `cmdline:${a}`));
           expect((await vm().mustExec(['cat', COUNTER])).trim().split('\n')).toEqual(['run']);
         });
+
+        test('a boot config that lost the arguments (an interrupted update-grub) is found and regenerated', async () => {
+          // what an update-grub interrupted before writing grub.cfg leaves: the defaults file has them, the boot config not
+          await vm().mustExec(['sed', '-i', 's/ hugepages=16//', '/boot/grub/grub.cfg']);
+          const check = await playOn(vm(), playbook, { check: true });
+          expect(check.code).toBe(2);
+          expect(changeLines(check.report)).toEqual(['kernel arguments: /boot/grub/grub.cfg (reboot)']);
+          expect(check.report.changes[0].summary).toMatch(/lacks hugepages=16, which \/etc\/default\/grub has/);
+          const r = await playOn(vm(), playbook);
+          expect(r.code).toBe(0);
+          expect((await vm().mustExec(['cat', COUNTER])).trim().split('\n')).toEqual(['run', 'run']);
+          for (const line of await linuxLines()) for (const arg of ARGS) expect(line.split(/\s+/)).toContain(arg);
+          expect((await playOn(vm(), playbook)).report.changes).toEqual([]);
+        });
       }),
 
     afterReboot: () =>

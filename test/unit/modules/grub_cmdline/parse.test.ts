@@ -7,7 +7,7 @@ import { loadFixtures, planContext } from './fixtures.js';
 interface ParseFixture {
   command: string;
   output: string;
-  observed: { args?: string[]; boot?: unknown };
+  observed: { args?: string[]; boot?: unknown; bootConfig?: unknown };
 }
 
 // read() asks for: /etc/default/grub, the grub.d glob, /proc/cmdline, the boot-tool script.
@@ -25,6 +25,7 @@ describe.each(loadFixtures<ParseFixture>(fileURLToPath(new URL('./parse', import
       planContext({}),
     );
     if (fixture.observed.boot) expect(observed.boot).toEqual(fixture.observed.boot);
+    if (fixture.observed.bootConfig) expect(observed.bootConfig).toEqual(fixture.observed.bootConfig);
     if (fixture.observed.args) {
       expect(splitCmdline(fixture.output)).toEqual(fixture.observed.args);
       // Every argument of the live line is pending when the file asks for them and the plan sees them live.
