@@ -29,6 +29,8 @@ interface RebootObserved {
   domains: string[] | null;
   /** virsh is there but did not answer: evacuation cannot be planned. */
   virshError: string | null;
+  /** A XenServer dom0 (xe is there): its VMs are not libvirt's, and this module cannot move them yet. */
+  xen?: boolean;
 }
 
 interface RebootData {
@@ -78,17 +80,20 @@ const uriOf = (args: RebootArgs) => args.uri ?? DEFAULT_URI;
 
 /** Running domains, one per line after a marker; no marker: no virsh on the host. */
 const domainsScript = (uri: string) =>
-  sh`command -v virsh >/dev/null 2>&1 || exit 0
+  sh`command -v xe >/dev/null 2>&1 && echo '::hvtune:: xe'
+command -v virsh >/dev/null 2>&1 || exit 0
 echo '::hvtune:: virsh'
 virsh -q -c ${uri} list --state-running --name 2>&1 || echo '::hvtune:: error'`;
 
 function parseDomains(out: string): RebootObserved {
   const lines = out.split('\n').map((l) => l.trim());
-  if (!lines.includes('::hvtune:: virsh')) return { domains: null, virshError: null };
+  const xen = lines.includes('::hvtune:: xe');
+  if (!lines.includes('::hvtune:: virsh')) return { domains: null, virshError: null, ...(xen ? { xen } : {}) };
   const body = lines.slice(lines.indexOf('::hvtune:: virsh') + 1).filter(Boolean);
+  const x = xen ? { xen } : {};
   if (body.includes('::hvtune:: error'))
-    return { domains: null, virshError: body.filter((l) => !l.startsWith('::hvtune::')).join(' ') || 'virsh failed' };
-  return { domains: body, virshError: null };
+    return { domains: null, virshError: body.filter((l) => !l.startsWith('::hvtune::')).join(' ') || 'virsh failed', ...x };
+  return { domains: body, virshError: null, ...x };
 }
 
 function read(args: RebootArgs) {
@@ -104,6 +109,12 @@ function parse(args: RebootArgs, results: ReadResult[]): RebootObserved {
 function plan(args: RebootArgs, observed: RebootObserved, ctx: PlanContext) {
   const why = (ctx.pending ?? []).filter((p) => RESOLVES.includes(p.effect));
   if ((args.when_pending ?? true) && why.length === 0) return { changes: [] };
+  if (observed.xen) {
+    // Rebooting a dom0 without moving its VMs is an outage: refuse rather than reboot blind.
+    throw new TaskError(
+      `${ctx.host}: a XenServer host: its VMs cannot be evacuated by this module yet (xe host-evacuate); evacuate them first and set evacuate: none`,
+    );
+  }
   if (observed.virshError !== null) {
     throw new TaskError(`${ctx.host}: cannot list the running domains to evacuate (${observed.virshError}); not rebooting`);
   }
