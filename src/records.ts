@@ -3,9 +3,10 @@
 // its before and after, and what happened. `hvtune rollback RECORD` reads them back.
 
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HvtuneError } from './errors.js';
+import { writePrivateFile } from './private-file.js';
 import type { RunEvent, RunReport } from './events.js';
 import type { Facts } from './facts.js';
 import type { PlanInputs } from './planfile.js';
@@ -62,12 +63,10 @@ export function recordFileName(startedAt: string, id: string): string {
 }
 
 /** Write the record atomically; returns its path. */
+/** Write the record atomically, 0600 in a 0700 directory (it holds managed files' contents); returns its path. */
 export function writeRecord(dir: string, record: RunRecord): string {
-  mkdirSync(dir, { recursive: true });
   const path = join(dir, recordFileName(record.startedAt, record.id));
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, JSON.stringify(record, null, 2) + '\n');
-  renameSync(tmp, path);
+  writePrivateFile(path, JSON.stringify(record, null, 2) + '\n');
   return path;
 }
 

@@ -2,9 +2,9 @@
 // them, or save them for `--facts FILE` (offline planning for a machine one cannot reach, and
 // repeatable topology tests). The CLI resolves the inventory and passes a connector.
 
-import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { HvtuneError } from '../errors.js';
+import { writePrivateFile } from '../private-file.js';
 import type { Facts } from '../facts.js';
 import type { SavedFacts } from '../facts/saved.js';
 import { selectHosts, type Inventory, type InventoryHost } from '../inventory.js';
@@ -59,7 +59,7 @@ export async function factsCommand(o: FactsCommandOptions): Promise<FactsCommand
   const ordered = Object.fromEntries(names.filter((n) => hosts[n]).map((n) => [n, hosts[n]]));
   if (o.save) {
     const saved: SavedFacts = { format: 'hvtune-facts', version: 1, gathered: new Date().toISOString(), hosts: ordered };
-    await writeFile(o.save, JSON.stringify(saved, null, 2) + '\n');
+    writePrivateFile(o.save, JSON.stringify(saved, null, 2) + '\n');
   }
   if (o.json) o.out(JSON.stringify({ hosts: ordered, failures }, null, 2));
   else {

@@ -1,9 +1,9 @@
 // `hvtune plan PLAYBOOK -i INV -o PLAN.json`: check mode that saves the plan (Terraform's
 // `plan -out`): every change with the observed value it was computed from.
 
-import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { exitCode } from '../events.js';
+import { writePrivateFile } from '../private-file.js';
 import { PLAN_FORMAT, PLAN_VERSION, changeCount, plannedTasksOf, serialisePlan, type SavedPlan } from '../planfile.js';
 import { plainRenderer } from '../output/plain.js';
 import { jsonRenderer } from '../output/json.js';
@@ -62,7 +62,7 @@ async function plan(session: Session, playbookFile: string, o: PlanFlags): Promi
     options,
     hosts: planned.hosts,
   };
-  writeFileSync(o.output, serialisePlan(saved));
+  writePrivateFile(o.output, serialisePlan(saved));
   const n = changeCount(saved);
   const msg =
     n === 0

@@ -1,9 +1,9 @@
 // `hvtune rollback RECORD -o PLAN.json`: a plan that puts back what a recorded run changed
 // (src/engine/rollback.ts), shown and saved like any plan, applied with `hvtune apply PLAN.json`.
 
-import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { HvtuneError } from '../errors.js';
+import { writePrivateFile } from '../private-file.js';
 import { planRollback } from '../engine/rollback.js';
 import { PLAN_FORMAT, PLAN_VERSION, changeCount, hashFile, serialisePlan, type SavedPlan } from '../planfile.js';
 import { readRecord } from '../records.js';
@@ -55,7 +55,7 @@ async function rollback(session: Session, recordFile: string, o: RollbackFlags):
     hosts: undo.hosts,
   };
   const failed = Object.keys(undo.errors).length > 0;
-  if (!failed) writeFileSync(o.output, serialisePlan(plan));
+  if (!failed) writePrivateFile(o.output, serialisePlan(plan));
   const code = failed ? 1 : changeCount(plan) > 0 ? 2 : 0;
   if (o.json) {
     session.io.stdout(
