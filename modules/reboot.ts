@@ -5,6 +5,7 @@
 // tasks again: one still pending fails the task. A hypervisor rebooted with running domains is an
 // outage, so evacuation is on by default, and a host whose evacuation failed is never rebooted.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Change, HostHandle, Module, Pending, PlanContext, ReadResult } from '../src/module.js';
 import { TaskError } from '../src/errors.js';
 import { sh } from '../src/quote.js';
@@ -131,8 +132,6 @@ function plan(args: RebootArgs, observed: RebootObserved, ctx: PlanContext) {
   };
   return { changes: [change] };
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function domainState(host: HostHandle, uri: string, domain: string): Promise<string> {
   const r = await host.exec(['virsh', '-q', '-c', uri, 'domstate', '--domain', domain]);

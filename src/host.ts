@@ -3,6 +3,7 @@
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { HvtuneError, RemoteCommandError } from './errors.js';
 import { FACTS_SCRIPT, parseFacts, type Facts } from './facts.js';
 import type { CommandResult, HostHandle, ReadRequest, ReadResult } from './module.js';
@@ -170,7 +171,7 @@ export class RemoteHost implements HostHandle {
     await this.connection.close?.().catch(() => undefined);
     let lastError = 'the host did not answer';
     while (Date.now() - started < timeoutMs) {
-      await new Promise((r) => setTimeout(r, 2_000));
+      await sleep(2_000);
       let next: Exec | undefined;
       try {
         next = await again.connect();

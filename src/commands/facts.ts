@@ -5,6 +5,8 @@
 import type { Command } from 'commander';
 import { HvtuneError } from '../errors.js';
 import { writePrivateFile } from '../private-file.js';
+import { errorMessage } from '../engine/errors.js';
+import { forEachLimited } from '../engine/limit.js';
 import type { Facts } from '../facts.js';
 import type { SavedFacts } from '../facts/saved.js';
 import { selectHosts, type Inventory, type InventoryHost } from '../inventory.js';
@@ -39,22 +41,18 @@ export async function factsCommand(o: FactsCommandOptions): Promise<FactsCommand
   if (names.length === 0) throw new HvtuneError(`no host of ${o.inventory.file} matches ${JSON.stringify(o.limit ?? 'all')}`);
   const hosts: Record<string, Facts> = {};
   const failures: Record<string, string> = {};
-  const queue = [...names];
-  const worker = async () => {
-    for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
+  await forEachLimited(names, o.forks ?? 20, async (name) => {
+    try {
+      const conn = await o.connect(o.inventory.hosts.get(name)!);
       try {
-        const conn = await o.connect(o.inventory.hosts.get(name)!);
-        try {
-          hosts[name] = conn.facts;
-        } finally {
-          await conn.close();
-        }
-      } catch (err) {
-        failures[name] = err instanceof Error ? err.message : String(err);
+        hosts[name] = conn.facts;
+      } finally {
+        await conn.close();
       }
+    } catch (err) {
+      failures[name] = errorMessage(err);
     }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(o.forks ?? 20, names.length)) }, worker));
+  });
   // Inventory order, whatever order the hosts answered in.
   const ordered = Object.fromEntries(names.filter((n) => hosts[n]).map((n) => [n, hosts[n]]));
   if (o.save) {

@@ -4,15 +4,12 @@ import type { Command } from 'commander';
 import { HvtuneError } from '../errors.js';
 import { exitCode } from '../events.js';
 import { runPlaybook } from '../engine/run.js';
-import type { Inventory } from '../inventory.js';
-import { selectHosts, selectLimit } from '../patterns.js';
 import { planInputs, type PlanInputs } from '../planfile.js';
-import type { Playbook } from '../playbook.js';
 import { defaultRecordsDir, playRecorder, readRecord, writeRecord } from '../records.js';
 import { hostLock } from '../host-lock.js';
 import { plainRenderer, type Renderer } from '../output/plain.js';
 import { jsonRenderer } from '../output/json.js';
-import { loadInputs, playHosts, runOptions, sshConnector, withRunOptions, type RunFlags, type Session } from './session.js';
+import { hostsByPlay, loadInputs, playHosts, runOptions, sshConnector, withRunOptions, type RunFlags, type Session } from './session.js';
 
 interface PlayFlags extends RunFlags {
   check?: boolean;
@@ -61,7 +58,10 @@ async function play(session: Session, playbookFile: string, o: PlayFlags): Promi
     ? jsonRenderer(io.stdout)
     : io.tty && !o.verbose
       ? // listr2 loads only for a terminal
-        (await import('../output/listr.js')).listrRenderer(playHosts(playbook, inventory, o.limit), io.stdout, { diff: !!o.diff, style })
+        (await import('../output/listr.js')).listrRenderer(playHosts(playbook, inventory, o.limit, skip), io.stdout, {
+          diff: !!o.diff,
+          style,
+        })
       : plainRenderer(io.stdout, { diff: !!o.diff, verbose: !!o.verbose, style });
   // a run that changes hosts holds each one's lock, named after its record (src/host-lock.ts)
   const lock = recorder ? hostLock(recorder.id) : undefined;
@@ -73,17 +73,6 @@ async function play(session: Session, playbookFile: string, o: PlayFlags): Promi
   await renderer.done();
   if (recorder) io.stderr(`run record: ${writeRecord(recordsDir, recorder.record(report))}`);
   return exitCode(report);
-}
-
-/** The hosts each play selects, in order (the run record marks a host finished after its last). */
-function hostsByPlay(
-  playbook: Playbook,
-  inventory: Inventory,
-  limit: string | undefined,
-  skip: ReadonlySet<string> | undefined,
-): string[][] {
-  const limited = limit ? new Set(selectLimit(inventory, limit)) : null;
-  return playbook.plays.map((p) => selectHosts(inventory, p.hosts).filter((h) => (!limited || limited.has(h)) && !skip?.has(h)));
 }
 
 /** The hosts an earlier run of the same playbook and inventory finished; other inputs: refused. */

@@ -123,11 +123,16 @@ export async function loadInputs(playbookFile: string, inventoryFile: string, ex
   return { inventory: inventory!, playbook: playbook!, modules };
 }
 
-/** Every host some play of the playbook runs on, in inventory order. */
-export function playHosts(playbook: Playbook, inventory: Inventory, limit?: string): string[] {
+/** The hosts each play selects, in order, within `limit` and without `skip` (play --resume). */
+export function hostsByPlay(playbook: Playbook, inventory: Inventory, limit?: string, skip?: ReadonlySet<string>): string[][] {
   const limited = limit ? new Set(selectLimit(inventory, limit)) : null;
-  const all = new Set(playbook.plays.flatMap((p) => selectHosts(inventory, p.hosts)));
-  return [...inventory.hosts.keys()].filter((h) => all.has(h) && (!limited || limited.has(h)));
+  return playbook.plays.map((p) => selectHosts(inventory, p.hosts).filter((h) => (!limited || limited.has(h)) && !skip?.has(h)));
+}
+
+/** Every host some play of the playbook runs on, in inventory order. */
+export function playHosts(playbook: Playbook, inventory: Inventory, limit?: string, skip?: ReadonlySet<string>): string[] {
+  const all = new Set(hostsByPlay(playbook, inventory, limit, skip).flat());
+  return [...inventory.hosts.keys()].filter((h) => all.has(h));
 }
 
 /** The run options of the engine from a command's flags. */

@@ -89,6 +89,8 @@ export class HostRun {
   private touched: { paths: Set<string>; modules: Set<string> } = { paths: new Set(), modules: new Set() };
   private readonly files = new PlannedFiles();
   private readonly play: Play;
+  /** Another host's failure stopped this one (any_errors_fatal); said once. */
+  private stopped = false;
 
   constructor(
     private readonly run: HostRunPlan,
@@ -136,7 +138,6 @@ export class HostRun {
     this.stopped = true;
     return true;
   }
-  private stopped = false;
 
   /**
    * Play vars may be templates over inventory vars, -e and facts (`cpus: "{{node_cpus facts 0}}"`),
