@@ -192,8 +192,8 @@ function read(args: RebootArgs): ReadRequest[] {
 }
 
 /** Peers for evacuate: migrate on libvirt: their free memory and hugepages, and whether libvirt answers. */
-function peerReads(args: RebootArgs) {
-  if (!migrating(args) || args.migrate_to === undefined) return null;
+function peerReads(args: RebootArgs, ctx: PlanContext) {
+  if (!migrating(args) || args.migrate_to === undefined || !rebootWanted(args, ctx)) return null;
   return { pattern: args.migrate_to, requests: [{ kind: 'script' as const, script: peerRoomScript(uriOf(args)) }] };
 }
 
@@ -224,9 +224,13 @@ function parse(args: RebootArgs, results: ReadResult[], ctx?: PlanContext): Rebo
   };
 }
 
+/** Whether the task reboots: something a reboot makes live is pending, or when_pending is false. */
+const rebootWanted = (args: RebootArgs, ctx: PlanContext) =>
+  !(args.when_pending ?? true) || (ctx.pending ?? []).some((p) => RESOLVES.includes(p.effect));
+
 function plan(args: RebootArgs, observed: RebootObserved, ctx: PlanContext) {
   const why = (ctx.pending ?? []).filter((p) => RESOLVES.includes(p.effect));
-  if ((args.when_pending ?? true) && why.length === 0) return { changes: [] };
+  if (!rebootWanted(args, ctx)) return { changes: [] };
   const reasons = why.length ? why.map((p) => `${p.target}`).join(', ') : 'asked for (when_pending: false)';
   const change = (evacuation: string, data: RebootData, after = 'rebooted, pending items live'): Change => ({
     summary: `reboot ${ctx.host}: ${reasons}${evacuation}`,

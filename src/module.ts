@@ -208,9 +208,10 @@ export interface Module<Args = any, Observed = any> {
    * needs the free memory of the hosts that may receive them): a host pattern and the requests to
    * run on each host it matches — never this host nor a host of its batch, which change at the same
    * time. The engine reads them over the run's own connections when the task plans (not with the
-   * batch: an earlier batch may have changed them) and passes them as `ctx.peers`. Pure.
+   * batch: an earlier batch may have changed them) and passes them as `ctx.peers`. Null: no peer is
+   * needed (nothing to move), and none is connected. Pure.
    */
-  peerReads?(args: Args): { pattern: string; requests: ReadRequest[] } | null;
+  peerReads?(args: Args, ctx: PlanContext): { pattern: string; requests: ReadRequest[] } | null;
   /** Reads this task needs: pure, no I/O. */
   read(args: Args, ctx: PlanContext): ReadRequest[];
   /** Turn raw results (same order as read's requests) into typed observations: pure. */

@@ -327,7 +327,7 @@ export class HostRun {
     this.send({ type: 'task-start', host: hostName, id, task: inst.label, module: module.name });
     const ctx: PlanContext = { host: hostName, facts: this.facts, pending: this.run.pending };
     try {
-      const wanted = module.peerReads?.(inst.args);
+      const wanted = module.peerReads?.(inst.args, ctx);
       if (wanted && this.run.readPeers) ctx.peers = await this.run.readPeers(wanted.pattern, wanted.requests);
       let read = reads.get(inst);
       if (!read || this.isStale(inst, read)) {

@@ -110,6 +110,13 @@ describe('evacuate: migrate between two lab hosts (TCG domains, tunnelled over a
     expect((await hv1('list', '--all', '--name')).trim()).toBe('');
   });
 
+  test('a second run with when_pending: true: nothing pending, zero changes, one round trip', async () => {
+    const r = await play(lab(), migratePlay('hv1').replace('when_pending: false', 'when_pending: true'), { inventory });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(changesOn(r.report, 'hv1')).toEqual([]);
+    expect(r.report.roundTrips).toEqual({ hv1: 1 });
+  });
+
   test('a migration that fails: the task fails, hv1 is not rebooted, its domain runs on', async () => {
     await startDomain('mig2');
     const before = await bootId();

@@ -16,7 +16,8 @@ const peersOf: Module<{ pattern: string }, string> = {
   name: 'peers_of',
   description: 'names the peers the engine read for it',
   schema: { type: 'object', additionalProperties: false, required: ['pattern'], properties: { pattern: { type: 'string' } } },
-  peerReads: (args) => ({ pattern: args.pattern, requests: [{ kind: 'cmd', argv: ['echo', 'room'] }] }),
+  // an empty pattern: this task needs no peer
+  peerReads: (args) => (args.pattern ? { pattern: args.pattern, requests: [{ kind: 'cmd', argv: ['echo', 'room'] }] } : null),
   read: () => [],
   parse: (_args, _results, ctx) =>
     ctx.peers === undefined
@@ -71,6 +72,12 @@ describe('peer reads', () => {
   it('no serial: the whole play is one batch, so only hosts outside the play are peers', async () => {
     const { seen } = await runOn('serial: 100%', 'all');
     expect(seen.hv1).toBe('hv5=room');
+  });
+
+  it('a task that needs no peer (peerReads gives null): none is connected', async () => {
+    const { seen, connected } = await runOn('serial: 2', '');
+    expect(seen.hv1).toBe('none given');
+    expect([...connected].sort()).toEqual(['hv1', 'hv2', 'hv3', 'hv4']);
   });
 
   it('a peer that cannot be reached is given with the reason, not left out', async () => {
