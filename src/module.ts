@@ -88,6 +88,23 @@ export interface PlanContext {
    * plans on it. Absent outside a play.
    */
   pending?: readonly Pending[];
+  /**
+   * What the task's `peerReads` gave: one entry per peer, in inventory order. Absent where the
+   * engine has no inventory to read peers from (a saved plan, a rollback).
+   */
+  peers?: readonly PeerRead[];
+}
+
+/** Another inventory host read for a task at plan time (Module.peerReads). */
+export interface PeerRead {
+  /** inventory name */
+  name: string;
+  /** the address hvtune connects to */
+  address: string;
+  /** the results of the task's peer requests, in order; absent when the peer could not be read */
+  results?: ReadResult[];
+  /** why the peer could not be reached or read */
+  error?: string;
 }
 
 /** What apply gets to change a host. Every method is one remote round trip at most. */
@@ -186,6 +203,15 @@ export interface Module<Args = any, Observed = any> {
    * queue/scheduler attribute). Without it `generic` stands. Pure.
    */
   advise?(leaf: ArgLeaf, args: Args, generic: Advice[]): Advice[];
+  /**
+   * Optional: reads on other inventory hosts this task plans on (a reboot that migrates domains
+   * needs the free memory of the hosts that may receive them): a host pattern and the requests to
+   * run on each host it matches — never this host nor a host of its batch, which change at the same
+   * time. The engine reads them over the run's own connections when the task plans (not with the
+   * batch: an earlier batch may have changed them) and passes them as `ctx.peers`. Null: no peer is
+   * needed (nothing to move), and none is connected. Pure.
+   */
+  peerReads?(args: Args, ctx: PlanContext): { pattern: string; requests: ReadRequest[] } | null;
   /** Reads this task needs: pure, no I/O. */
   read(args: Args, ctx: PlanContext): ReadRequest[];
   /** Turn raw results (same order as read's requests) into typed observations: pure. */

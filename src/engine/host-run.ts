@@ -4,7 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
-import type { Change, Module, Pending, ReadRequest, ReadResult } from '../module.js';
+import type { Change, Module, Pending, PeerRead, PlanContext, ReadRequest, ReadResult } from '../module.js';
 import type { ChangeRecord, PendingRecord, RunEvent, TaskStatus } from '../events.js';
 import type { InventoryHost } from '../inventory.js';
 import type { Play, Task } from '../playbook.js';
@@ -50,6 +50,8 @@ export interface HostRunPlan {
   pending: Pending[];
   /** The host's tasks run so far in the run (this run adds to it): what a reboot verifies. */
   history: { module: Module; args: unknown; label: string }[];
+  /** Read other inventory hosts for a task (Module.peerReads): the pattern's hosts outside this batch. */
+  readPeers?: (pattern: string, requests: ReadRequest[]) => Promise<PeerRead[]>;
 }
 
 interface TaskInstance {
@@ -323,8 +325,10 @@ export class HostRun {
     const hostName = this.inv.name;
     const id = this.nextId();
     this.send({ type: 'task-start', host: hostName, id, task: inst.label, module: module.name });
-    const ctx = { host: hostName, facts: this.facts, pending: this.run.pending };
+    const ctx: PlanContext = { host: hostName, facts: this.facts, pending: this.run.pending };
     try {
+      const wanted = module.peerReads?.(inst.args, ctx);
+      if (wanted && this.run.readPeers) ctx.peers = await this.run.readPeers(wanted.pattern, wanted.requests);
       let read = reads.get(inst);
       if (!read || this.isStale(inst, read)) {
         // Something this task reads changed since the batch: read it and every later task again, once.

@@ -2,7 +2,7 @@
 // HostRun. Per host: connect once, gather facts once (as far as a play needs them), read, plan,
 // apply. It emits events; the report is their fold; it never prints.
 
-import type { Module } from '../module.js';
+import type { Module, PeerRead, ReadRequest } from '../module.js';
 import type { RunEvent, RunReport } from '../events.js';
 import type { Inventory } from '../inventory.js';
 import type { Playbook } from '../playbook.js';
@@ -67,6 +67,28 @@ export async function runPlaybook(
   };
   const dead = new Set<string>(); // failed or unreachable: skip in later plays, like Ansible
 
+  /**
+   * A task's peers (Module.peerReads): the pattern's hosts but `busy` (the host itself and its batch,
+   * which change at the same time), read over the run's connections — a peer connected here is the
+   * same connection its own turn uses later, and is closed with the others at the end.
+   */
+  const readPeers = (pattern: string, requests: ReadRequest[], busy: readonly string[]): Promise<PeerRead[]> =>
+    Promise.all(
+      selectHosts(inventory, pattern)
+        .filter((h) => !busy.includes(h))
+        .map(async (name): Promise<PeerRead> => {
+          const invHost = inventory.hosts.get(name)!;
+          const address = invHost.connection.address;
+          try {
+            if (!connections.has(name)) connections.set(name, connect(invHost));
+            const peer = await connections.get(name)!;
+            return { name, address, results: await peer.read(requests) };
+          } catch (err) {
+            return { name, address, error: errorMessage(err) };
+          }
+        }),
+    );
+
   let stopped: string | null = null;
   const untouched: string[] = [];
   const startedHosts = new Set<string>();
@@ -92,7 +114,7 @@ export async function runPlaybook(
         if (play.serial) send({ type: 'batch-start', play: play.name, batch: b + 1, of: batches.length, hosts: batch });
         const halt = play.anyErrorsFatal ? { reason: null } : undefined;
         await forEachLimited(batch, opts.forks, async (name) => {
-          if (!(await runHost(name, play.serial ? b + 1 : undefined, halt))) dead.add(name);
+          if (!(await runHost(name, play.serial ? b + 1 : undefined, halt, batch))) dead.add(name);
         });
         const failed = batch.filter((h) => dead.has(h));
         // Ansible's rules: more than max_fail_percentage of the batch, any failure with
@@ -107,7 +129,12 @@ export async function runPlaybook(
       }
       send({ type: 'play-end', play: play.name });
 
-      async function runHost(name: string, batch: number | undefined, halt: { reason: string | null } | undefined): Promise<boolean> {
+      async function runHost(
+        name: string,
+        batch: number | undefined,
+        halt: { reason: string | null } | undefined,
+        batchHosts: readonly string[],
+      ): Promise<boolean> {
         const invHost = inventory.hosts.get(name)!;
         startedHosts.add(name);
         send({ type: 'host-start', host: name, ...(batch !== undefined ? { batch } : {}) });
@@ -155,6 +182,7 @@ export async function runPlaybook(
               halt,
               pending: pendingOf.get(name) ?? pendingOf.set(name, []).get(name)!,
               history: historyOf.get(name) ?? historyOf.set(name, []).get(name)!,
+              readPeers: (pattern, requests) => readPeers(pattern, requests, [name, ...batchHosts]),
             },
             invHost,
             host,

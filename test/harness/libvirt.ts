@@ -3,9 +3,9 @@
 // the root namespace to fill the QEMU capabilities cache (about 8 s; later starts take 0.15 s).
 
 import { spawn as spawnProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { run } from '../../src/demo/lab/host.js';
 import type { Lab, LabHost, SpawnedProcess } from '../../src/demo/lab/tier1.js';
@@ -169,4 +169,45 @@ export async function defineTcgDomain(
   await lab.writeFile(host, xmlPath, tcgDomainXml(name, { disk, ...opts }));
   const r = await lab.exec(host, ['virsh', '-c', LIBVIRT_URI, 'define', '--file', xmlPath]);
   if (r.code !== 0) throw new Error(`lab: virsh define ${name}: ${r.stderr.trim()}`);
+}
+
+/**
+ * Give a lab host's libvirtd a host UUID of its own: lab hosts share the machine's SMBIOS UUID, and
+ * libvirt refuses to migrate between two daemons with the same one ("migrate guest to the same host").
+ */
+export async function setLibvirtHostUuid(lab: Lab, host: LabHost | string, uuid: string): Promise<void> {
+  await lab.writeFile(host, '/etc/libvirt/libvirtd.conf', `host_uuid = "${uuid}"\n`);
+}
+
+/**
+ * Make `peer`'s libvirtd reachable from `from` without a route between them (lab hosts' networks
+ * meet only in the root namespace, which does not forward): `peer`'s /run/libvirt becomes a
+ * directory of the lab, bind-mounted in `from` at /run/hvtune-peers/<peer>. Call it before libvirtd
+ * starts on `peer`. Returns the libvirt URI of `peer` as `from` reaches it: with a tunnelled
+ * (p2p) migration the source libvirtd carries the memory over that connection.
+ */
+export async function shareLibvirtSocket(lab: Lab, from: string, peer: string): Promise<string> {
+  const shared = join(lab.dir, 'libvirt-run', peer);
+  mkdirSync(shared, { recursive: true });
+  const bind = async (host: string, target: string) => {
+    const h = lab.hosts.find((x) => x.name === host)!;
+    // inside the host's mount namespace its own files are under the overlay's merged dir
+    const merged = join(dirname(h.upper), 'merged');
+    const r = await run('nsenter', [
+      '-t',
+      String(h.pid),
+      '-m',
+      '--',
+      'sh',
+      '-c',
+      'mkdir -p "$2" && mount -n --bind "$1" "$2"',
+      'sh',
+      shared,
+      merged + target,
+    ]);
+    if (r.code !== 0) throw new Error(`lab: bind ${shared} at ${host}:${target}: ${r.stderr.trim()}`);
+  };
+  await bind(peer, '/run/libvirt');
+  await bind(from, `/run/hvtune-peers/${peer}`);
+  return `qemu+unix:///system?socket=/run/hvtune-peers/${peer}/libvirt-sock`;
 }

@@ -1,5 +1,6 @@
 // Issue 14's host lock, tried as users would meet it: two controllers on the same hosts, a
-// controller killed mid-run, check-type commands beside a run, a saved plan on a locked host.
+// controller killed mid-run, check-type commands beside a run, a saved plan on a locked host, a
+// rollback (which only plans: its plan changes hosts through apply, under the lock).
 // Lab hosts have their own /run (a tmpfs of the host's mount namespace, src/demo/lab/host.ts), so
 // /run/hvtune.lock is each host's own, never this machine's.
 
@@ -221,6 +222,34 @@ describe('the host lock', () => {
     const applyId = JSON.parse(readFileSync(result.record, 'utf8')).id;
     expect((await holderOn(hv2)).run).toBe(applyId);
     expect(await lockFree(hv2)).toBe(true);
+    await kill9(child, [hv1]);
+  });
+
+  it('rollback only plans (it runs beside a holder); apply of its plan refuses the locked host, changing nothing there', async () => {
+    const names = lab().hosts.map((h) => h.name);
+    const [hv1, hv2, hv3] = names;
+    const fin = async (h: string) => (await lab().exec(h, ['sysctl', '-n', 'net.ipv4.tcp_fin_timeout'])).stdout.trim();
+    const before = Object.fromEntries(await Promise.all(names.map(async (h) => [h, await fin(h)] as const)));
+    const changed = await play(lab(), TUNING, { args: ['-e', 'fin=47'] });
+    expect(changed.code, changed.stdout + changed.stderr).toBe(0);
+    const record = /run record: (\S+)/.exec(changed.stderr)![1];
+
+    const { child, run } = await controllerHolding(slow(20, hv1), [hv1], ['--limit', hv1]);
+    const undo = scratch('undo.json');
+    const planned = await hvtune(['rollback', record, '-o', undo, '--known-hosts', lab().knownHostsPath]);
+    expect(planned.code, planned.stdout + planned.stderr).toBe(2);
+    expect(planned.stdout + planned.stderr).not.toMatch(/locked/);
+    expect((await holderOn(hv1)).run).toBe(run);
+
+    const applied = await hvtune(['apply', undo, '--known-hosts', lab().knownHostsPath, '--json']);
+    expect(applied.code, applied.stdout + applied.stderr).toBe(1);
+    const result = JSON.parse(applied.stdout) as { hosts: Record<string, { status: string; error?: string }> };
+    expect(result.hosts[hv1].status).toBe('failed');
+    expect(LOCKED.exec(result.hosts[hv1].error!)?.[1]).toBe(run);
+    expect([result.hosts[hv2].status, result.hosts[hv3].status]).toEqual(['applied', 'applied']);
+    // on the hosts: hv1 still as the run left it, the others rolled back
+    expect(await fin(hv1)).toBe('47');
+    expect([await fin(hv2), await fin(hv3)]).toEqual([before[hv2], before[hv3]]);
     await kill9(child, [hv1]);
   });
 });

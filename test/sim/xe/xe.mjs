@@ -5,8 +5,12 @@
 // allocation model of seed 000: a fixed pool of workers, VIFs assigned round-robin, VIF by VIF in
 // device order, as VMs start after a host restart.
 //
+// A scenario may put the host in a pool of other hosts (`pool`), which `host-evacuate` moves the
+// running VMs to, as XenServer does.
+//
 //   xe simulator-seed file=scenario.json   (admin) replace the state with a scenario
 //   xe simulator-netback                   (admin) print the worker of every attached VIF
+//   xe simulator-log                       (admin) the host-* commands so far, in order
 //
 // State: $XE_SIMULATOR_STATE or /var/lib/xe-simulator/state.json. No dependencies.
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -30,7 +34,8 @@ const FIELDS = {
     order: [' RW', (o) => String(o.order)],
     'start-delay': [' RW', (o) => String(o.startDelay)],
     'VCPUs-number': [' RO', (o) => String(o.vcpus)],
-    'resident-on': [' RO', (o, s) => (o.powerState === 'running' ? s.host.uuid : '<not in database>')],
+    'resident-on': [' RO', (o, s) => (o.powerState === 'running' ? (o.residentOn ?? s.host.uuid) : '<not in database>')],
+    'memory-static-max': [' RW', (o) => String(o.memory ?? DEFAULT_VM_MEMORY)],
     'other-config': ['MRW', (o) => formatMap(o.otherConfig)],
   },
   vif: {
@@ -56,6 +61,7 @@ const FIELDS = {
     uuid: [' RO', (o) => o.uuid],
     'name-label': [' RW', (o) => o.nameLabel],
     enabled: [' RO', (o) => String(o.enabled)],
+    'memory-free': [' RO', (o) => String(o.memoryFree ?? 0)],
     'software-version': ['MRO', (o) => formatMap(o.softwareVersion)],
   },
 };
@@ -66,6 +72,8 @@ const DEFAULT_PARAMS = {
   host: ['uuid', 'name-label'],
 };
 const CLASS_TYPE = { vm: 'VM', vif: 'VIF', network: 'network', host: 'host' };
+const MIB = 1024 * 1024;
+const DEFAULT_VM_MEMORY = 256 * MIB;
 
 const formatMap = (m) =>
   Object.entries(m)
@@ -88,7 +96,7 @@ function save(state) {
 
 function objects(state, cls) {
   if (cls === 'vm') return [state.controlDomain, ...state.vms];
-  if (cls === 'host') return [state.host];
+  if (cls === 'host') return [state.host, ...(state.pool ?? [])];
   return state[cls + 's'];
 }
 
@@ -123,6 +131,61 @@ function select(state, cls, args) {
     return hits[0];
   }
   throw new XeError('Required parameter not found: uuid');
+}
+
+/** host-* selectors: `uuid=`, `host=` or `name-label=`; none: the local host (the simulator's own). */
+function selectHost(state, args) {
+  const key = args.uuid ?? args.host ?? args['name-label'];
+  if (key === undefined) return state.host;
+  const hit = objects(state, 'host').find((h) => h.uuid === key || h.nameLabel === key);
+  if (!hit) throw invalidUuid('host', key);
+  return hit;
+}
+
+const onHost = (state, vm, host) => vm.powerState === 'running' && (vm.residentOn ?? state.host.uuid) === host.uuid;
+
+/**
+ * XenServer's host-evacuate: every running VM of the host goes to another enabled host of the pool
+ * with the memory for it (the most free first, the largest VMs first); when one fits nowhere,
+ * nothing moves. A VM moved away leaves this host's netback (its VIFs are attached on the other host).
+ */
+function evacuateHost(state, host) {
+  const vms = state.vms
+    .filter((v) => onHost(state, v, host))
+    .sort((a, b) => (b.memory ?? DEFAULT_VM_MEMORY) - (a.memory ?? DEFAULT_VM_MEMORY) || a.nameLabel.localeCompare(b.nameLabel));
+  const targets = objects(state, 'host')
+    .filter((h) => h !== host && h.enabled)
+    .map((h) => ({ host: h, free: h.memoryFree ?? 0 }));
+  const moves = [];
+  for (const vm of vms) {
+    const need = vm.memory ?? DEFAULT_VM_MEMORY;
+    const best = targets.filter((t) => t.free >= need).sort((a, b) => b.free - a.free)[0];
+    if (!best) {
+      throw new XeError(
+        `The host failed to evacuate: not enough host memory is available on the other hosts of the pool.\nvm: ${vm.uuid} (${vm.nameLabel})\nneeded: ${need}\navailable: ${targets.map((t) => `${t.host.nameLabel}=${t.free}`).join(',') || 'no other enabled host'}`,
+      );
+    }
+    best.free -= need;
+    moves.push([vm, best.host]);
+  }
+  for (const [vm, to] of moves) {
+    vm.residentOn = to.uuid;
+    to.memoryFree = (to.memoryFree ?? 0) - (vm.memory ?? DEFAULT_VM_MEMORY);
+    host.memoryFree = (host.memoryFree ?? 0) + (vm.memory ?? DEFAULT_VM_MEMORY);
+    for (const f of state.vifs.filter((x) => x.vm === vm.uuid)) delete f.worker;
+  }
+}
+
+/** The host-* commands that change state, with the local host's state before each and the boot id. */
+function logHostCommand(state, command, args) {
+  let boot = 'unknown';
+  try {
+    boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    // not Linux: the log still has the order
+  }
+  const words = Object.entries(args).map(([k, v]) => `${k}=${v}`);
+  state.log = [...(state.log ?? []), `${[command, ...words].join(' ')} local-enabled=${state.host.enabled} boot=${boot}`];
 }
 
 function render(state, cls, o, params) {
@@ -209,6 +272,7 @@ function badPowerState(vm, expected) {
 function startVm(state, vm) {
   if (vm.powerState !== 'halted') throw badPowerState(vm, 'halted');
   vm.powerState = 'running';
+  delete vm.residentOn; // started here
   vm.domid = state.nextDomid++;
   const vifs = state.vifs.filter((f) => f.vm === vm.uuid).sort((a, b) => a.device - b.device);
   for (const f of vifs) {
@@ -221,6 +285,7 @@ function shutdownVm(state, vm) {
   if (vm.powerState !== 'running') throw badPowerState(vm, 'running');
   vm.powerState = 'halted';
   vm.domid = -1;
+  delete vm.residentOn;
   for (const f of state.vifs.filter((x) => x.vm === vm.uuid)) {
     f.attached = false;
     delete f.worker;
@@ -232,8 +297,10 @@ const startOrder = (vms) =>
 
 /** A host restart: netback starts empty, then VMs start one after another in `order`. */
 function rebootHost(state) {
-  const restart = state.vms.filter((v) => v.powerState === 'running' || v.otherConfig.auto_poweron === 'true');
-  for (const vm of state.vms.filter((v) => v.powerState === 'running')) shutdownVm(state, vm);
+  // VMs running on other hosts of the pool are not this host's to restart
+  const local = state.vms.filter((v) => onHost(state, v, state.host));
+  const restart = state.vms.filter((v) => local.includes(v) || (v.powerState === 'halted' && v.otherConfig.auto_poweron === 'true'));
+  for (const vm of local) shutdownVm(state, vm);
   state.netback.nextSlot = 0;
   state.nextDomid = 1;
   for (const vm of startOrder(restart)) startVm(state, vm);
@@ -248,6 +315,7 @@ function seed(args) {
       uuid: randomUUID(),
       nameLabel: hostName,
       enabled: true,
+      memoryFree: (scenario.memoryFreeMiB ?? 4096) * MIB,
       softwareVersion: {
         product_version: scenario.productVersion ?? '5.6.100',
         linux: scenario.linux ?? '2.6.32.12-0.7.1.xs5.6.100.323.170596xen',
@@ -291,6 +359,7 @@ function seed(args) {
       startDelay: v.startDelay ?? 0,
       vcpus: 1,
       otherConfig: v.otherConfig ?? {},
+      ...(v.memoryMiB !== undefined ? { memory: v.memoryMiB * MIB } : {}),
     };
     state.vms.push(vm);
     v.vifs.forEach((f, device) =>
@@ -307,6 +376,19 @@ function seed(args) {
   }
   // The scenario's running VMs were started in order after the last host restart.
   for (const vm of startOrder(state.vms.filter((_, i) => scenario.vms[i].power === 'running'))) startVm(state, vm);
+  if (scenario.pool) {
+    state.pool = scenario.pool.map((h) => ({
+      uuid: randomUUID(),
+      nameLabel: h.name,
+      enabled: h.enabled ?? true,
+      memoryFree: (h.memoryFreeMiB ?? 4096) * MIB,
+      softwareVersion: state.host.softwareVersion,
+    }));
+    // a pool member's dom0 knows its own uuid from here, as XenServer's does
+    const inventory = process.env.XE_SIMULATOR_INVENTORY || '/etc/xensource-inventory';
+    mkdirSync(dirname(inventory), { recursive: true });
+    writeFileSync(inventory, `PRODUCT_BRAND='XenServer'\nINSTALLATION_UUID='${state.host.uuid}'\n`);
+  }
   save(state);
   return '';
 }
@@ -368,12 +450,19 @@ const COMMANDS = {
     shutdownVm(s, select(s, 'vm', a));
     return '';
   },
-  'host-disable': (s) => {
-    s.host.enabled = false;
+  'host-disable': (s, a) => {
+    logHostCommand(s, 'host-disable', a);
+    selectHost(s, a).enabled = false;
     return '';
   },
-  'host-enable': (s) => {
-    s.host.enabled = true;
+  'host-enable': (s, a) => {
+    logHostCommand(s, 'host-enable', a);
+    selectHost(s, a).enabled = true;
+    return '';
+  },
+  'host-evacuate': (s, a) => {
+    logHostCommand(s, 'host-evacuate', a);
+    evacuateHost(s, selectHost(s, a));
     return '';
   },
   'host-reboot': (s, a) => {
@@ -384,8 +473,9 @@ const COMMANDS = {
     return '';
   },
   'simulator-netback': (s) => netbackReport(s),
+  'simulator-log': (s) => (s.log ?? []).map((l) => l + '\n').join(''),
 };
-const READ_ONLY = new Set(['vm-list', 'vif-list', 'network-list', 'host-list', 'simulator-netback']);
+const READ_ONLY = new Set(['vm-list', 'vif-list', 'network-list', 'host-list', 'simulator-netback', 'simulator-log']);
 
 function main(argv) {
   const [command, ...rest] = argv;

@@ -13,13 +13,19 @@ export const SIMULATOR = resolve('test/sim/xe/xe.mjs');
 export const SEED_000 = JSON.parse(execFileSync('cat', [resolve('test/sim/xe/seed-000.json')], { encoding: 'utf8' })) as Scenario;
 
 export interface Scenario {
+  host?: string;
   workers?: number;
   linux?: string;
+  /** free memory of the simulated host */
+  memoryFreeMiB?: number;
+  /** the other hosts of its pool (host-evacuate moves VMs to them) */
+  pool?: { name: string; memoryFreeMiB?: number; enabled?: boolean }[];
   networks: string[];
   vms: {
     name: string;
     power?: string;
     order?: number;
+    memoryMiB?: number;
     otherConfig?: Record<string, string>;
     vifs: { network: string; otherConfig?: Record<string, string> }[];
   }[];
@@ -32,18 +38,22 @@ export function useSimulator(): {
   host: () => RemoteHost;
 } {
   let dir = '';
-  let saved: { path?: string; state?: string } = {};
+  let saved: { path?: string; state?: string; inventory?: string } = {};
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'xe-simulator-'));
     symlinkSync(SIMULATOR, join(dir, 'xe'));
-    saved = { path: process.env.PATH, state: process.env.XE_SIMULATOR_STATE };
+    saved = { path: process.env.PATH, state: process.env.XE_SIMULATOR_STATE, inventory: process.env.XE_SIMULATOR_INVENTORY };
     process.env.PATH = `${dir}:${process.env.PATH}`;
     process.env.XE_SIMULATOR_STATE = join(dir, 'state.json');
+    // a pool scenario writes the host's xensource-inventory: here, never the machine's /etc
+    process.env.XE_SIMULATOR_INVENTORY = join(dir, 'xensource-inventory');
   });
   afterAll(() => {
     process.env.PATH = saved.path;
     if (saved.state === undefined) delete process.env.XE_SIMULATOR_STATE;
     else process.env.XE_SIMULATOR_STATE = saved.state;
+    if (saved.inventory === undefined) delete process.env.XE_SIMULATOR_INVENTORY;
+    else process.env.XE_SIMULATOR_INVENTORY = saved.inventory;
     rmSync(dir, { recursive: true, force: true });
   });
   const xe = (...args: string[]) => execFileSync(join(dir, 'xe'), args, { encoding: 'utf8' });
