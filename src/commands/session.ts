@@ -164,7 +164,7 @@ export function sshOptions(flags: ConnectionFlags): SshOptions {
 export function sshTarget(inv: Inventory, host: InventoryHost, seen = new Set<string>()): SshTarget {
   const c = host.connection;
   seen.add(host.name);
-  const jumpHost = c.jump && !seen.has(c.jump) ? inv.hosts.get(c.jump) : undefined;
+  const jumpHost = c.jump && !seen.has(c.jump) ? (inv.hosts.get(c.jump) ?? inv.bastions?.get(c.jump)) : undefined;
   return {
     name: host.name,
     address: c.address,
