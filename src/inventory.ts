@@ -54,8 +54,10 @@ export interface InventoryGroup {
 }
 
 export interface Inventory {
-  /** Where `-i` pointed (several sources joined with ", "). */
+  /** Where `-i` pointed (several sources joined with ", ", for messages). */
   file: string;
+  /** Each `-i` as given. */
+  sources?: string[];
   /** In inventory order: the order hosts first appear in the sources. */
   hosts: Map<string, InventoryHost>;
   groups: Map<string, InventoryGroup>;
@@ -105,7 +107,7 @@ export function loadInventory(
 ): Inventory {
   const given = Array.isArray(file) ? file : [file];
   const read = readInventorySources(given, opts);
-  return buildInventory(read.sources, read.varsFiles, extraVars, given.join(', '), read.files);
+  return { ...buildInventory(read.sources, read.varsFiles, extraVars, given.join(', '), read.files), sources: given };
 }
 
 /** Same as loadInventory, from YAML text (tests, inventories from other sources). */

@@ -50,14 +50,14 @@ describe('hvtune validate', () => {
   });
 
   it('reports every problem of playbook and inventory at once, exit 1', async () => {
-    const badInv = file('bad-inv.yml', 'all:\n  hosts:\n    hv1: { adress: 192.0.2.1 }\n');
+    const badInv = file('bad-inv.yml', 'all:\n  hosts:\n    hv1: { port: twenty-two }\n');
     const book = file(
       'bad.yml',
       '- name: x\n  hosts: all\n  tasks:\n    - name: t\n      sysctl: { values: { net.core.somaxconn: [1, x] } }\n',
     );
     const r = await cli(['validate', book, '-i', badInv]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/bad-inv\.yml:3:\d+ .*adress.*address/);
+    expect(r.stderr).toMatch(/bad-inv\.yml:3:\d+ .*port: must be an integer/);
     expect(r.stderr).toMatch(/bad\.yml:5:\d+ /);
   });
 });
