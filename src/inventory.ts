@@ -25,6 +25,7 @@ import {
   type ConnectionKey,
 } from './schemas/inventory.js';
 import { readInventorySources, type VarsFile } from './inventory/sources.js';
+import { defaultSshConfigPath, readSshConfig, type SshConfigLookup } from './inventory/ssh-config.js';
 import { loadSource, parseSource, type Source, type SourcePath } from './source.js';
 
 export { selectHosts } from './patterns.js';
@@ -94,6 +95,8 @@ interface HostDraft {
 export interface LoadInventoryOptions {
   /** The playbook's directory: its group_vars/ and host_vars/ apply too (above the inventory's). */
   playbookDir?: string;
+  /** ssh's config file (default: $HVTUNE_SSH_CONFIG, else ~/.ssh/config); null: none. */
+  sshConfig?: string | null;
 }
 
 /**
@@ -107,7 +110,8 @@ export function loadInventory(
 ): Inventory {
   const given = Array.isArray(file) ? file : [file];
   const read = readInventorySources(given, opts);
-  return { ...buildInventory(read.sources, read.varsFiles, extraVars, given.join(', '), read.files), sources: given };
+  const sshConfig = readSshConfig(opts.sshConfig === undefined ? defaultSshConfigPath() : opts.sshConfig);
+  return { ...buildInventory(read.sources, read.varsFiles, extraVars, given.join(', '), read.files, sshConfig), sources: given };
 }
 
 /** Same as loadInventory, from YAML text (tests, inventories from other sources). */
@@ -121,6 +125,7 @@ function buildInventory(
   extraVars: Record<string, unknown>,
   name: string,
   files: string[],
+  sshConfig: SshConfigLookup = () => ({}),
 ): Inventory {
   const problems: InputProblem[] = [];
   const warnings: InputProblem[] = [];
@@ -270,15 +275,18 @@ function buildInventory(
     }
     for (const origin of ['inventory', 'playbook'] as const) for (const block of h.files[origin]) set(block, block.values);
     set(null, extraVars);
-    const connection = takeConnection(h.name, merged, (key, message) => {
+    const { connection, proxyJump } = takeConnection(h.name, merged, sshConfig, (key, message) => {
       const block = origin.get(key);
       problems.push({ pos: block ? block.source.pos(block.path) : undefined, path: h.name, message });
     });
-    const jumps = connection.jump ? proxyJumpChain(connection.jump, hosts) : null;
-    if (jumps) {
-      // ProxyJump to hosts outside the inventory: hidden bastions, reached but never targeted
-      for (const b of jumps.bastions) if (!bastions.has(b.name)) bastions.set(b.name, b);
-      connection.jump = jumps.first;
+    if (proxyJump) {
+      // ProxyJump to hosts outside the inventory: bastions of their own, reached but never targeted
+      const chain = proxyJumpChain(proxyJump, hosts, sshConfig);
+      if (typeof chain === 'string') problems.push({ pos: undefined, path: h.name, message: chain });
+      else {
+        for (const b of chain.bastions) if (!bastions.has(b.name)) bastions.set(b.name, b);
+        connection.jump = chain.first;
+      }
     }
     result.set(h.name, { name: h.name, groups: ordered, vars: merged, connection });
     origins.set(h.name, origin);
@@ -322,8 +330,9 @@ function buildInventory(
 function takeConnection(
   name: string,
   vars: Record<string, unknown>,
+  sshConfig: SshConfigLookup,
   problem: (key: string, message: string) => void,
-): InventoryHost['connection'] {
+): { connection: InventoryHost['connection']; proxyJump?: string } {
   const value: Partial<Record<ConnectionKey, unknown>> = {};
   for (const key of CONNECTION_KEYS) {
     if (key in vars) value[key] = vars[key];
@@ -331,12 +340,13 @@ function takeConnection(
   }
   // Ansible's other connection variables: used where hvtune can honour them, refused where it
   // cannot (a run that silently connects differently from Ansible is worse than an error)
+  let proxyJump: string | undefined;
   for (const key of ['ansible_ssh_common_args', 'ansible_ssh_extra_args']) {
     if (!(key in vars)) continue;
     const parsed = sshArgs(String(vars[key]));
     delete vars[key];
     if (parsed.error) problem(key, parsed.error);
-    else if (parsed.jump && value.jump === undefined) value.jump = parsed.jump;
+    else if (parsed.jump) proxyJump = parsed.jump;
   }
   const refuse: Record<string, (v: unknown) => string | null> = {
     ansible_connection: (v) =>
@@ -355,17 +365,24 @@ function takeConnection(
     if (message) problem(key, message);
     delete vars[key];
   }
+  // as ssh does: the config's Host blocks match the name the host is reached by
+  const alias = (value.address as string | undefined) ?? name;
+  const ssh = sshConfig(alias);
   const connection: InventoryHost['connection'] = {
-    address: (value.address as string | undefined) ?? name,
-    port: (value.port as number | undefined) ?? 22,
-    user: (value.user as string | undefined) ?? defaultUser(),
+    address: ssh.hostName ?? alias,
+    port: (value.port as number | undefined) ?? ssh.port ?? 22,
+    user: (value.user as string | undefined) ?? ssh.user ?? defaultUser(),
     become: (value.become as boolean | undefined) ?? false,
   };
-  if (value.identity_file !== undefined) connection.identity_file = value.identity_file as string;
+  const identity = (value.identity_file as string | undefined) ?? ssh.identityFile;
+  if (identity !== undefined) connection.identity_file = identity;
   if (value.password !== undefined) connection.password = value.password as string;
   if (value.jump !== undefined) connection.jump = value.jump as string;
   if (value.reboot_command !== undefined) connection.reboot_command = value.reboot_command as string[];
-  return connection;
+  // an explicit jump (an inventory host) wins over ProxyJump of ssh arguments, and those over ssh's config
+  if (connection.jump !== undefined) return { connection };
+  proxyJump ??= ssh.proxyJump;
+  return proxyJump ? { connection, proxyJump } : { connection };
 }
 
 /** Harmless ssh options of Ansible inventories that hvtune has its own way for (or no need of). */
@@ -416,30 +433,48 @@ export function sshArgs(text: string): { jump?: string; error?: string } {
 }
 
 /**
- * A jump given as `[user@]host[:port]` or a chain `a,b` (ssh's ProxyJump): inventory hosts are
- * used as they are; others become bastions of their own, outside every group.
+ * A ProxyJump `[user@]host[:port]`, or a chain `a,b`: inventory hosts are used as they are; others
+ * become bastions of their own (with what ssh's config says of them), outside every group.
  */
-function proxyJumpChain(spec: string, hosts: Map<string, unknown>): { first: string; bastions: InventoryHost[] } | null {
-  if (hosts.has(spec) || new RegExp(HOST_NAME_PATTERN).test(spec)) return null;
-  const hops = spec.split(',').map((h) => h.trim());
+function proxyJumpChain(
+  spec: string,
+  hosts: Map<string, unknown>,
+  sshConfig: SshConfigLookup,
+  depth = 0,
+): { first: string; bastions: InventoryHost[] } | string {
+  if (depth > 8) return `ProxyJump ${spec}: more than 8 jumps (a loop in the ssh config?)`;
   const bastions: InventoryHost[] = [];
   let previous: string | undefined;
-  for (const hop of hops) {
-    const m = /^(?:([^@]+)@)?(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(hop);
-    if (!m) return null;
-    const [, user, host, port] = m;
-    const address = host.replace(/^\[|\]$/g, '');
+  for (const hop of spec.split(',').map((h) => h.trim())) {
     if (hosts.has(hop)) {
       previous = hop;
       continue;
     }
+    const m = /^(?:([^@]+)@)?(\[[^\]]+\]|[^:@]+)(?::(\d+))?$/.exec(hop);
+    if (!m) return `ProxyJump ${JSON.stringify(hop)}: expected [user@]host[:port]`;
+    const [, user, host, port] = m;
+    const alias = host.replace(/^\[|\]$/g, '');
+    const ssh = sshConfig(alias);
     const b: InventoryHost = {
       name: hop,
       groups: [],
       vars: {},
-      connection: { address, port: port ? Number(port) : 22, user: user ?? defaultUser(), become: false },
+      connection: {
+        address: ssh.hostName ?? alias,
+        port: port ? Number(port) : (ssh.port ?? 22),
+        user: user ?? ssh.user ?? defaultUser(),
+        become: false,
+      },
     };
+    if (ssh.identityFile) b.connection.identity_file = ssh.identityFile;
     if (previous) b.connection.jump = previous;
+    else if (ssh.proxyJump) {
+      // the bastion's own ProxyJump, from ssh's config
+      const inner = proxyJumpChain(ssh.proxyJump, hosts, sshConfig, depth + 1);
+      if (typeof inner === 'string') return inner;
+      bastions.push(...inner.bastions);
+      b.connection.jump = inner.first;
+    }
     bastions.push(b);
     previous = hop;
   }

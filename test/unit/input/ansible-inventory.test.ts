@@ -1,6 +1,6 @@
 // Inventories as Ansible users keep them: INI, directories, host lists, group_vars/ and host_vars/
 // beside the inventory and the playbook, with Ansible's precedence.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -149,5 +149,56 @@ describe('the INI reader', () => {
     expect(hostPattern('n[0:6:3]').names).toEqual(['n0', 'n3', 'n6']);
     expect(hostPattern('hv1:2222')).toEqual({ names: ['hv1'], port: 2222 });
     expect(() => hostPattern('hv[5:1]')).toThrow(/the start is after the end/);
+  });
+});
+
+describe('~/.ssh/config', () => {
+  const config = write(
+    'ssh_config',
+    [
+      'Host hv7',
+      '  HostName 10.0.0.7',
+      '  User ops',
+      '  Port 2200',
+      '  IdentityFile ~/.ssh/hv7_key',
+      '  ProxyJump gw',
+      'Host gw',
+      '  HostName 198.51.100.1',
+      '  User jumper',
+      'Host 10.0.0.*',
+      '  User net',
+      'Match exec "touch /tmp/hvtune-ssh-config-must-not-run"',
+      '  User never',
+      '',
+    ].join('\n'),
+  );
+
+  test('a host only in the ssh config: HostName, User, Port, IdentityFile, ProxyJump to a bastion of its own', () => {
+    const inv = loadInventory(write('only.ini', '[kvm]\nhv7\n'), {}, { sshConfig: config });
+    expect(inv.hosts.get('hv7')!.connection).toEqual({
+      address: '10.0.0.7',
+      port: 2200,
+      user: 'ops',
+      identity_file: '~/.ssh/hv7_key',
+      become: false,
+      jump: 'gw',
+    });
+    expect(inv.bastions!.get('gw')!.connection).toMatchObject({ address: '198.51.100.1', user: 'jumper', port: 22 });
+    expect([...inv.hosts.keys()]).toEqual(['hv7']);
+  });
+
+  test('the inventory wins over the config; the config matches the address the host is reached by', () => {
+    const inv = loadInventory(
+      write('over.ini', '[kvm]\nhv7 ansible_user=root ansible_port=22\nhv8 ansible_host=10.0.0.8\n'),
+      {},
+      { sshConfig: config },
+    );
+    expect(inv.hosts.get('hv7')!.connection).toMatchObject({ address: '10.0.0.7', port: 22, user: 'root', jump: 'gw' });
+    expect(inv.hosts.get('hv8')!.connection).toMatchObject({ address: '10.0.0.8', user: 'net' });
+  });
+
+  test('Match exec never runs a command', () => {
+    loadInventory(write('m.ini', 'x\n'), {}, { sshConfig: config });
+    expect(existsSync('/tmp/hvtune-ssh-config-must-not-run')).toBe(false);
   });
 });
