@@ -4,7 +4,7 @@
 // that the host still is what the plan was computed from.
 
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { HvtuneError } from './errors.js';
 import type { Change } from './module.js';
@@ -57,7 +57,11 @@ export function sha256(content: string | Buffer): string {
 
 export function hashFile(path: string): InputFile {
   const abs = resolve(path);
-  return { path: abs, sha256: existsSync(abs) ? sha256(readFileSync(abs)) : null };
+  if (!existsSync(abs)) return { path: abs, sha256: null };
+  // a directory inventory: its list of entries (each file it reads is hashed on its own)
+  if (statSync(abs).isDirectory())
+    return { path: abs, sha256: sha256(`directory\n${readdirSync(abs, { recursive: true }).map(String).sort().join('\n')}`) };
+  return { path: abs, sha256: sha256(readFileSync(abs)) };
 }
 
 /**
