@@ -10,5 +10,7 @@ export default defineConfig({
     testTimeout: 180_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // the machine's own ~/.ssh/config must not change what a test connects to
+    env: { HVTUNE_SSH_CONFIG: '' },
   },
 });

@@ -10,6 +10,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerDoc } from './commands/doc.js';
 import { registerDrift } from './commands/drift.js';
 import { registerFacts } from './commands/facts.js';
+import { registerInventory } from './commands/inventory.js';
 import { registerPlan } from './commands/plan.js';
 import { registerPlay } from './commands/play.js';
 import { registerRollback } from './commands/rollback.js';
@@ -38,6 +39,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   registerSnapshot(program, session);
   registerDrift(program, session);
   registerRollback(program, session);
+  registerInventory(program, session);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

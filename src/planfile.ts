@@ -4,7 +4,7 @@
 // that the host still is what the plan was computed from.
 
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { HvtuneError } from './errors.js';
 import type { Change } from './module.js';
@@ -25,7 +25,12 @@ export interface InputFile {
 
 export interface PlanInputs {
   playbook: InputFile | null;
+  /** The first inventory source (the only one before several -i and group_vars/ were read). */
   inventory: InputFile;
+  /** Every `-i` given, when more than one (apply and rollback load the same inventory). */
+  inventorySources?: string[];
+  /** Every inventory file read beyond the first (directories' files, group_vars/, host_vars/). */
+  inventoryFiles?: InputFile[];
   templates: InputFile[];
 }
 
@@ -52,7 +57,11 @@ export function sha256(content: string | Buffer): string {
 
 export function hashFile(path: string): InputFile {
   const abs = resolve(path);
-  return { path: abs, sha256: existsSync(abs) ? sha256(readFileSync(abs)) : null };
+  if (!existsSync(abs)) return { path: abs, sha256: null };
+  // a directory inventory: its list of entries (each file it reads is hashed on its own)
+  if (statSync(abs).isDirectory())
+    return { path: abs, sha256: sha256(`directory\n${readdirSync(abs, { recursive: true }).map(String).sort().join('\n')}`) };
+  return { path: abs, sha256: sha256(readFileSync(abs)) };
 }
 
 /**
@@ -69,17 +78,45 @@ export function templatePaths(playbook: Playbook): string[] {
   return [...found].sort();
 }
 
-export function planInputs(playbookFile: string | null, inventoryFile: string, playbook?: Playbook): PlanInputs {
-  return {
+export function planInputs(playbookFile: string | null, inventory: InventoryInputs, playbook?: Playbook): PlanInputs {
+  const sources = inventory.sources ?? [inventory.file];
+  // a host list (`-i hv1,hv2,`) is not a file: kept as given, it hashes as absent both times
+  const first = isHostList(sources[0]) ? { path: sources[0], sha256: null } : hashFile(sources[0]);
+  const inputs: PlanInputs = {
     playbook: playbookFile === null ? null : hashFile(playbookFile),
-    inventory: hashFile(inventoryFile),
+    inventory: first,
     templates: playbook ? templatePaths(playbook).map(hashFile) : [],
   };
+  if (sources.length > 1) inputs.inventorySources = sources.map((s) => (isHostList(s) ? s : resolve(s)));
+  const more = (inventory.files ?? []).map(hashFile).filter((f) => f.path !== first.path);
+  if (more.length) inputs.inventoryFiles = more;
+  return inputs;
+}
+
+/** What planInputs needs of an inventory: where -i pointed and the files read. */
+export interface InventoryInputs {
+  file: string;
+  sources?: string[];
+  files?: string[];
+}
+
+const isHostList = (s: string) => s.includes(',') && !existsSync(s);
+
+/** The `-i` sources a plan or record was made with, for loading the same inventory again. */
+export function inventorySourcesOf(inputs: PlanInputs): string[] {
+  return inputs.inventorySources ?? [inputs.inventory.path];
+}
+
+/** The playbook's folder, whose group_vars/ and host_vars/ the inventory read. */
+export function playbookDirOf(inputs: PlanInputs): string | undefined {
+  return inputs.playbook ? dirname(inputs.playbook.path) : undefined;
 }
 
 /** Inputs whose content differs now from when the plan was made, as sentences. */
 export function changedInputs(inputs: PlanInputs): string[] {
-  const files = [inputs.playbook, inputs.inventory, ...inputs.templates].filter((f): f is InputFile => f !== null);
+  const files = [inputs.playbook, inputs.inventory, ...(inputs.inventoryFiles ?? []), ...inputs.templates].filter(
+    (f): f is InputFile => f !== null,
+  );
   const out: string[] = [];
   for (const f of files) {
     const now = hashFile(f.path).sha256;

@@ -3,14 +3,24 @@
 
 import type { Command } from 'commander';
 import { applySavedPlan } from '../engine/saved-plan.js';
-import { readPlan } from '../planfile.js';
+import { inventorySourcesOf, playbookDirOf, readPlan } from '../planfile.js';
 import { defaultRecordsDir, newRunId, writeRecord } from '../records.js';
 import { hostLock } from '../host-lock.js';
 import { applyLines } from '../output/state.js';
-import { hostConnector, loadInventory, loadModules, withConnection, withForks, type ConnectionFlags, type Session } from './session.js';
+import {
+  INVENTORY_FLAGS,
+  collect,
+  hostConnector,
+  loadInventory,
+  loadModules,
+  withConnection,
+  withForks,
+  type ConnectionFlags,
+  type Session,
+} from './session.js';
 
 interface ApplyFlags extends ConnectionFlags {
-  inventory?: string;
+  inventory?: string[];
   forks: number;
   records?: string;
   json?: boolean;
@@ -25,7 +35,7 @@ export function registerApply(program: Command, session: Session): void {
     ),
   )
     .argument('<plan>', 'plan file from `hvtune plan -o` or `hvtune rollback -o`')
-    .option('-i, --inventory <file>', 'inventory to connect with (default: the one the plan was made with)')
+    .option(INVENTORY_FLAGS, 'inventory to connect with (default: the one the plan was made with; repeatable)', collect)
     .option('--records <dir>', 'where the run record goes (default: $HVTUNE_RECORDS or .hvtune/runs)')
     .option('--json', 'print a JSON result')
     .action(async (planFile: string, o: ApplyFlags) => session.setCode(await apply(session, planFile, o)));
@@ -33,7 +43,7 @@ export function registerApply(program: Command, session: Session): void {
 
 async function apply(session: Session, planFile: string, o: ApplyFlags): Promise<number> {
   const plan = readPlan(planFile);
-  const inventory = loadInventory(o.inventory ?? plan.inputs.inventory.path);
+  const inventory = loadInventory(o.inventory ?? inventorySourcesOf(plan.inputs), {}, { playbookDir: playbookDirOf(plan.inputs) });
   const runId = newRunId();
   const { record, ...result } = await applySavedPlan(plan, {
     planFile,

@@ -19,5 +19,5 @@ export async function checkRun(session: Session, playbookFile: string, o: RunFla
   const run = await runOptions(o);
   const report = await runPlaybook(playbook, inventory, modules, sshConnector(inventory, o), { check: true, ...run }, onEvent);
   const options = { limit: run.limit, tags: run.tags, skipTags: run.skipTags, extraVars: run.extraVars };
-  return { report, inputs: planInputs(playbookFile, o.inventory, playbook), options, loaded };
+  return { report, inputs: planInputs(playbookFile, inventory, playbook), options, loaded };
 }

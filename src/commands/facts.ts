@@ -11,7 +11,17 @@ import type { Facts } from '../facts.js';
 import type { SavedFacts } from '../facts/saved.js';
 import { selectHosts, type Inventory, type InventoryHost } from '../inventory.js';
 import { formatFacts } from '../output/facts.js';
-import { hostConnector, loadInventory, withConnection, withForks, type ConnectionFlags, type Session } from './session.js';
+import {
+  INVENTORY_FLAGS,
+  INVENTORY_HELP,
+  collect,
+  hostConnector,
+  loadInventory,
+  withConnection,
+  withForks,
+  type ConnectionFlags,
+  type Session,
+} from './session.js';
 
 /** What a connection must offer: facts gathered on connect (connectHost does), and close. */
 export interface FactsSource {
@@ -70,7 +80,7 @@ export async function factsCommand(o: FactsCommandOptions): Promise<FactsCommand
 }
 
 interface FactsFlags extends ConnectionFlags {
-  inventory: string;
+  inventory: string[];
   limit?: string;
   json?: boolean;
   save?: string;
@@ -83,7 +93,7 @@ export function registerFacts(program: Command, session: Session): void {
       program
         .command('facts')
         .description('Gather and print facts: CPU/NUMA topology, NICs, memory, boot, role, domains.')
-        .requiredOption('-i, --inventory <file>', 'inventory YAML file')
+        .requiredOption(INVENTORY_FLAGS, INVENTORY_HELP, collect)
         .option('-l, --limit <pattern>', 'only hosts matching this pattern')
         .option('--json', 'print JSON')
         .option('--save <file>', 'save the facts to a file, for `hvtune play --facts FILE`'),

@@ -41,7 +41,7 @@ async function play(session: Session, playbookFile: string, o: PlayFlags): Promi
   const { inventory, playbook, modules } = await loadInputs(playbookFile, o.inventory, o.extraVars, io.stderr);
   const check = !!o.check;
   const run = await runOptions(o);
-  const inputs = planInputs(playbookFile, o.inventory, playbook);
+  const inputs = planInputs(playbookFile, inventory, playbook);
   const skip = o.resume ? finishedIn(o.resume, inputs) : undefined;
   if (skip?.size) io.stderr(style.yellow(`resuming ${o.resume}: skipping ${[...skip].join(', ')} (finished in that run)`));
   // every apply leaves a run record: what changed, before and after (hvtune rollback RECORD),
@@ -80,13 +80,14 @@ function finishedIn(recordFile: string, inputs: PlanInputs): Set<string> {
   const record = readRecord(recordFile);
   if (record.command !== 'play')
     throw new HvtuneError(`${recordFile}: a record of hvtune ${record.command}, not of a play: nothing to resume`);
+  const inventoryHashes = (i: PlanInputs) => [i.inventory, ...(i.inventoryFiles ?? [])].map((f) => f.sha256).join(' ');
   for (const [what, then, now] of [
-    ['playbook', record.inputs.playbook, inputs.playbook],
-    ['inventory', record.inputs.inventory, inputs.inventory],
+    ['playbook', record.inputs.playbook?.sha256, inputs.playbook?.sha256],
+    ['inventory', inventoryHashes(record.inputs), inventoryHashes(inputs)],
   ] as const) {
-    if (then?.sha256 !== now?.sha256) {
+    if (then !== now) {
       throw new HvtuneError(
-        `${recordFile}: resume refused: the ${what} is not the one that run used (${now?.path ?? 'none'}); run the play without --resume`,
+        `${recordFile}: resume refused: the ${what} is not the one that run used (${what === 'playbook' ? (inputs.playbook?.path ?? 'none') : inputs.inventory.path}); run the play without --resume`,
       );
     }
   }

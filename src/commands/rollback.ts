@@ -5,14 +5,33 @@ import type { Command } from 'commander';
 import { HvtuneError } from '../errors.js';
 import { writePrivateFile } from '../private-file.js';
 import { planRollback } from '../engine/rollback.js';
-import { PLAN_FORMAT, PLAN_VERSION, changeCount, hashFile, serialisePlan, type SavedPlan } from '../planfile.js';
+import {
+  PLAN_FORMAT,
+  PLAN_VERSION,
+  changeCount,
+  inventorySourcesOf,
+  planInputs,
+  playbookDirOf,
+  serialisePlan,
+  type SavedPlan,
+} from '../planfile.js';
 import { readRecord } from '../records.js';
 import { rollbackLines } from '../output/state.js';
-import { hostConnector, loadInventory, loadModules, withConnection, withForks, type ConnectionFlags, type Session } from './session.js';
+import {
+  INVENTORY_FLAGS,
+  collect,
+  hostConnector,
+  loadInventory,
+  loadModules,
+  withConnection,
+  withForks,
+  type ConnectionFlags,
+  type Session,
+} from './session.js';
 
 interface RollbackFlags extends ConnectionFlags {
   output: string;
-  inventory?: string;
+  inventory?: string[];
   forks: number;
   diff?: boolean;
   json?: boolean;
@@ -28,7 +47,7 @@ export function registerRollback(program: Command, session: Session): void {
   )
     .argument('<record>', 'run record (.hvtune/runs/TIME-ID.json)')
     .requiredOption('-o, --output <file>', 'where to save the rollback plan')
-    .option('-i, --inventory <file>', 'inventory to connect with (default: the one of the run)')
+    .option(INVENTORY_FLAGS, 'inventory to connect with (default: the one of the run; repeatable)', collect)
     .option('-D, --diff', 'show unified diffs of files')
     .option('--json', 'print a JSON result')
     .action(async (record: string, o: RollbackFlags) => session.setCode(await rollback(session, record, o)));
@@ -36,8 +55,7 @@ export function registerRollback(program: Command, session: Session): void {
 
 async function rollback(session: Session, recordFile: string, o: RollbackFlags): Promise<number> {
   const record = readRecord(recordFile);
-  const inventoryFile = o.inventory ?? record.inputs.inventory.path;
-  const inventory = loadInventory(inventoryFile);
+  const inventory = loadInventory(o.inventory ?? inventorySourcesOf(record.inputs), {}, { playbookDir: playbookDirOf(record.inputs) });
   const undo = await planRollback(record, {
     inventory,
     modules: await loadModules(),
@@ -50,7 +68,7 @@ async function rollback(session: Session, recordFile: string, o: RollbackFlags):
     kind: 'rollback',
     record: recordFile,
     createdAt: new Date().toISOString(),
-    inputs: { playbook: null, inventory: hashFile(inventoryFile), templates: [] },
+    inputs: planInputs(null, inventory, undefined),
     options: { tags: [], skipTags: [], extraVars: {} },
     hosts: undo.hosts,
   };

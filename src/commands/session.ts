@@ -1,6 +1,7 @@
 // What every command shares: the output streams and style, the exit code, the options that mean
 // the same everywhere (parsed and checked once, here), loading the inputs, and reaching hosts.
 
+import { dirname } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { Module } from '../module.js';
 import type { Facts } from '../facts.js';
@@ -32,7 +33,12 @@ export interface Session {
 
 // ---- options that mean the same in every command ----
 
-const collect = (v: string, prev: string[]) => [...prev, v];
+const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
+
+/** `-i`, repeatable: YAML or INI files, directories of them, or `host1,host2,` — merged in order. */
+export const INVENTORY_FLAGS = '-i, --inventory <source>';
+export const INVENTORY_HELP = 'inventory: a YAML or INI file, a directory of them, or host1,host2, (repeat -i to merge several)';
+export const withInventory = (cmd: Command) => cmd.requiredOption(INVENTORY_FLAGS, INVENTORY_HELP, collect);
 export const splitTags = (list: string[]) =>
   list
     .flatMap((t) => t.split(','))
@@ -71,7 +77,7 @@ export const withForks = (cmd: Command) => cmd.option('-f, --forks <n>', 'hosts 
 
 /** Options of a run over a playbook (play, plan, snapshot, drift). */
 export interface RunFlags extends ConnectionFlags {
-  inventory: string;
+  inventory: string[];
   limit?: string;
   tags: string[];
   skipTags: string[];
@@ -82,8 +88,7 @@ export interface RunFlags extends ConnectionFlags {
 
 export const withRunOptions = (cmd: Command) =>
   withForks(
-    withConnection(cmd)
-      .requiredOption('-i, --inventory <file>', 'inventory YAML file')
+    withInventory(withConnection(cmd))
       .option('-l, --limit <pattern>', 'only hosts matching this pattern (names, groups, globs, a:b, a:&b, a:!b)')
       .option('-t, --tags <tags>', 'only tasks with these tags (comma separated, repeatable)', collect, [])
       .option('--skip-tags <tags>', 'skip tasks with these tags', collect, [])
@@ -101,13 +106,18 @@ export interface Inputs {
 }
 
 /** Inventory and playbook, every problem of both at once; warnings (dated advice…) to `warn`. */
-export async function loadInputs(playbookFile: string, inventoryFile: string, extra: string[], warn: (s: string) => void): Promise<Inputs> {
+export async function loadInputs(
+  playbookFile: string,
+  inventorySources: string[],
+  extra: string[],
+  warn: (s: string) => void,
+): Promise<Inputs> {
   const modules = await loadModules();
   const problems = [];
   let inventory: Inventory | undefined;
   let playbook: Playbook | undefined;
   try {
-    inventory = loadInventory(inventoryFile, parseExtraVars(extra));
+    inventory = loadInventory(inventorySources, parseExtraVars(extra), { playbookDir: dirname(playbookFile) });
   } catch (err) {
     if (!(err instanceof InputError)) throw err;
     problems.push(...err.problems);
@@ -164,7 +174,7 @@ export function sshOptions(flags: ConnectionFlags): SshOptions {
 export function sshTarget(inv: Inventory, host: InventoryHost, seen = new Set<string>()): SshTarget {
   const c = host.connection;
   seen.add(host.name);
-  const jumpHost = c.jump && !seen.has(c.jump) ? inv.hosts.get(c.jump) : undefined;
+  const jumpHost = c.jump && !seen.has(c.jump) ? (inv.hosts.get(c.jump) ?? inv.bastions?.get(c.jump)) : undefined;
   return {
     name: host.name,
     address: c.address,

@@ -2,16 +2,17 @@
 
 import type { Command } from 'commander';
 import { selectHosts } from '../patterns.js';
-import { collect, loadInputs, playHosts, type Session } from './session.js';
+import { collect, loadInputs, playHosts, withInventory, type Session } from './session.js';
 
 export function registerValidate(program: Command, session: Session): void {
-  program
-    .command('validate')
-    .description('Check a playbook and inventory (schema, modules, templates) without connecting to any host.')
-    .argument('<playbook>', 'playbook YAML file')
-    .requiredOption('-i, --inventory <file>', 'inventory YAML file')
+  withInventory(
+    program
+      .command('validate')
+      .description('Check a playbook and inventory (schema, modules, templates) without connecting to any host.')
+      .argument('<playbook>', 'playbook YAML file'),
+  )
     .option('-e, --extra-vars <key=value>', 'extra variable', collect, [])
-    .action(async (playbookFile: string, o: { inventory: string; extraVars: string[] }) => {
+    .action(async (playbookFile: string, o: { inventory: string[]; extraVars: string[] }) => {
       const { io, style } = session;
       const { playbook, inventory } = await loadInputs(playbookFile, o.inventory, o.extraVars, io.stderr);
       const hosts = playHosts(playbook, inventory);

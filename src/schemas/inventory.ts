@@ -1,5 +1,5 @@
 // JSON Schema of an inventory file: the YAML shape Ansible users know (all / children / hosts /
-// vars), with hvtune's connection keys instead of ansible_* variables.
+// vars), with hvtune's connection keys or Ansible's ansible_* names for them.
 
 export const HOST_NAME_PATTERN = '^[A-Za-z0-9_][A-Za-z0-9_.-]*$';
 export const GROUP_NAME_PATTERN = '^[A-Za-z_][A-Za-z0-9_-]*$';
@@ -22,6 +22,10 @@ export const ANSIBLE_CONNECTION_NAMES: Record<string, ConnectionKey> = {
   ansible_ssh_pass: 'password',
   ansible_become: 'become',
 };
+
+/** Ansible's names, typed as the keys they stand for (an INI `ansible_port=22` reads as a number). */
+const ansibleConnectionProperties = () =>
+  Object.fromEntries(Object.entries(ANSIBLE_CONNECTION_NAMES).map(([theirs, ours]) => [theirs, connectionProperties[ours]]));
 
 export const connectionProperties = {
   address: {
@@ -57,15 +61,19 @@ const variables = {
   propertyNames: { pattern: VARIABLE_NAME_PATTERN, 'x-message': 'must be a variable name (letters, digits and _)' },
 } as const;
 
-/** Variables of a group: anything, but connection keys must have their types. */
-const groupVariables = { ...variables, properties: connectionProperties } as const;
+/** Variables of a group: anything, but connection keys (ours and Ansible's) must have their types. */
+const groupVariables = { ...variables, properties: { ...connectionProperties, ...ansibleConnectionProperties() } } as const;
 
+/** A file of group_vars/ or host_vars/: a mapping of variables, as group vars. */
+export const variablesFileSchema = groupVariables;
+
+/**
+ * A host: its connection keys and variables side by side as in Ansible (`hv1: {ansible_host: …,
+ * nic: ens1f0}`), or hvtune's older shape with the variables under `vars:`; both work.
+ */
 const hostEntry = {
-  type: ['object', 'null'],
-  additionalProperties: false,
-  properties: { ...connectionProperties, vars: variables },
-  'x-key-hints': ANSIBLE_CONNECTION_NAMES,
-  'x-unknown-hint': 'other variables go under vars:',
+  ...variables,
+  properties: { ...connectionProperties, ...ansibleConnectionProperties(), vars: variables },
 } as const;
 
 export const inventorySchema = {

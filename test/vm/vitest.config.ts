@@ -10,6 +10,8 @@ export default defineConfig({
     include: ['test/vm/**/*.test.ts'],
     globalSetup: ['test/vm/global-setup.ts'],
     pool: 'forks',
+    // the machine's own ~/.ssh/config must not change what a test connects to
+    env: { HVTUNE_SSH_CONFIG: '' },
     fileParallelism: false,
     maxWorkers: 1,
     // a test with a reboot: about 30 s on an idle machine, ten times that on a busy one

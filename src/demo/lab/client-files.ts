@@ -12,7 +12,7 @@ export interface LabEndpoint {
 
 /**
  * all.vars carries the connection settings; every group lists its hosts with their address.
- * Group `lab` holds every host unless the caller defined a group of that name.
+ * Groups `lab` and `kvm_hosts` hold every host unless the caller defined a group of that name.
  */
 export function renderInventory(opts: { hosts: LabEndpoint[]; groups: Map<string, string[]>; identityFile: string }): string {
   const byName = new Map(opts.hosts.map((h) => [h.name, h]));
@@ -20,6 +20,12 @@ export function renderInventory(opts: { hosts: LabEndpoint[]; groups: Map<string
   if (!groups.has('lab'))
     groups.set(
       'lab',
+      opts.hosts.map((h) => h.name),
+    );
+  // every lab host runs libvirt: the KVM playbooks (hosts: kvm_hosts) select them
+  if (!groups.has('kvm_hosts'))
+    groups.set(
+      'kvm_hosts',
       opts.hosts.map((h) => h.name),
     );
   const children: Record<string, { hosts: Record<string, Record<string, string | number>> }> = {};

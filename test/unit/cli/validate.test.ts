@@ -26,7 +26,7 @@ describe('hvtune validate', () => {
   it('accepts the example playbooks with the example inventory', async () => {
     const r = await cli(['validate', 'playbooks/tcp-tuning.yml', '-i', 'inventory/example.yml']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/1 play\(s\), 2 task\(s\), 3 host\(s\): valid/);
+    expect(r.stdout).toMatch(/1 play\(s\), 2 task\(s\), 4 host\(s\): valid/);
   });
 
   it('warns on dated advice with file:line:column, and still exits 0', async () => {
@@ -50,14 +50,14 @@ describe('hvtune validate', () => {
   });
 
   it('reports every problem of playbook and inventory at once, exit 1', async () => {
-    const badInv = file('bad-inv.yml', 'all:\n  hosts:\n    hv1: { adress: 192.0.2.1 }\n');
+    const badInv = file('bad-inv.yml', 'all:\n  hosts:\n    hv1: { port: twenty-two }\n');
     const book = file(
       'bad.yml',
       '- name: x\n  hosts: all\n  tasks:\n    - name: t\n      sysctl: { values: { net.core.somaxconn: [1, x] } }\n',
     );
     const r = await cli(['validate', book, '-i', badInv]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/bad-inv\.yml:3:\d+ .*adress.*address/);
+    expect(r.stderr).toMatch(/bad-inv\.yml:3:\d+ .*port: must be an integer/);
     expect(r.stderr).toMatch(/bad\.yml:5:\d+ /);
   });
 });

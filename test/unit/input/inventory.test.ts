@@ -15,7 +15,7 @@ describe('inventory', () => {
     expect(inv.groups.get('all')).toEqual({
       name: 'all',
       hosts: ['bastion', 'hv1', 'hv2', 'hv3', 'xs1', 'xs2'],
-      children: ['kvm_hosts', 'xen_hosts'],
+      children: ['kvm_hosts', 'xen_hosts', 'ungrouped'],
     });
     expect(inv.groups.get('kvm_hosts')).toEqual({ name: 'kvm_hosts', hosts: ['hv1', 'hv2'], children: ['amd'] });
     expect(inv.groups.get('ungrouped')!.hosts).toEqual(['bastion']);
@@ -77,12 +77,18 @@ describe('inventory', () => {
 });
 
 describe('inventory problems', () => {
-  test('three problems, each at its line and column', () => {
+  test('a wrong connection type is an error; variables sit beside the connection keys, as in Ansible', () => {
     const file = fixture('bad-three.yml');
     expect(problemsOf(() => loadInventory(file))).toEqual([
-      `${file}:8:11 all.children.kvm_hosts.hosts.hv1: unknown key "adress", did you mean "address"? (expected one of: address, port, user, identity_file, password, jump, become, reboot_command, vars)`,
       `${file}:11:11 all.children.kvm_hosts.hosts.hv2.port: must be an integer, got "twenty-two"`,
-      `${file}:13:11 all.children.kvm_hosts.hosts.hv3: unknown key "nic": other variables go under vars: (expected one of: address, port, user, identity_file, password, jump, become, reboot_command, vars)`,
+    ]);
+  });
+
+  test('a variable that looks like a misspelt connection key is a warning', () => {
+    const inv = parseInventory('all:\n  hosts:\n    hv1: { adress: 10.0.0.11, nic: ens1f0 }\n', 'w.yml');
+    expect(inv.hosts.get('hv1')!.vars).toEqual({ adress: '10.0.0.11', nic: 'ens1f0' });
+    expect(inv.warnings!.map(formatProblem)).toEqual([
+      'w.yml:3:12 hv1: "adress" is a variable, not the connection key "address": is it misspelt?',
     ]);
   });
 
@@ -96,10 +102,54 @@ describe('inventory problems', () => {
     ]);
   });
 
-  test('Ansible connection names get a hint', () => {
-    expect(problemsOf(() => parseInventory('all:\n  hosts:\n    hv1: { ansible_host: 10.0.0.1 }\n', 'a.yml'))).toEqual([
-      expect.stringMatching(/^a\.yml:3:12 all\.hosts\.hv1: unknown key "ansible_host", did you mean "address"\?/),
+  test("Ansible's connection names are hvtune's, wherever they are set", () => {
+    const inv = parseInventory(
+      'all:\n  vars: { ansible_user: ops, ansible_ssh_private_key_file: /k }\n  hosts:\n    hv1: { ansible_host: 10.0.0.1, ansible_port: 2222, ansible_become: true }\n',
+      'a.yml',
+    );
+    expect(inv.hosts.get('hv1')!.connection).toEqual({ address: '10.0.0.1', port: 2222, user: 'ops', identity_file: '/k', become: true });
+    expect(inv.hosts.get('hv1')!.vars).toEqual({});
+    expect(problemsOf(() => parseInventory('all:\n  hosts:\n    hv1: { ansible_port: abc }\n', 'a.yml'))).toEqual([
+      'a.yml:3:12 all.hosts.hv1.ansible_port: must be an integer, got "abc"',
     ]);
+  });
+
+  test('what hvtune cannot honour of Ansible is refused, not ignored', () => {
+    expect(
+      problemsOf(() =>
+        parseInventory(
+          'all:\n  hosts:\n    hv1: { ansible_become_password: x }\n    hv2: { ansible_connection: local, ansible_ssh_common_args: "-o ProxyCommand=nc %h %p" }\n',
+          'r.yml',
+        ),
+      ),
+    ).toEqual([
+      expect.stringMatching(/^r\.yml:3:12 hv1: ansible_become_password is not supported: hvtune runs sudo without a password/),
+      'r.yml:4:12 hv2: ansible_connection: local is not supported: hvtune connects over SSH',
+      'r.yml:4:39 hv2: ansible_ssh_common_args: ProxyCommand "nc" is not understood (only ssh -W %h:%p HOST); use ProxyJump',
+    ]);
+  });
+
+  test('ProxyJump in ansible_ssh_common_args: an inventory host, or a bastion outside every group', () => {
+    const inv = parseInventory(
+      [
+        'all:',
+        '  hosts:',
+        '    gw: { ansible_host: 192.0.2.1 }',
+        '    hv1: { ansible_ssh_common_args: "-o ProxyJump=gw -o StrictHostKeyChecking=no" }',
+        `    hv2: { ansible_ssh_common_args: '-o ProxyCommand="ssh -W %h:%p -q admin@198.51.100.7"' }`,
+        '    hv3: { ansible_ssh_common_args: "-J jump@203.0.113.5:2200,admin@10.1.0.1" }',
+        '',
+      ].join('\n'),
+      'j.yml',
+    );
+    expect(inv.hosts.get('hv1')!.connection.jump).toBe('gw');
+    expect(inv.hosts.get('hv2')!.connection.jump).toBe('admin@198.51.100.7');
+    expect(inv.bastions!.get('admin@198.51.100.7')!.connection).toMatchObject({ address: '198.51.100.7', port: 22, user: 'admin' });
+    expect(inv.hosts.get('hv3')!.connection.jump).toBe('admin@10.1.0.1');
+    expect(inv.bastions!.get('admin@10.1.0.1')!.connection).toMatchObject({ address: '10.1.0.1', jump: 'jump@203.0.113.5:2200' });
+    expect(inv.bastions!.get('jump@203.0.113.5:2200')!.connection).toMatchObject({ address: '203.0.113.5', port: 2200, user: 'jump' });
+    // bastions are reached, never targeted
+    expect([...inv.hosts.keys()]).toEqual(['gw', 'hv1', 'hv2', 'hv3']);
   });
 
   test('group keys and connection types in group vars are checked', () => {

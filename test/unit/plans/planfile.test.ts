@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import {
   compareChanges,
   hashFile,
   parsePlan,
+  inventorySourcesOf,
   planInputs,
   serialisePlan,
   sha256,
@@ -93,13 +94,28 @@ describe('input hashes', () => {
     expect(hashFile(inv)).toEqual({ path: inv, sha256: sha256('all: {}\n') });
     expect(sha256('')).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
     const playbook = loadPlaybook(pb, await loadModules());
-    const inputs = planInputs(pb, inv, playbook);
+    const inputs = planInputs(pb, { file: inv }, playbook);
     expect(inputs.templates).toEqual([{ path: tpl, sha256: sha256('a={{a}}\n') }]);
     expect(changedInputs(inputs)).toEqual([]);
     writeFileSync(pb, '# edited\n');
     writeFileSync(tpl, 'a=2\n');
     expect(changedInputs(inputs)).toEqual([`${pb} changed since the plan was made`, `${tpl} changed since the plan was made`]);
     expect(changedInputs({ ...inputs, inventory: { path: join(dir, 'gone.yml'), sha256: 'c' } })[1]).toMatch(/gone\.yml no longer exists/);
+  });
+
+  it('an inventory of several sources and group_vars/: every file read is hashed, the -i list kept', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hvtune-planfile-'));
+    const [a, b, gv] = [join(dir, 'a.yml'), join(dir, 'b.ini'), join(dir, 'group_vars/all.yml')];
+    for (const f of [a, b]) writeFileSync(f, 'x\n');
+    mkdirSync(join(dir, 'group_vars'));
+    writeFileSync(gv, 'nic: eth0\n');
+    const inputs = planInputs(null, { file: `${a}, ${b}`, sources: [a, b], files: [a, b, gv] });
+    expect(inputs.inventory).toEqual({ path: a, sha256: sha256('x\n') });
+    expect(inventorySourcesOf(inputs)).toEqual([a, b]);
+    expect(inputs.inventoryFiles!.map((f) => f.path)).toEqual([b, gv]);
+    writeFileSync(gv, 'nic: eth1\n');
+    expect(changedInputs(inputs)).toEqual([`${gv} changed since the plan was made`]);
+    expect(inventorySourcesOf(planInputs(null, { file: 'hv1,hv2,' }))).toEqual(['hv1,hv2,']);
   });
 
   it("asks each task's module for its local files: handlers count, a templated name is known only per host", async () => {
@@ -110,7 +126,7 @@ describe('input hashes', () => {
       '- hosts: all\n  tasks:\n    - file: { path: /etc/a, template: a.hbs }\n      notify: h\n    - file: { path: /etc/b, template: "{{ name }}.hbs" }\n' +
         '    - lineinfile: { path: /etc/c, line: "template: c.hbs" }\n  handlers:\n    - name: h\n      file: { path: /etc/d, template: sub/d.hbs }\n',
     );
-    const inputs = planInputs(pb, join(dir, 'inv.yml'), loadPlaybook(pb, await loadModules()));
+    const inputs = planInputs(pb, { file: join(dir, 'inv.yml') }, loadPlaybook(pb, await loadModules()));
     expect(inputs.templates.map((t) => t.path)).toEqual([join(dir, 'a.hbs'), join(dir, 'sub/d.hbs')]);
   });
 });
