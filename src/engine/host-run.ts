@@ -14,7 +14,7 @@ import { hasTemplate, validateArgs } from '../playbook.js';
 import { evalCondition, renderLoop, renderValue, type TemplateWhere } from '../template.js';
 import { Finalizers, applyTask } from './apply.js';
 import { errorMessage } from './errors.js';
-import { unifiedDiff } from './diff.js';
+import { lazyDiff } from './diff.js';
 import { PlannedFiles, planTask, readTasks, type TaskRead } from './plan.js';
 import type { ConnectedHost } from './types.js';
 
@@ -432,18 +432,20 @@ export class HostRun {
   }
 
   private record(inst: TaskInstance, c: Change): ChangeRecord {
-    return {
-      host: this.inv.name,
-      task: inst.label,
-      module: inst.module.name,
-      summary: c.summary,
-      target: c.target,
-      effect: c.effect,
-      before: c.before ?? null,
-      after: c.after ?? null,
-      diff: c.diff ? unifiedDiff(c.diff.path, c.diff.before, c.diff.after) : null,
-      warnings: c.warnings ?? [],
-    };
+    return lazyDiff(
+      {
+        host: this.inv.name,
+        task: inst.label,
+        module: inst.module.name,
+        summary: c.summary,
+        target: c.target,
+        effect: c.effect,
+        before: c.before ?? null,
+        after: c.after ?? null,
+        warnings: c.warnings ?? [],
+      },
+      c.diff,
+    );
   }
 
   /** Once-per-host work (grub regeneration) after the play's tasks, before handlers. */
