@@ -4,11 +4,12 @@
 import type { Command } from 'commander';
 import { exitCode } from '../events.js';
 import { writePrivateFile } from '../private-file.js';
-import { PLAN_FORMAT, PLAN_VERSION, changeCount, plannedTasksOf, serialisePlan, type SavedPlan } from '../planfile.js';
+import { PLAN_FORMAT, PLAN_VERSION, changeCount, plannedTasksOf, sealPlan, serialisePlan, type SavedPlan } from '../planfile.js';
+import { SecretValues } from '../secrets.js';
 import { plainRenderer } from '../output/plain.js';
 import { jsonRenderer } from '../output/json.js';
 import { checkRun } from './check-run.js';
-import { withRunOptions, type RunFlags, type Session } from './session.js';
+import { scrubbedSession, withRunOptions, type RunFlags, type Session } from './session.js';
 
 interface PlanFlags extends RunFlags {
   output: string;
@@ -31,14 +32,22 @@ export function registerPlan(program: Command, session: Session): void {
     .action(async (playbook: string, o: PlanFlags) => session.setCode(await plan(session, playbook, o)));
 }
 
-async function plan(session: Session, playbookFile: string, o: PlanFlags): Promise<number> {
+async function plan(cli: Session, playbookFile: string, o: PlanFlags): Promise<number> {
+  const secrets = new SecretValues();
+  const session = scrubbedSession(cli, secrets);
   const { io, style } = session;
   const planned = plannedTasksOf();
   const renderer = o.json ? jsonRenderer(io.stdout) : plainRenderer(io.stdout, { diff: !!o.diff, verbose: false, style });
-  const { report, inputs, options } = await checkRun(session, playbookFile, o, (e) => {
-    planned.onEvent(e);
-    renderer.handle(e);
-  });
+  const { report, inputs, options } = await checkRun(
+    session,
+    playbookFile,
+    o,
+    (e) => {
+      planned.onEvent(e);
+      renderer.handle(e);
+    },
+    secrets,
+  );
   await renderer.done();
   const code = exitCode(report);
   if (code === 1) {
@@ -62,7 +71,8 @@ async function plan(session: Session, playbookFile: string, o: PlanFlags): Promi
     options,
     hosts: planned.hosts,
   };
-  writePrivateFile(o.output, serialisePlan(saved));
+  // secret tasks sealed, secret values as markers that apply resolves from -e
+  writePrivateFile(o.output, serialisePlan(sealPlan(saved, secrets)));
   const n = changeCount(saved);
   const msg =
     n === 0
