@@ -139,4 +139,25 @@ describe('secret tasks and secret vars', () => {
     expect(readFileSync(r.stderr.match(/run record: (\S+)/)![1], 'utf8')).not.toContain(LITERAL);
     expect((await play(lab(), NO_LOG)).report.changes).toEqual([]);
   });
+
+  it('snapshot leaves the secret tasks out; drift names what drifted, not the values', async () => {
+    const file = labFile(lab(), 'site.yml', PLAYBOOK);
+    const base = join(lab().dir, 'secret-baselines');
+    const snap = await hvtune(['snapshot', file, ...conn(), '-o', base, '-e', `api_token=${TOKEN2}`]);
+    expect(snap.code, snap.stdout + snap.stderr).toBe(0);
+    expect(snap.stderr).toContain('note: token file: a secret task, not in the baselines');
+    const baseline = readdirSync(base)
+      .map((f) => readFileSync(join(base, f), 'utf8'))
+      .join('\n');
+    expect(baseline).not.toContain(TOKEN2);
+    expect(baseline).not.toContain('token.conf');
+
+    const drift = await hvtune(['drift', file, ...conn(), '--json', '-e', `api_token=${TOKEN}`]);
+    expect(drift.code, drift.stdout + drift.stderr).toBe(2);
+    expect(drift.stdout).not.toContain(TOKEN);
+    expect(drift.stdout).not.toContain(TOKEN2);
+    const items = JSON.parse(drift.stdout).hosts[lab().hosts[0].name].items;
+    expect(items.map((i: { setting: string }) => i.setting)).toEqual([`${DIR}/token.conf`, `${DIR}/agent.conf`]);
+    expect(items[0]).toMatchObject({ expected: '<redacted>', actual: '<redacted>' });
+  });
 });
