@@ -200,8 +200,9 @@ export class HostRun {
         if (module.resolve) args = this.resolveLocal(module, task, args, ctx);
         const problems = validateArgs(task, args);
         if (problems.length) throw new InputError(problems);
-        const label = item === undefined ? task.name : `${task.name} (item=${shortItem(item)})`;
         const secret = task.secret || !!this.opts.secrets?.appearsIn(args);
+        // the label is printed as it goes (terminal rows too): a secret task's item is not shown
+        const label = item === undefined ? task.name : `${task.name} (item=${secret ? REDACTED : shortItem(item)})`;
         instances.push({ task, module, args, label, handler, secret });
       }
       if (instances.length === 0) return { task, skipped: task.when !== undefined ? 'condition false' : 'empty loop' };
@@ -344,6 +345,9 @@ export class HostRun {
       const { observed, result } = planTask(inst, read, this.files, ctx);
       const changes = result.changes;
       const pending = result.pending ?? [];
+      // a file that already holds a secret value (an edit of one line of it) is as secret as its args:
+      // redacted from records, its rollback from the record would write <redacted> back
+      if (!inst.secret && this.opts.secrets?.appearsIn(changes)) inst.secret = true;
       this.send({
         type: 'task-planned',
         host: hostName,
@@ -442,7 +446,7 @@ export class HostRun {
       changes: [],
       pending: [],
       warnings: [],
-      error: message,
+      error: this.opts.secrets ? this.opts.secrets.scrub(message) : message,
       handler,
     });
   }

@@ -160,4 +160,35 @@ describe('secret tasks and secret vars', () => {
     expect(items.map((i: { setting: string }) => i.setting)).toEqual([`${DIR}/token.conf`, `${DIR}/agent.conf`]);
     expect(items[0]).toMatchObject({ expected: '<redacted>', actual: '<redacted>' });
   });
+
+  it('an unmarked edit of a file that already holds the token is secret too (its record could not be rolled back otherwise)', async () => {
+    const h = lab().hosts[0];
+    const edit = `
+- name: agent debug
+  hosts: lab
+  secret_vars: [api_token]
+  tasks:
+    - name: debug on
+      lineinfile: { path: ${DIR}/agent.conf, line: "debug=1" }
+`;
+    const r = await play(lab(), edit, { diff: true, args: ['-e', `api_token=${TOKEN2}`] });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).not.toContain(TOKEN2);
+    expect(r.report.changes[0].diff).toContain('# diff not shown: secret task');
+    expect(await lab().readFile(h, `${DIR}/agent.conf`)).toBe(`token=${TOKEN2}\ndebug=1\n`);
+    const recordPath = r.stderr.match(/run record: (\S+)/)![1];
+    expect(readFileSync(recordPath, 'utf8')).not.toContain(TOKEN2);
+    const undo = await hvtune([
+      'rollback',
+      recordPath,
+      '-o',
+      join(lab().dir, 'undo2.json'),
+      '-i',
+      lab().inventoryPath,
+      '--known-hosts',
+      lab().knownHostsPath,
+    ]);
+    expect(undo.code).toBe(1);
+    expect(await lab().readFile(h, `${DIR}/agent.conf`)).toBe(`token=${TOKEN2}\ndebug=1\n`);
+  });
 });
