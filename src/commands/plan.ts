@@ -72,7 +72,14 @@ async function plan(cli: Session, playbookFile: string, o: PlanFlags): Promise<n
     hosts: planned.hosts,
   };
   // secret tasks sealed, secret values as markers that apply resolves from -e
-  writePrivateFile(o.output, serialisePlan(sealPlan(saved, secrets)));
+  const sealed = sealPlan(saved, secrets);
+  writePrivateFile(o.output, serialisePlan(sealed));
+  for (const task of literalSecretTasks(sealed))
+    io.stderr(
+      style.yellow(
+        `warning: ${task}: a secret task whose arguments hold no secret var: they are saved in the plan as the playbook has them (give secrets through secret_vars to keep them out)`,
+      ),
+    );
   const n = changeCount(saved);
   const msg =
     n === 0
@@ -80,4 +87,12 @@ async function plan(cli: Session, playbookFile: string, o: PlanFlags): Promise<n
       : `${n} change(s) saved to ${o.output}; apply exactly these with: hvtune apply ${o.output}`;
   (o.json ? io.stderr : io.stdout)(msg);
   return code;
+}
+
+/** Secret tasks whose saved args hold no marker: whatever secret they write is in the playbook, and so in the plan. */
+function literalSecretTasks(plan: SavedPlan): string[] {
+  const names = Object.values(plan.hosts).flatMap((h) =>
+    h.tasks.filter((t) => t.secret && t.changes.length > 0 && !JSON.stringify(t.args).includes('<secret:')).map((t) => t.task),
+  );
+  return [...new Set(names)];
 }

@@ -132,6 +132,12 @@ describe('secret tasks and secret vars', () => {
 
   it('no_log: true hides a literal written in the playbook from output and record', async () => {
     const h = lab().hosts[0];
+    const planned = await hvtune(['plan', labFile(lab(), 'nolog.yml', NO_LOG), ...conn(), '-o', join(lab().dir, 'nolog-plan.json')]);
+    expect(planned.code, planned.stdout + planned.stderr).toBe(2);
+    expect(planned.stdout).not.toContain(LITERAL);
+    expect(planned.stderr).toContain(
+      'warning: literal secret: a secret task whose arguments hold no secret var: they are saved in the plan',
+    );
     const r = await play(lab(), NO_LOG, { diff: true });
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout + r.stderr).not.toContain(LITERAL);
