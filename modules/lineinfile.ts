@@ -3,9 +3,11 @@
 // matching insertafter/insertbefore (or at the end); absent removes every matching line.
 // One deliberate difference: a line already present word for word is never added again, even
 // when `regexp` does not match it, so a second run never duplicates it.
+// Patterns run on RE2 (src/user-regexp.ts): linear time, so a pattern cannot stall the controller.
 
 import type { Advice, ArgLeaf, Change, HostHandle, Module, PlanResult, ReadRequest, ReadResult } from '../src/module.js';
 import { ApplyVerifyError, TaskError } from '../src/errors.js';
+import { compileUserRegExp, userRegExpProblem, type UserRegExp } from '../src/user-regexp.js';
 import { adviseOnFile } from './lib/advice.js';
 import { ABSOLUTE_PATH_PATTERN, type FileState, fileStateFromResults, fileStateRequests, readFileState } from './lib/file-state.js';
 
@@ -39,7 +41,7 @@ export const lineinfile = {
       regexp: {
         type: 'string',
         description:
-          'JavaScript regular expression (not Python: no (?P<name>…)) searched in each line; with state: present the ' +
+          'Regular expression (RE2 syntax, linear time: no backreferences or lookaround) searched in each line; with state: present the ' +
           'LAST matching line is replaced by line, with state: absent every matching line is removed. It should match ' +
           'the line both before and after the change',
       },
@@ -47,12 +49,12 @@ export const lineinfile = {
       insertafter: {
         type: 'string',
         description:
-          'EOF (default) or a JavaScript regular expression: when nothing matches regexp, insert after the last line matching it (at the end if none does)',
+          'EOF (default) or a regular expression (RE2 syntax): when nothing matches regexp, insert after the last line matching it (at the end if none does)',
       },
       insertbefore: {
         type: 'string',
         description:
-          'BOF or a JavaScript regular expression: when nothing matches regexp, insert before the last line matching it (at the end if none does)',
+          'BOF or a regular expression (RE2 syntax): when nothing matches regexp, insert before the last line matching it (at the end if none does)',
       },
       create: { type: 'boolean', default: false, description: 'Create the file when it does not exist (otherwise that is an error)' },
       backup: { type: 'boolean', default: true, description: 'Keep the previous version under /var/lib/hvtune/backups' },
@@ -64,11 +66,8 @@ export const lineinfile = {
     for (const key of ['regexp', 'insertafter', 'insertbefore'] as const) {
       const value = args[key];
       if (value === undefined || (key === 'insertafter' && value === 'EOF') || (key === 'insertbefore' && value === 'BOF')) continue;
-      try {
-        new RegExp(value);
-      } catch (err) {
-        problems.push({ path: key, message: `not a valid JavaScript regular expression: ${(err as Error).message}` });
-      }
+      const problem = userRegExpProblem(value);
+      if (problem) problems.push({ path: key, message: `not a regular expression hvtune accepts: ${problem}` });
     }
     const state = args.state ?? 'present';
     if (state === 'present' && args.line === undefined) problems.push({ path: 'line', message: 'state: present needs line' });
@@ -138,7 +137,7 @@ function splitLines(text: string): { lines: string[]; finalNewline: boolean } {
 /** Compare a line without a Windows line end, as Ansible strips \r\n. */
 const bare = (line: string) => line.replace(/\r$/, '');
 
-function lastIndexMatching(lines: string[], re: RegExp): number {
+function lastIndexMatching(lines: string[], re: UserRegExp): number {
   for (let i = lines.length - 1; i >= 0; i--) if (re.test(bare(lines[i]))) return i;
   return -1;
 }
@@ -147,7 +146,7 @@ function lastIndexMatching(lines: string[], re: RegExp): number {
 export function editLines(text: string | null, args: LineInFileArgs): LineEdit {
   const { lines, finalNewline } = splitLines(text ?? '');
   const join = (ls: string[]) => (ls.length === 0 ? '' : ls.join('\n') + (finalNewline ? '\n' : ''));
-  const regexp = args.regexp === undefined ? null : new RegExp(args.regexp);
+  const regexp = args.regexp === undefined ? null : compileUserRegExp(args.regexp);
 
   if ((args.state ?? 'present') === 'absent') {
     const keep = lines.filter((l) => !(regexp ? regexp.test(bare(l)) : bare(l) === args.line));
@@ -169,10 +168,10 @@ export function editLines(text: string | null, args: LineInFileArgs): LineEdit {
   let at = lines.length;
   if (args.insertbefore === 'BOF') at = 0;
   else if (args.insertbefore !== undefined) {
-    const i = lastIndexMatching(lines, new RegExp(args.insertbefore));
+    const i = lastIndexMatching(lines, compileUserRegExp(args.insertbefore));
     if (i >= 0) at = i;
   } else if (args.insertafter !== undefined && args.insertafter !== 'EOF') {
-    const i = lastIndexMatching(lines, new RegExp(args.insertafter));
+    const i = lastIndexMatching(lines, compileUserRegExp(args.insertafter));
     if (i >= 0) at = i + 1;
   }
   const out = [...lines.slice(0, at), line, ...lines.slice(at)];

@@ -65,6 +65,11 @@ export interface Change {
    * the runner groups by `${module}:${id}` and calls that module's `finalize` once.
    */
   finalize?: { id: string; data?: unknown };
+  /**
+   * Set only where a secret task's change is saved (plans, run records, src/secrets.ts): its
+   * values, file contents and data are `<redacted>`, and this is the sha256 of them.
+   */
+  digest?: string;
 }
 
 /** A state the playbook asked for that is persisted but not live yet: not a change, but reported. */

@@ -10,6 +10,7 @@
 import { InputError } from './errors.js';
 import { globMatcher, isGlob } from './glob.js';
 import { closestMatches, listWords } from './schema.js';
+import { compileUserRegExp, type UserRegExp } from './user-regexp.js';
 
 /**
  * What host patterns need of an inventory; src/inventory.ts's Inventory is one. Declared here, not
@@ -118,9 +119,9 @@ function hostsOfGroup(inv: HostScope, name: string, seen = new Set<string>()): S
 }
 
 function regExpMatcher(source: string): (name: string) => boolean {
-  let re: RegExp;
+  let re: UserRegExp;
   try {
-    re = new RegExp(source);
+    re = compileUserRegExp(source);
   } catch (err) {
     throw new InputError([{ message: `invalid regular expression in host pattern "~${source}": ${(err as Error).message}` }]);
   }

@@ -12,6 +12,7 @@ import type { Facts } from './facts.js';
 import { taskModule, type Playbook } from './playbook.js';
 import type { RunEvent } from './events.js';
 import type { PlannedTask } from './engine/types.js';
+import { changeDigest, sealTask, unseal, type SecretValues } from './secrets.js';
 
 export const PLAN_FORMAT = 'hvtune-plan';
 /** 2: grub_cmdline and ethtool changes carry what apply needs in their data (files, device). */
@@ -49,6 +50,11 @@ export interface SavedPlan {
   inputs: PlanInputs;
   options: { limit?: string; tags: string[]; skipTags: string[]; extraVars: Record<string, unknown> };
   hosts: Record<string, PlanHost>;
+  /**
+   * Secret values the plan does not keep: marker id → the variable that held it. Wherever the value
+   * was, the plan has `<secret:ID>`; `apply` needs it again (-e) and puts it back (src/secrets.ts).
+   */
+  secrets?: Record<string, string>;
 }
 
 export function sha256(content: string | Buffer): string {
@@ -227,5 +233,49 @@ export function compareChanges(saved: Change[], fresh: Change[]): string[] {
     else if (s.effect !== f.effect) out.push(`${s.target}: now needs ${f.effect}, the plan says ${s.effect}`);
   }
   for (const f of unused) out.push(`${f.target}: now needs a change the plan does not have (${changeText(f)})`);
+  return out;
+}
+
+/**
+ * A plan as saved: a secret task's changes sealed (digests instead of contents: apply plans the task
+ * again and runs the fresh changes when their digests match), and every secret value replaced by
+ * a marker that `unsealPlan` resolves from the values given to apply.
+ */
+export function sealPlan(plan: SavedPlan, secrets?: SecretValues): SavedPlan {
+  const hosts = Object.fromEntries(Object.entries(plan.hosts).map(([name, h]) => [name, { ...h, tasks: h.tasks.map(sealTask) }]));
+  const sealed = { ...plan, hosts };
+  if (!secrets?.size) return sealed;
+  const { value, markers } = secrets.seal(sealed);
+  return Object.keys(markers).length ? { ...value, secrets: markers } : value;
+}
+
+/** The plan with its secret values back, from values the user gave (-e) or the inventory holds. */
+export function unsealPlan(plan: SavedPlan, candidates: Iterable<string>, file: string): SavedPlan {
+  if (!plan.secrets || Object.keys(plan.secrets).length === 0) return plan;
+  try {
+    const { secrets, ...rest } = plan;
+    return { ...unseal(rest, secrets, candidates), secrets };
+  } catch (err) {
+    throw new HvtuneError(`${file}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * compareChanges for a secret task, whose saved changes carry digests instead of contents: the
+ * fresh plan must give the same targets with the same digests. Says what changed, never the values.
+ */
+export function compareSealedChanges(saved: Change[], fresh: Change[]): string[] {
+  const unused = [...fresh];
+  const out: string[] = [];
+  for (const s of saved) {
+    const i = unused.findIndex((f) => f.target === s.target);
+    if (i < 0) {
+      out.push(`${s.target}: no longer needs the planned change: it was changed since the plan (secret task: values not shown)`);
+      continue;
+    }
+    const [f] = unused.splice(i, 1);
+    if (s.digest !== changeDigest(f)) out.push(`${s.target}: changed since the plan (secret task: values not shown)`);
+  }
+  for (const f of unused) out.push(`${f.target}: now needs a change the plan does not have (secret task: values not shown)`);
   return out;
 }

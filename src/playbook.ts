@@ -25,6 +25,8 @@ export interface Task {
   tags: string[];
   register?: string;
   ignoreErrors: boolean;
+  /** `secret: true` (or Ansible's `no_log: true`): nothing of its changes is printed or saved */
+  secret: boolean;
   pos: SourcePosition;
   /** "plays[0].tasks[2]" */
   path: string;
@@ -35,6 +37,8 @@ export interface Play {
   name: string;
   hosts: string;
   vars: Record<string, unknown>;
+  /** `secret_vars`: variables (from any source) whose values are redacted wherever they appear */
+  secretVars: string[];
   tasks: Task[];
   handlers: Task[];
   gatherFacts: boolean;
@@ -90,6 +94,7 @@ function buildPlaybook(source: Source, modules: ModuleRegistry): Playbook {
       name: typeof play.name === 'string' ? play.name : hosts,
       hosts,
       vars: isMapping(play.vars) ? play.vars : {},
+      secretVars: Array.isArray(play.secret_vars) ? play.secret_vars.map(String) : [],
       tasks,
       handlers,
       gatherFacts: play.gather_facts !== false,
@@ -120,6 +125,7 @@ function loadTasks(source: Source, modules: ModuleRegistry, list: unknown, at: S
       notify: typeof raw.notify === 'string' ? [raw.notify] : Array.isArray(raw.notify) ? raw.notify.map(String) : [],
       tags: tagList(raw.tags),
       ignoreErrors: raw.ignore_errors === true,
+      secret: raw.secret === true || raw.no_log === true,
       pos: source.pos(here),
       path: formatPath(here, 'plays'),
       source,

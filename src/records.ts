@@ -11,6 +11,7 @@ import type { RunEvent, RunReport } from './events.js';
 import type { Facts } from './facts.js';
 import type { PlanInputs } from './planfile.js';
 import type { PlannedTask } from './engine/types.js';
+import { REDACTED, sealTask, type SecretValues } from './secrets.js';
 
 export const RECORD_FORMAT = 'hvtune-run';
 /** `.hvtune/runs` in the current directory; HVTUNE_RECORDS overrides it (tests point it at their lab). */
@@ -62,12 +63,29 @@ export function recordFileName(startedAt: string, id: string): string {
   return `${startedAt.replace(/[-:]/g, '')}-${id}.json`;
 }
 
-/** Write the record atomically; returns its path. */
-/** Write the record atomically, 0600 in a 0700 directory (it holds managed files' contents); returns its path. */
-export function writeRecord(dir: string, record: RunRecord): string {
+/**
+ * Write the record atomically, 0600 in a 0700 directory (it holds managed files' contents), without
+ * secrets (redactRecord); returns its path.
+ */
+export function writeRecord(dir: string, record: RunRecord, secrets?: SecretValues): string {
   const path = join(dir, recordFileName(record.startedAt, record.id));
-  writePrivateFile(path, JSON.stringify(record, null, 2) + '\n');
+  writePrivateFile(path, JSON.stringify(redactRecord(record, secrets), null, 2) + '\n');
   return path;
+}
+
+/**
+ * A record as written: a secret task keeps neither args nor contents (its changes sealed: sha256
+ * digests; rollback refuses it), and the run's secret values are `<redacted>` everywhere.
+ */
+export function redactRecord(record: RunRecord, secrets?: SecretValues): RunRecord {
+  const hosts = Object.fromEntries(
+    Object.entries(record.hosts).map(([name, h]) => [
+      name,
+      { ...h, tasks: h.tasks.map((t) => (t.secret ? { ...sealTask(t), args: REDACTED } : t)) },
+    ]),
+  );
+  const out = { ...record, hosts };
+  return secrets ? secrets.scrubDeep(out) : out;
 }
 
 export function readRecord(path: string): RunRecord {

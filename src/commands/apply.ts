@@ -3,7 +3,9 @@
 
 import type { Command } from 'commander';
 import { applySavedPlan } from '../engine/saved-plan.js';
-import { inventorySourcesOf, playbookDirOf, readPlan } from '../planfile.js';
+import { inventorySourcesOf, playbookDirOf, readPlan, unsealPlan } from '../planfile.js';
+import { parseExtraVars } from '../inventory.js';
+import { leafStrings, markedValues } from '../secrets.js';
 import { defaultRecordsDir, newRunId, writeRecord } from '../records.js';
 import { hostLock } from '../host-lock.js';
 import { applyLines } from '../output/state.js';
@@ -13,6 +15,7 @@ import {
   hostConnector,
   loadInventory,
   loadModules,
+  scrubbedSession,
   withConnection,
   withForks,
   type ConnectionFlags,
@@ -24,6 +27,7 @@ interface ApplyFlags extends ConnectionFlags {
   forks: number;
   records?: string;
   json?: boolean;
+  extraVars: string[];
 }
 
 export function registerApply(program: Command, session: Session): void {
@@ -38,12 +42,23 @@ export function registerApply(program: Command, session: Session): void {
     .option(INVENTORY_FLAGS, 'inventory to connect with (default: the one the plan was made with; repeatable)', collect)
     .option('--records <dir>', 'where the run record goes (default: $HVTUNE_RECORDS or .hvtune/runs)')
     .option('--json', 'print a JSON result')
+    .option(
+      '-e, --extra-vars <key=value>',
+      'the secret vars the plan was made with (a plan keeps no secret value); @file.yml loads a file',
+      collect,
+      [],
+    )
     .action(async (planFile: string, o: ApplyFlags) => session.setCode(await apply(session, planFile, o)));
 }
 
-async function apply(session: Session, planFile: string, o: ApplyFlags): Promise<number> {
-  const plan = readPlan(planFile);
-  const inventory = loadInventory(o.inventory ?? inventorySourcesOf(plan.inputs), {}, { playbookDir: playbookDirOf(plan.inputs) });
+async function apply(cli: Session, planFile: string, o: ApplyFlags): Promise<number> {
+  const saved = readPlan(planFile);
+  const inventory = loadInventory(o.inventory ?? inventorySourcesOf(saved.inputs), {}, { playbookDir: playbookDirOf(saved.inputs) });
+  // secret values come back from -e or the inventory's vars, checked against the plan's markers
+  const candidates = [...leafStrings(parseExtraVars(o.extraVars)), ...[...inventory.hosts.values()].flatMap((h) => leafStrings(h.vars))];
+  const plan = unsealPlan(saved, candidates, planFile);
+  const secrets = markedValues(plan.secrets ?? {}, candidates);
+  const session = scrubbedSession(cli, secrets);
   const runId = newRunId();
   const { record, ...result } = await applySavedPlan(plan, {
     planFile,
@@ -54,7 +69,7 @@ async function apply(session: Session, planFile: string, o: ApplyFlags): Promise
     runId,
     lock: hostLock(runId),
   });
-  const recordPath = writeRecord(o.records ?? defaultRecordsDir(), record);
+  const recordPath = writeRecord(o.records ?? defaultRecordsDir(), record, secrets);
   if (o.json) {
     session.io.stdout(JSON.stringify({ ...result, record: recordPath }, null, 2));
     return result.code;

@@ -4,6 +4,7 @@
 import type { RunEvent, RunReport } from '../events.js';
 import { runPlaybook } from '../engine/run.js';
 import { planInputs, type PlanInputs, type SavedPlan } from '../planfile.js';
+import type { SecretValues } from '../secrets.js';
 import { loadInputs, runOptions, sshConnector, type Inputs, type RunFlags, type Session } from './session.js';
 
 export interface CheckRun {
@@ -13,11 +14,18 @@ export interface CheckRun {
   loaded: Inputs;
 }
 
-export async function checkRun(session: Session, playbookFile: string, o: RunFlags, onEvent: (e: RunEvent) => void): Promise<CheckRun> {
+/** `secrets` learns the values of the plays' secret_vars as hosts render them. */
+export async function checkRun(
+  session: Session,
+  playbookFile: string,
+  o: RunFlags,
+  onEvent: (e: RunEvent) => void,
+  secrets?: SecretValues,
+): Promise<CheckRun> {
   const loaded = await loadInputs(playbookFile, o.inventory, o.extraVars, session.io.stderr);
   const { inventory, playbook, modules } = loaded;
   const run = await runOptions(o);
-  const report = await runPlaybook(playbook, inventory, modules, sshConnector(inventory, o), { check: true, ...run }, onEvent);
+  const report = await runPlaybook(playbook, inventory, modules, sshConnector(inventory, o), { check: true, ...run, secrets }, onEvent);
   const options = { limit: run.limit, tags: run.tags, skipTags: run.skipTags, extraVars: run.extraVars };
   return { report, inputs: planInputs(playbookFile, inventory, playbook), options, loaded };
 }

@@ -7,7 +7,8 @@ import { isBaselineDir, readBaselineDir } from '../baseline.js';
 import { driftAgainstBaselines, driftFromPlan, type HostDrift } from '../drift.js';
 import { driftLines } from '../output/state.js';
 import { checkRun } from './check-run.js';
-import { hostConnector, loadInventory, loadModules, withRunOptions, type RunFlags, type Session } from './session.js';
+import { REDACTED, SecretValues } from '../secrets.js';
+import { hostConnector, loadInventory, loadModules, scrubbedSession, withRunOptions, type RunFlags, type Session } from './session.js';
 
 interface DriftFlags extends RunFlags {
   json?: boolean;
@@ -22,15 +23,24 @@ export function registerDrift(program: Command, session: Session): void {
     .action(async (source: string, o: DriftFlags) => session.setCode(await drift(session, source, o)));
 }
 
-async function againstPlaybook(session: Session, playbook: string, o: RunFlags): Promise<Record<string, HostDrift>> {
+async function againstPlaybook(session: Session, playbook: string, o: RunFlags, secrets: SecretValues): Promise<Record<string, HostDrift>> {
   const hosts: Record<string, HostDrift> = {};
   const modules = await loadModules();
-  const { report } = await checkRun(session, playbook, o, (e) => {
-    if (e.type !== 'task-planned') return;
-    const { task, module, args, changes, pending } = e.planned;
-    const h = (hosts[e.host] ??= { status: 'clean', items: [] });
-    h.items.push(...driftFromPlan({ task, module }, { changes, pending }, modules.get(module)!.snapshot?.(args, e.observed)));
-  });
+  const hide = (v: string | null) => (v === null ? null : REDACTED);
+  const { report } = await checkRun(
+    session,
+    playbook,
+    o,
+    (e) => {
+      if (e.type !== 'task-planned') return;
+      const { task, module, args, changes, pending, secret } = e.planned;
+      const h = (hosts[e.host] ??= { status: 'clean', items: [] });
+      const items = driftFromPlan({ task, module }, { changes, pending }, modules.get(module)!.snapshot?.(args, e.observed));
+      // a secret task says which setting drifted, not its values
+      h.items.push(...(secret ? items.map((i) => ({ ...i, expected: hide(i.expected), actual: hide(i.actual) })) : items));
+    },
+    secrets,
+  );
   for (const h of Object.keys(report.recap)) hosts[h] ??= { status: 'clean', items: [] };
   for (const h of Object.values(hosts)) h.status = h.items.length ? 'drift' : 'clean';
   for (const f of report.failures) {
@@ -40,7 +50,9 @@ async function againstPlaybook(session: Session, playbook: string, o: RunFlags):
   return hosts;
 }
 
-async function drift(session: Session, source: string, o: DriftFlags): Promise<number> {
+async function drift(cli: Session, source: string, o: DriftFlags): Promise<number> {
+  const secrets = new SecretValues();
+  const session = scrubbedSession(cli, secrets);
   const baseline = isBaselineDir(source);
   let hosts: Record<string, HostDrift>;
   if (baseline) {
@@ -51,7 +63,7 @@ async function drift(session: Session, source: string, o: DriftFlags): Promise<n
       connect: hostConnector(inventory, o),
       forks: o.forks,
     });
-  } else hosts = await againstPlaybook(session, source, o);
+  } else hosts = await againstPlaybook(session, source, o, secrets);
   const list = Object.values(hosts);
   const code = list.some((h) => h.status === 'error') ? 1 : list.some((h) => h.status === 'drift') ? 2 : 0;
   if (o.json) session.io.stdout(JSON.stringify({ against: baseline ? 'baseline' : 'playbook', source, drift: code === 2, hosts }, null, 2));

@@ -4,11 +4,12 @@
 import type { Command } from 'commander';
 import { exitCode } from '../events.js';
 import { writePrivateFile } from '../private-file.js';
-import { PLAN_FORMAT, PLAN_VERSION, changeCount, plannedTasksOf, serialisePlan, type SavedPlan } from '../planfile.js';
+import { PLAN_FORMAT, PLAN_VERSION, changeCount, plannedTasksOf, sealPlan, serialisePlan, type SavedPlan } from '../planfile.js';
+import { SecretValues } from '../secrets.js';
 import { plainRenderer } from '../output/plain.js';
 import { jsonRenderer } from '../output/json.js';
 import { checkRun } from './check-run.js';
-import { withRunOptions, type RunFlags, type Session } from './session.js';
+import { scrubbedSession, withRunOptions, type RunFlags, type Session } from './session.js';
 
 interface PlanFlags extends RunFlags {
   output: string;
@@ -31,14 +32,22 @@ export function registerPlan(program: Command, session: Session): void {
     .action(async (playbook: string, o: PlanFlags) => session.setCode(await plan(session, playbook, o)));
 }
 
-async function plan(session: Session, playbookFile: string, o: PlanFlags): Promise<number> {
+async function plan(cli: Session, playbookFile: string, o: PlanFlags): Promise<number> {
+  const secrets = new SecretValues();
+  const session = scrubbedSession(cli, secrets);
   const { io, style } = session;
   const planned = plannedTasksOf();
   const renderer = o.json ? jsonRenderer(io.stdout) : plainRenderer(io.stdout, { diff: !!o.diff, verbose: false, style });
-  const { report, inputs, options } = await checkRun(session, playbookFile, o, (e) => {
-    planned.onEvent(e);
-    renderer.handle(e);
-  });
+  const { report, inputs, options } = await checkRun(
+    session,
+    playbookFile,
+    o,
+    (e) => {
+      planned.onEvent(e);
+      renderer.handle(e);
+    },
+    secrets,
+  );
   await renderer.done();
   const code = exitCode(report);
   if (code === 1) {
@@ -62,7 +71,15 @@ async function plan(session: Session, playbookFile: string, o: PlanFlags): Promi
     options,
     hosts: planned.hosts,
   };
-  writePrivateFile(o.output, serialisePlan(saved));
+  // secret tasks sealed, secret values as markers that apply resolves from -e
+  const sealed = sealPlan(saved, secrets);
+  writePrivateFile(o.output, serialisePlan(sealed));
+  for (const task of literalSecretTasks(sealed))
+    io.stderr(
+      style.yellow(
+        `warning: ${task}: a secret task whose arguments hold no secret var: they are saved in the plan as the playbook has them (give secrets through secret_vars to keep them out)`,
+      ),
+    );
   const n = changeCount(saved);
   const msg =
     n === 0
@@ -70,4 +87,12 @@ async function plan(session: Session, playbookFile: string, o: PlanFlags): Promi
       : `${n} change(s) saved to ${o.output}; apply exactly these with: hvtune apply ${o.output}`;
   (o.json ? io.stderr : io.stdout)(msg);
   return code;
+}
+
+/** Secret tasks whose saved args hold no marker: whatever secret they write is in the playbook, and so in the plan. */
+function literalSecretTasks(plan: SavedPlan): string[] {
+  const names = Object.values(plan.hosts).flatMap((h) =>
+    h.tasks.filter((t) => t.secret && t.changes.length > 0 && !JSON.stringify(t.args).includes('<secret:')).map((t) => t.task),
+  );
+  return [...new Set(names)];
 }

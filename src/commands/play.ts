@@ -9,7 +9,18 @@ import { defaultRecordsDir, playRecorder, readRecord, writeRecord } from '../rec
 import { hostLock } from '../host-lock.js';
 import { plainRenderer, type Renderer } from '../output/plain.js';
 import { jsonRenderer } from '../output/json.js';
-import { hostsByPlay, loadInputs, playHosts, runOptions, sshConnector, withRunOptions, type RunFlags, type Session } from './session.js';
+import { SecretValues } from '../secrets.js';
+import {
+  hostsByPlay,
+  loadInputs,
+  playHosts,
+  runOptions,
+  scrubbedSession,
+  sshConnector,
+  withRunOptions,
+  type RunFlags,
+  type Session,
+} from './session.js';
 
 interface PlayFlags extends RunFlags {
   check?: boolean;
@@ -36,8 +47,9 @@ export function registerPlay(program: Command, session: Session): void {
     .action(async (playbookFile: string, o: PlayFlags) => session.setCode(await play(session, playbookFile, o)));
 }
 
-async function play(session: Session, playbookFile: string, o: PlayFlags): Promise<number> {
-  const { io, style } = session;
+async function play(cli: Session, playbookFile: string, o: PlayFlags): Promise<number> {
+  const secrets = new SecretValues();
+  const { io, style } = scrubbedSession(cli, secrets);
   const { inventory, playbook, modules } = await loadInputs(playbookFile, o.inventory, o.extraVars, io.stderr);
   const check = !!o.check;
   const run = await runOptions(o);
@@ -52,7 +64,7 @@ async function play(session: Session, playbookFile: string, o: PlayFlags): Promi
   const writeProgress = () => {
     if (!recorder || Date.now() - lastWrite < 1_000) return;
     lastWrite = Date.now();
-    writeRecord(recordsDir, recorder.record());
+    writeRecord(recordsDir, recorder.record(), secrets);
   };
   const renderer: Renderer = o.json
     ? jsonRenderer(io.stdout)
@@ -65,13 +77,20 @@ async function play(session: Session, playbookFile: string, o: PlayFlags): Promi
       : plainRenderer(io.stdout, { diff: !!o.diff, verbose: !!o.verbose, style });
   // a run that changes hosts holds each one's lock, named after its record (src/host-lock.ts)
   const lock = recorder ? hostLock(recorder.id) : undefined;
-  const report = await runPlaybook(playbook, inventory, modules, sshConnector(inventory, o), { check, ...run, skip, lock }, (e) => {
-    recorder?.onEvent(e);
-    renderer.handle(e);
-    if (e.type === 'host-done' || e.type === 'play-end') writeProgress();
-  });
+  const report = await runPlaybook(
+    playbook,
+    inventory,
+    modules,
+    sshConnector(inventory, o),
+    { check, ...run, skip, lock, secrets },
+    (e) => {
+      recorder?.onEvent(e);
+      renderer.handle(e);
+      if (e.type === 'host-done' || e.type === 'play-end') writeProgress();
+    },
+  );
   await renderer.done();
-  if (recorder) io.stderr(`run record: ${writeRecord(recordsDir, recorder.record(report))}`);
+  if (recorder) io.stderr(`run record: ${writeRecord(recordsDir, recorder.record(report), secrets)}`);
   return exitCode(report);
 }
 

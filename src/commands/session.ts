@@ -7,6 +7,7 @@ import type { Module } from '../module.js';
 import type { Facts } from '../facts.js';
 import { formatProblem, InputError } from '../errors.js';
 import { loadInventory, parseExtraVars, type Inventory, type InventoryHost } from '../inventory.js';
+import type { SecretValues } from '../secrets.js';
 import { loadPlaybook, type Playbook } from '../playbook.js';
 import { selectHosts, selectLimit } from '../patterns.js';
 import { datedAdvice } from '../dated.js';
@@ -29,6 +30,15 @@ export interface Session {
   io: CliIO;
   style: Style;
   setCode(code: number): void;
+}
+
+/**
+ * The session with every secret value of the run replaced by `<redacted>` in what it prints: the
+ * last line of defence behind the redaction of secret tasks (values are learnt as hosts render vars).
+ */
+export function scrubbedSession(session: Session, secrets: SecretValues): Session {
+  const { io } = session;
+  return { ...session, io: { ...io, stdout: (s) => io.stdout(secrets.scrub(s)), stderr: (s) => io.stderr(secrets.scrub(s)) } };
 }
 
 // ---- options that mean the same in every command ----

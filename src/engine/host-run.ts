@@ -9,12 +9,13 @@ import type { ChangeRecord, PendingRecord, RunEvent, TaskStatus } from '../event
 import type { InventoryHost } from '../inventory.js';
 import type { Play, Task } from '../playbook.js';
 import { FACTS_SCRIPT, parseFacts, parseKernelVersion, type Facts } from '../facts.js';
-import { HvtuneError, InputError, TaskError } from '../errors.js';
+import { ApplyVerifyError, HvtuneError, InputError, TaskError } from '../errors.js';
 import { hasTemplate, validateArgs } from '../playbook.js';
 import { evalCondition, renderLoop, renderValue, type TemplateWhere } from '../template.js';
 import { Finalizers, applyTask } from './apply.js';
 import { errorMessage } from './errors.js';
-import { unifiedDiff } from './diff.js';
+import { lazyDiff } from './diff.js';
+import { REDACTED, type SecretValues } from '../secrets.js';
 import { PlannedFiles, planTask, readTasks, type TaskRead } from './plan.js';
 import type { ConnectedHost } from './types.js';
 
@@ -23,6 +24,8 @@ export interface HostRunOptions {
   tags: string[];
   skipTags: string[];
   extraVars: Record<string, unknown>;
+  /** where the values of each play's `secret_vars` go as hosts render them (see src/secrets.ts) */
+  secrets?: SecretValues;
 }
 
 /** What the runner decided for this play (see facts-need.ts and tasksUsingRegistered). */
@@ -60,6 +63,8 @@ interface TaskInstance {
   args: unknown;
   label: string;
   handler: boolean;
+  /** marked secret, or its rendered args hold a secret value: its changes are shown redacted */
+  secret: boolean;
 }
 
 /** A task of the play as it stands before its turn. */
@@ -114,6 +119,7 @@ export class HostRun {
   async runPlay(): Promise<boolean> {
     try {
       this.renderPlayVars();
+      this.opts.secrets?.addVars(this.vars, this.play.secretVars);
     } catch (err) {
       this.send({ type: 'host-failed', host: this.inv.name, error: errorMessage(err) });
       return false;
@@ -196,8 +202,10 @@ export class HostRun {
         if (module.resolve) args = this.resolveLocal(module, task, args, ctx);
         const problems = validateArgs(task, args);
         if (problems.length) throw new InputError(problems);
-        const label = item === undefined ? task.name : `${task.name} (item=${shortItem(item)})`;
-        instances.push({ task, module, args, label, handler });
+        const secret = task.secret || !!this.opts.secrets?.appearsIn(args);
+        // the label is printed as it goes (terminal rows too): a secret task's item is not shown
+        const label = item === undefined ? task.name : `${task.name} (item=${secret ? REDACTED : shortItem(item)})`;
+        instances.push({ task, module, args, label, handler, secret });
       }
       if (instances.length === 0) return { task, skipped: task.when !== undefined ? 'condition false' : 'empty loop' };
       return { task, instances };
@@ -341,11 +349,23 @@ export class HostRun {
       const { observed, result } = planTask(inst, read, this.files, ctx);
       const changes = result.changes;
       const pending = result.pending ?? [];
+      // a file that already holds a secret value (an edit of one line of it) is as secret as its args:
+      // redacted from records, its rollback from the record would write <redacted> back
+      if (!inst.secret && this.opts.secrets?.appearsIn(changes)) inst.secret = true;
       this.send({
         type: 'task-planned',
         host: hostName,
         id,
-        planned: { play: this.run.index, task: inst.label, module: module.name, handler: inst.handler, args: inst.args, changes, pending },
+        planned: {
+          play: this.run.index,
+          task: inst.label,
+          module: module.name,
+          handler: inst.handler,
+          args: inst.args,
+          ...(inst.secret ? { secret: true } : {}),
+          changes,
+          pending,
+        },
         observed,
         facts: this.facts,
       });
@@ -390,7 +410,7 @@ export class HostRun {
       });
       return { status, changes: records };
     } catch (err) {
-      this.fail(inst.label, module.name, errorMessage(err), inst.handler, id);
+      this.fail(inst.label, module.name, inst.secret ? secretError(err) : errorMessage(err), inst.handler, id);
       return { status: 'failed', changes: [] };
     }
   }
@@ -430,24 +450,27 @@ export class HostRun {
       changes: [],
       pending: [],
       warnings: [],
-      error: message,
+      error: this.opts.secrets ? this.opts.secrets.scrub(message) : message,
       handler,
     });
   }
 
   private record(inst: TaskInstance, c: Change): ChangeRecord {
-    return {
-      host: this.inv.name,
-      task: inst.label,
-      module: inst.module.name,
-      summary: c.summary,
-      target: c.target,
-      effect: c.effect,
-      before: c.before ?? null,
-      after: c.after ?? null,
-      diff: c.diff ? unifiedDiff(c.diff.path, c.diff.before, c.diff.after) : null,
-      warnings: c.warnings ?? [],
-    };
+    if (inst.secret) return secretRecord(this.inv.name, inst, c);
+    return lazyDiff(
+      {
+        host: this.inv.name,
+        task: inst.label,
+        module: inst.module.name,
+        summary: c.summary,
+        target: c.target,
+        effect: c.effect,
+        before: c.before ?? null,
+        after: c.after ?? null,
+        warnings: c.warnings ?? [],
+      },
+      c.diff,
+    );
   }
 
   /** Once-per-host work (grub regeneration) after the play's tasks, before handlers. */
@@ -485,4 +508,27 @@ export class HostRun {
 function shortItem(item: unknown): string {
   const s = typeof item === 'string' ? item : JSON.stringify(item);
   return s.length > 40 ? s.slice(0, 37) + '...' : s;
+}
+
+/** A secret task's change as printed and reported: what and where, never the values or contents. */
+function secretRecord(host: string, inst: TaskInstance, c: Change): ChangeRecord {
+  const hide = (v: string | null | undefined) => (v === null || v === undefined ? null : REDACTED);
+  return {
+    host,
+    task: inst.label,
+    module: inst.module.name,
+    summary: c.summary,
+    target: c.target,
+    effect: c.effect,
+    before: hide(c.before),
+    after: hide(c.after),
+    diff: c.diff ? `--- a${c.diff.path}\n+++ b${c.diff.path}\n# diff not shown: secret task\n` : null,
+    warnings: c.warnings ?? [],
+  };
+}
+
+/** A secret task's failure without the contents a read-back error quotes. */
+function secretError(err: unknown): string {
+  if (err instanceof ApplyVerifyError) return `${err.host}: ${err.target} is not as planned after apply (values not shown: secret task)`;
+  return errorMessage(err);
 }

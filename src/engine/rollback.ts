@@ -44,6 +44,12 @@ export function restoreSteps(
       refusals.push(`${t.task}: module ${t.module} is not known to this hvtune`);
       continue;
     }
+    if (t.secret) {
+      refusals.push(
+        `${t.task}: a secret task: the run record keeps no values or contents of it; the host keeps the files it replaced under /var/lib/hvtune/backups`,
+      );
+      continue;
+    }
     if (t.restore) {
       refusals.push(`${t.task}: this run was itself a rollback of ${t.module} values; run the playbook (or its saved plan) again instead`);
       continue;

@@ -5,7 +5,7 @@
 import type { HostHandle, Module } from '../module.js';
 import type { Facts } from '../facts.js';
 import type { Inventory, InventoryHost } from '../inventory.js';
-import { changedInputs, compareChanges, type SavedPlan } from '../planfile.js';
+import { changedInputs, compareChanges, compareSealedChanges, type SavedPlan } from '../planfile.js';
 import { newRunId, type RecordHost, type RunRecord } from '../records.js';
 import { applyPlanned } from './apply.js';
 import { errorMessage } from './errors.js';
@@ -21,8 +21,9 @@ export interface ConnectedHandle extends HostHandle {
 export type HostConnector = (host: InventoryHost, facts?: Facts) => Promise<ConnectedHandle>;
 
 /** Why a task's fresh plan shows the host is no longer what the saved task was computed from. */
-export function staleness(task: Pick<PlannedTask, 'task' | 'changes' | 'restore'>, fresh: TaskPlan): string[] {
+export function staleness(task: Pick<PlannedTask, 'task' | 'changes' | 'restore' | 'secret'>, fresh: TaskPlan): string[] {
   if ('error' in fresh) return [`${task.task}: ${fresh.error}`];
+  if (task.secret && task.changes.some((c) => c.digest)) return compareSealedChanges(task.changes, fresh.result.changes);
   if (!task.restore) return compareChanges(task.changes, fresh.result.changes);
   // A restore task: planning the run's args must change none of the targets it restores.
   const targets = new Set(task.changes.map((c) => c.target));
@@ -105,7 +106,7 @@ export async function applySavedPlan(
       await held;
       out.problems = saved.tasks.flatMap((t, i) => staleness(t, fresh[i]));
       if (out.problems.length) return fail('stale', `the host changed since the plan was made; nothing was changed on it`);
-      await applyPlanned(host, tasks, (i, outcome) => Object.assign(rec.tasks[i], outcome));
+      await applyPlanned(host, withUnsealedChanges(tasks, fresh), (i, outcome) => Object.assign(rec.tasks[i], outcome));
       out.status = 'applied';
     } catch (err) {
       fail('failed', errorMessage(err));
@@ -127,4 +128,16 @@ export async function applySavedPlan(
   };
   const code = Object.values(hosts).some((h) => h.status === 'stale' || h.status === 'failed' || h.status === 'unreachable') ? 1 : 0;
   return { code, hosts, warnings, record };
+}
+
+/**
+ * A secret task's saved changes hold digests, not what to write: it runs the changes planned now,
+ * which staleness() found to have the same digests.
+ */
+function withUnsealedChanges<T extends { planned: PlannedTask }>(tasks: T[], fresh: TaskPlan[]): T[] {
+  return tasks.map((t, i) => {
+    const f = fresh[i];
+    if (!t.planned.changes.some((c) => c.digest) || 'error' in f) return t;
+    return { ...t, planned: { ...t.planned, changes: f.result.changes } };
+  });
 }

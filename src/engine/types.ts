@@ -20,6 +20,11 @@ export interface PlannedTask {
    * now changes none of their targets (the host is still as that run left it).
    */
   restore?: boolean;
+  /**
+   * `secret: true`, or its rendered args hold a secret value (src/secrets.ts): plans and records keep
+   * its changes sealed (digests, no content).
+   */
+  secret?: boolean;
   changes: Change[];
   pending: Pending[];
 }

@@ -4,7 +4,7 @@
 import { VARIABLE_NAME_PATTERN } from './inventory.js';
 
 /** Keys a task may have besides its one module. */
-export const TASK_KEYWORDS = ['name', 'when', 'loop', 'notify', 'tags', 'register', 'ignore_errors'] as const;
+export const TASK_KEYWORDS = ['name', 'when', 'loop', 'notify', 'tags', 'register', 'ignore_errors', 'secret', 'no_log'] as const;
 
 /** Ansible keys people will write, and what to use instead. */
 export const TASK_KEY_HINTS: Record<string, string> = {
@@ -49,6 +49,9 @@ export const taskSchema = {
       'x-message': 'must be a variable name (letters, digits and _)',
     },
     ignore_errors: { type: 'boolean' },
+    // Ansible's no_log: the task's values, file contents and output are redacted from what hvtune prints and saves
+    secret: { type: 'boolean' },
+    no_log: { type: 'boolean', 'x-message': 'must be true or false (the same as secret:)' },
   },
 } as const;
 
@@ -88,6 +91,11 @@ export const playSchema = {
       'x-message': 'must be a percentage from 0 to 100',
     },
     any_errors_fatal: { type: 'boolean' },
+    secret_vars: {
+      type: 'array',
+      items: { type: 'string', pattern: VARIABLE_NAME_PATTERN },
+      'x-message': 'must be a list of variable names whose values are secret, e.g. [db_password, api_token]',
+    },
   },
   'x-key-hints': { pre_tasks: 'tasks', post_tasks: 'tasks', gather_facts_: 'gather_facts', task: 'tasks', handler: 'handlers' },
 } as const;

@@ -7,11 +7,20 @@ import type { Module } from '../../../src/module.js';
 import { parsePlaybook } from '../../../src/playbook.js';
 import { runPlaybook, type ConnectedHost } from '../../../src/engine/run.js';
 import type { Facts } from '../../../src/facts.js';
+import type { RunEvent } from '../../../src/events.js';
+import type { SecretValues } from '../../../src/secrets.js';
 
-/** Run one play of `tasks` (YAML lines of the task list) on the local host. */
-export function runLocal(modules: ReadonlyMap<string, Module>, tasks: string[], opts: { check: boolean }) {
+/**
+ * Run one play of `tasks` (YAML lines of the task list) on the local host; `play` adds lines to the
+ * play (vars, secret_vars), `onEvent` sees the events.
+ */
+export function runLocal(
+  modules: ReadonlyMap<string, Module>,
+  tasks: string[],
+  opts: { check: boolean; play?: string[]; secrets?: SecretValues; onEvent?: (e: RunEvent) => void },
+) {
   const book = parsePlaybook(
-    `- name: p\n  hosts: all\n  gather_facts: false\n  tasks:\n${tasks.map((t) => `    - ${t}\n`).join('')}`,
+    `- name: p\n  hosts: all\n  gather_facts: false\n${(opts.play ?? []).map((l) => `  ${l}\n`).join('')}  tasks:\n${tasks.map((t) => `    - ${t}\n`).join('')}`,
     'p.yml',
     modules,
   );
@@ -25,7 +34,7 @@ export function runLocal(modules: ReadonlyMap<string, Module>, tasks: string[], 
     inventory,
     modules,
     connect,
-    { check: opts.check, tags: [], skipTags: [], extraVars: {}, forks: 1 },
-    () => undefined,
+    { check: opts.check, tags: [], skipTags: [], extraVars: {}, forks: 1, secrets: opts.secrets },
+    opts.onEvent ?? (() => undefined),
   );
 }

@@ -58,3 +58,16 @@ describe('--limit', () => {
     );
   });
 });
+
+describe('~regex host patterns run on RE2', () => {
+  test('a pattern with catastrophic backtracking is matched in linear time (the names match nothing)', () => {
+    // a backtracking engine takes 2^n steps on "^(h+)+$" against a long name ending in a non-h
+    const hosts = new Map([[`${'h'.repeat(5000)}1`, {}]]);
+    const scope = { hosts, groups: new Map() } as unknown as Parameters<typeof matchPattern>[0];
+    expect(matchPattern(scope, '~^(h+)+$')).toEqual({ hosts: [], unmatched: ['~^(h+)+$'] });
+  });
+
+  test('a lookahead is refused with the reason', () => {
+    expect(() => selectHosts(inv, '~^hv(?=1)')).toThrow(/host pattern "~\^hv\(\?=1\)".*lookahead and lookbehind are not supported/);
+  });
+});

@@ -65,7 +65,7 @@ describe('playbook problems, all at once', () => {
   test('unknown key, unknown module, wrong type, two modules, no module, missing handler', () => {
     const file = join(dir, 'bad.yml');
     expect(problemsOf(() => loadPlaybook(file, fakeModules))).toEqual([
-      `${file}:3:3 plays[0]: unknown key "gather_fact", did you mean "gather_facts"? (expected one of: name, hosts, vars, tasks, handlers, gather_facts, tags, serial, max_fail_percentage, any_errors_fatal)`,
+      `${file}:3:3 plays[0]: unknown key "gather_fact", did you mean "gather_facts"? (expected one of: name, hosts, vars, tasks, handlers, gather_facts, tags, serial, max_fail_percentage, any_errors_fatal, …)`,
       `${file}:6:7 plays[0].tasks[0]: unknown module "sysclt", did you mean "sysctl"?`,
       `${file}:11:11 plays[0].tasks[1].sysctl.values: "net.core.somaxconn" must be an integer or integers separated by spaces`,
       `${file}:12:7 plays[0].tasks[1].notify: no handler named "restart networking" in this play (handlers: "reload")`,
