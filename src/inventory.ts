@@ -17,7 +17,6 @@ import { checkSchema, closestMatches, sortProblems } from './schema.js';
 import {
   ANSIBLE_CONNECTION_NAMES,
   CONNECTION_KEYS,
-  HOST_NAME_PATTERN,
   VARIABLE_NAME_PATTERN,
   connectionProperties,
   inventorySchema,
