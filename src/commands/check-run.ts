@@ -14,7 +14,7 @@ export interface CheckRun {
 }
 
 export async function checkRun(session: Session, playbookFile: string, o: RunFlags, onEvent: (e: RunEvent) => void): Promise<CheckRun> {
-  const loaded = await loadInputs(playbookFile, o.inventory, o.extraVars, session.io.stderr);
+  const loaded = await loadInputs(playbookFile, o.inventory, o.extraVars, session.io.stderr, { limit: o.limit });
   const { inventory, playbook, modules } = loaded;
   const run = await runOptions(o);
   const report = await runPlaybook(playbook, inventory, modules, sshConnector(inventory, o), { check: true, ...run }, onEvent);

@@ -38,7 +38,7 @@ export function registerPlay(program: Command, session: Session): void {
 
 async function play(session: Session, playbookFile: string, o: PlayFlags): Promise<number> {
   const { io, style } = session;
-  const { inventory, playbook, modules } = await loadInputs(playbookFile, o.inventory, o.extraVars, io.stderr);
+  const { inventory, playbook, modules } = await loadInputs(playbookFile, o.inventory, o.extraVars, io.stderr, { limit: o.limit });
   const check = !!o.check;
   const run = await runOptions(o);
   const inputs = planInputs(playbookFile, o.inventory, playbook);

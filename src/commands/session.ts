@@ -7,6 +7,8 @@ import type { Facts } from '../facts.js';
 import { formatProblem, InputError } from '../errors.js';
 import { loadInventory, parseExtraVars, type Inventory, type InventoryHost } from '../inventory.js';
 import { loadPlaybook, type Playbook } from '../playbook.js';
+import { sortProblems } from '../schema.js';
+import { playScopes } from '../template-scope.js';
 import { selectHosts, selectLimit } from '../patterns.js';
 import { datedAdvice } from '../dated.js';
 import { loadModules } from '../../modules/index.js';
@@ -100,25 +102,38 @@ export interface Inputs {
   modules: ReadonlyMap<string, Module>;
 }
 
-/** Inventory and playbook, every problem of both at once; warnings (dated advice…) to `warn`. */
-export async function loadInputs(playbookFile: string, inventoryFile: string, extra: string[], warn: (s: string) => void): Promise<Inputs> {
+/**
+ * Inventory and playbook, every problem of both at once; warnings (dated advice…) to `warn`.
+ * Every template and `when:` is checked here against the variables of the hosts each play runs
+ * on (within `limit`), so invalid input never reaches a connection.
+ */
+export async function loadInputs(
+  playbookFile: string,
+  inventoryFile: string,
+  extra: string[],
+  warn: (s: string) => void,
+  opts: { limit?: string } = {},
+): Promise<Inputs> {
   const modules = await loadModules();
   const problems = [];
   let inventory: Inventory | undefined;
   let playbook: Playbook | undefined;
+  let extraVars: Record<string, unknown> = {};
   try {
-    inventory = loadInventory(inventoryFile, parseExtraVars(extra));
+    extraVars = parseExtraVars(extra);
+    inventory = loadInventory(inventoryFile, extraVars);
   } catch (err) {
     if (!(err instanceof InputError)) throw err;
     problems.push(...err.problems);
   }
   try {
-    playbook = loadPlaybook(playbookFile, modules);
+    const scopes = inventory && (() => playScopes(inventory!, extraVars, opts.limit));
+    playbook = loadPlaybook(playbookFile, modules, scopes);
   } catch (err) {
     if (!(err instanceof InputError)) throw err;
     problems.push(...err.problems);
   }
-  if (problems.length) throw new InputError(problems);
+  if (problems.length) throw new InputError(sortProblems(problems));
   for (const w of [...(inventory!.warnings ?? []), ...datedAdvice(playbook!)]) warn(`warning: ${formatProblem(w)}`);
   return { inventory: inventory!, playbook: playbook!, modules };
 }
