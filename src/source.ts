@@ -47,7 +47,7 @@ function tooLarge(file: string, bytes: number, cap: number): InputError {
   return new InputError([
     {
       pos: { file, line: 1, column: 1 },
-      message: `the file is ${mib(bytes)}, more than the ${mib(cap)} hvtune reads (set HVTUNE_MAX_INPUT_BYTES to raise the limit)`,
+      message: `the file is ${mib(bytes)} (${bytes} bytes): hvtune reads inputs up to ${mib(cap)} (${cap} bytes); set HVTUNE_MAX_INPUT_BYTES to raise the limit`,
     },
   ]);
 }
