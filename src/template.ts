@@ -153,6 +153,12 @@ function renderOne(text: string, ctx: TemplateContext, where: TemplateWhere, pro
     problems.push(problem(where, `invalid ${what ?? 'template'} ${JSON.stringify(shown)}: ${syntaxError(err)}${hint}`));
     return text;
   }
+  // templates from local files (file's template:) are first seen here: the same refusals apply
+  const refused = checkTemplate(text, { condition: what === 'when' }).find((f) => PROTOTYPE_FINDING.test(f.message));
+  if (refused) {
+    problems.push(problem(where, refused.message));
+    return text;
+  }
   const unknownHelper = markStrict(ast);
   if (unknownHelper) {
     const close = closestMatches(
@@ -347,6 +353,7 @@ export interface TemplateScope {
   facts?: object;
 }
 
+const PROTOTYPE_FINDING = /a property of every JavaScript object/;
 /** Names a template may never read: Object.prototype's (Handlebars would refuse or leak them at run time). */
 const PROTOTYPE_NAMES = new Set([...Object.getOwnPropertyNames(Object.prototype), 'prototype']);
 /** Helpers of Handlebars itself that a template has no business calling by name. */
