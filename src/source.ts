@@ -90,7 +90,9 @@ export function parseSource(text: string, file: string): Source {
           ? `duplicate key ${JSON.stringify(text.slice(e.pos[0], e.pos[1]).trim())}`
           : /Maximum call stack/.test(e.message)
             ? 'nested too deeply to read'
-            : e.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, ''),
+            : e.code === 'MULTIPLE_DOCS'
+              ? 'a second YAML document (after ---): a playbook or inventory is one document; put the rest in its own file'
+              : e.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, ''),
     }));
     throw new InputError(problems.slice(0, 20));
   }
