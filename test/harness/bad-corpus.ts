@@ -5,6 +5,7 @@
 //   # expect: valid                    legal input; the lab test runs it and proves it harmless
 //   # lab: fails                       …and the play fails on the host (the kernel refuses the value)
 //   # literal: PATH = "JSON"           …and PATH on the host then holds exactly that text
+//   # exists: PATH                     …and PATH exists on the host (a name made of shell syntax)
 // PATH may be a JSON string when it holds spaces or quotes.
 
 import { readdirSync, readFileSync } from 'node:fs';
@@ -26,6 +27,7 @@ export interface CorpusEntry {
   problems: ExpectedProblem[];
   labFails: boolean;
   literals: { path: string; content: string }[];
+  exists: string[];
 }
 
 export function readCorpus(): CorpusEntry[] {
@@ -47,11 +49,14 @@ export function readCorpus(): CorpusEntry[] {
         problems: [],
         labFails: head.includes('# lab: fails'),
         literals: [],
+        exists: [],
       };
       for (const line of head) {
         const error = /^# expect: error (\d+):(\d+) (.+)$/.exec(line);
         if (error) entry.problems.push({ line: Number(error[1]), column: Number(error[2]), message: error[3] });
         const literal = /^# literal: ("(?:[^"\\]|\\.)*"|\S+) = (".*")$/.exec(line);
+        const exists = /^# exists: (".*"|\S+)$/.exec(line);
+        if (exists) entry.exists.push(exists[1].startsWith('"') ? (JSON.parse(exists[1]) as string) : exists[1]);
         if (literal) {
           const path = literal[1].startsWith('"') ? (JSON.parse(literal[1]) as string) : literal[1];
           entry.literals.push({ path, content: JSON.parse(literal[2]) as string });
