@@ -64,6 +64,13 @@ describe('legal injection strings are harmless on a real host', () => {
     if (!markerBefore) expect(existsSync(MARKER)).toBe(false);
   });
 
+  it('a template error in task 2 stops the play before task 1 touches the host (issue 15)', async () => {
+    const entry = readCorpus().find((e) => e.name === 'tpl-syntax-unclosed-mustache.yml')!;
+    const r = await play(lab(), readFileSync(entry.file, 'utf8')).catch((err: Error) => ({ error: err.message }));
+    expect('error' in r ? r.error : '').toMatch(/exit 1[\s\S]*invalid template "dev \{\{ nic \}"/);
+    expect(await lab().readFile(lab().hosts[0], '/etc/hvtune-first.conf')).toBeNull();
+  });
+
   it('the sysctl values the kernel refused were not persisted either', async () => {
     const persisted = await lab().readFile(lab().hosts[0], '/etc/sysctl.d/60-hvtune-corpus.conf');
     expect(persisted ?? '').not.toMatch(/touch/);
