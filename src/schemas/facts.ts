@@ -1,6 +1,7 @@
 // JSON Schema of gathered facts (src/facts/types.ts), so templates can be checked before anything
 // connects: `{{facts.cpu.vendr}}` is an error at its position, not on every host at run time.
-// Only hostname and kernel are always there; a test checks the recorded fixtures against it.
+// Only hostname and kernel are always there. A fact added to src/facts/types.ts belongs here too:
+// test/unit/facts/schema.test.ts checks the recorded fixtures and parsed gatherer output against it.
 
 const nullable = (type: string) => ({ type: [type, 'null'] });
 const numbers = { type: 'array', items: { type: 'integer' } } as const;

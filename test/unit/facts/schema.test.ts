@@ -13,13 +13,15 @@ describe('facts schema', () => {
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.json'))) {
     test(`${file} conforms`, () => {
       const saved = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { hosts: Record<string, unknown> };
-      for (const facts of Object.values(saved.hosts)) expect(checkSchema(factsSchema, facts)).toEqual([]);
+      for (const facts of Object.values(saved.hosts))
+        expect(checkSchema(factsSchema, facts), 'add new facts to src/schemas/facts.ts').toEqual([]);
     });
   }
 
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.txt'))) {
     test(`facts parsed from ${file} (captured on a lab machine) conform`, () => {
-      expect(checkSchema(factsSchema, parseFacts(readFileSync(join(dir, file), 'utf8')))).toEqual([]);
+      const facts = parseFacts(readFileSync(join(dir, file), 'utf8'));
+      expect(checkSchema(factsSchema, facts), 'add new facts to src/schemas/facts.ts').toEqual([]);
     });
   }
 
