@@ -7,6 +7,7 @@ import type { Module } from './module.js';
 import { checkSchema, closestMatches, listWords, sortProblems } from './schema.js';
 import { TASK_KEYWORDS, TASK_KEY_HINTS, playbookSchema } from './schemas/playbook.js';
 import { formatPath, loadSource, parseSource, valueAt, type Source, type SourcePath } from './source.js';
+import { checkTemplate, definedGuards, type TemplateScope } from './template.js';
 
 /**
  * What the playbook needs to know of a module, and what checks of a loaded playbook ask it before
@@ -60,6 +61,10 @@ export interface Playbook {
 /** Where a task's module arguments sit in its source, and the module that checks them. */
 const taskModules = new WeakMap<Task, { spec: ModuleSpec; at: SourcePath }>();
 
+/** Where each play sits in its source (its index in the list of plays), and that source. */
+const playPaths = new WeakMap<Play, SourcePath>();
+const playSources = new WeakMap<Play, Source>();
+
 /** The module a loaded task runs, as the registry the playbook was loaded with gave it. */
 export function taskModule(task: Task): ModuleSpec {
   const known = taskModules.get(task);
@@ -67,16 +72,22 @@ export function taskModule(task: Task): ModuleSpec {
   return known.spec;
 }
 
-export function loadPlaybook(file: string, modules: ModuleRegistry): Playbook {
-  return buildPlaybook(loadSource(file), modules);
+/**
+ * What the templates of a loaded playbook may read (template-scope.ts). Without it, templates are
+ * checked for syntax, helpers and prototype lookups only.
+ */
+export type ScopesOf = (playbook: Playbook) => PlayScopes;
+
+export function loadPlaybook(file: string, modules: ModuleRegistry, scopes?: ScopesOf): Playbook {
+  return buildPlaybook(loadSource(file), modules, scopes);
 }
 
 /** Same as loadPlaybook, from YAML text. */
-export function parsePlaybook(text: string, file: string, modules: ModuleRegistry): Playbook {
-  return buildPlaybook(parseSource(text, file), modules);
+export function parsePlaybook(text: string, file: string, modules: ModuleRegistry, scopes?: ScopesOf): Playbook {
+  return buildPlaybook(parseSource(text, file), modules, scopes);
 }
 
-function buildPlaybook(source: Source, modules: ModuleRegistry): Playbook {
+function buildPlaybook(source: Source, modules: ModuleRegistry, scopes?: ScopesOf): Playbook {
   if (source.value === null) {
     throw new InputError([{ pos: source.pos([]), message: 'the playbook is empty: expected a list of plays' }]);
   }
@@ -90,7 +101,7 @@ function buildPlaybook(source: Source, modules: ModuleRegistry): Playbook {
     const handlers = loadTasks(source, modules, play.handlers, [...at, 'handlers'], problems);
     checkHandlers(source, handlers, tasks, problems);
     const hosts = Array.isArray(play.hosts) ? play.hosts.join(',') : String(play.hosts ?? '');
-    plays.push({
+    const built: Play = {
       name: typeof play.name === 'string' ? play.name : hosts,
       hosts,
       vars: isMapping(play.vars) ? play.vars : {},
@@ -103,10 +114,85 @@ function buildPlaybook(source: Source, modules: ModuleRegistry): Playbook {
       maxFailPercentage: typeof play.max_fail_percentage === 'number' ? play.max_fail_percentage : undefined,
       anyErrorsFatal: play.any_errors_fatal === true,
       pos: source.pos(at),
-    });
+    };
+    playPaths.set(built, at);
+    playSources.set(built, source);
+    plays.push(built);
   });
+  const playbook = { file: source.file, plays };
+  // templates are reported with the schema's problems, all at once
+  problems.push(...templateProblems(playbook, scopes?.(playbook)));
   if (problems.length) throw new InputError(sortProblems(problems));
-  return { file: source.file, plays };
+  return playbook;
+}
+
+/** What a template of a play may read: see template-scope.ts. */
+export interface PlayScopes {
+  /** The play's vars (rendered before any task: no registered results, no item). */
+  vars(play: Play): TemplateScope;
+  /** A task's args and when (`item` when it loops; `guarded`: names its when checks with `defined`). */
+  task(play: Play, task: Task, opts: { handler: boolean; item: boolean; guarded: ReadonlySet<string> }): TemplateScope;
+}
+
+/**
+ * Every template and `when:` expression of the playbook, checked without rendering: syntax,
+ * helpers, prototype lookups, and with `scopes` the variables and facts they read. Each problem
+ * is at the template's file:line:column.
+ */
+export function templateProblems(playbook: Playbook, scopes?: PlayScopes): InputProblem[] {
+  const problems: InputProblem[] = [];
+  for (const play of playbook.plays) {
+    const at = playPaths.get(play);
+    const source = playSources.get(play);
+    if (!at || !source) continue;
+    const check = (value: unknown, path: SourcePath, scope: TemplateScope | undefined, condition = false) =>
+      problems.push(...valueTemplateProblems(source, value, path, scope, condition));
+    check(play.vars, [...at, 'vars'], scopes?.vars(play));
+    for (const [list, handler] of [
+      [play.tasks, false],
+      [play.handlers, true],
+    ] as const) {
+      for (const task of list) {
+        const taskAt = taskModules.get(task)!.at.slice(0, -1);
+        const loops = task.loop !== undefined;
+        // the loop is rendered before `item` and before `when`; when and args see both
+        const guarded = definedGuards(task.when);
+        if (loops) check(task.loop, [...taskAt, 'loop'], scopes?.task(play, task, { handler, item: false, guarded: new Set() }));
+        const scope = scopes?.task(play, task, { handler, item: loops, guarded });
+        if (typeof task.when === 'string') check(task.when, [...taskAt, 'when'], scope, true);
+        check(task.args, [...taskAt, task.module], scope);
+      }
+    }
+  }
+  return problems;
+}
+
+/** The templates in a value (keys included), each checked at its own position. */
+function valueTemplateProblems(
+  source: Source,
+  value: unknown,
+  at: SourcePath,
+  scope: TemplateScope | undefined,
+  condition: boolean,
+): InputProblem[] {
+  const problems: InputProblem[] = [];
+  const checkText = (text: string, path: SourcePath, key: boolean) => {
+    for (const f of checkTemplate(text, { condition, scope })) {
+      problems.push({ pos: source.textPos(path, f.offset, { key }), path: formatPath(path, 'plays'), message: f.message });
+    }
+  };
+  const walk = (node: unknown, path: SourcePath) => {
+    if (typeof node === 'string') checkText(node, path, false);
+    else if (Array.isArray(node)) node.forEach((item, i) => walk(item, [...path, i]));
+    else if (isMapping(node)) {
+      for (const [key, inner] of Object.entries(node)) {
+        if (key.includes('{{')) checkText(key, [...path, key], true);
+        walk(inner, [...path, key]);
+      }
+    }
+  };
+  walk(value, at);
+  return problems;
 }
 
 function loadTasks(source: Source, modules: ModuleRegistry, list: unknown, at: SourcePath, problems: InputProblem[]): Task[] {

@@ -1,7 +1,7 @@
 // YAML input with source positions, so every problem can name file:line:column.
 
-import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument, isAlias, isMap, isPair, isScalar, isSeq } from 'yaml';
+import { readFileSync, statSync } from 'node:fs';
+import { LineCounter, parseDocument, isAlias, isMap, isPair, isScalar, isSeq, visit } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
 import { InputError, type InputProblem, type SourcePosition } from './errors.js';
 
@@ -16,14 +16,53 @@ export interface Source {
    * the position of the nearest ancestor that is, so a "missing key" points at its parent.
    */
   pos(path: SourcePath): SourcePosition;
+  /**
+   * Position of the character at `offset` in the string at `path` (in the key's text with
+   * `key: true`), so a problem inside a template points at it. Where the text cannot be mapped
+   * exactly (escapes, folded or block scalars), the start of the value.
+   */
+  textPos(path: SourcePath, offset: number, opts?: { key?: boolean }): SourcePosition;
+}
+
+/** Inputs above this size are refused before parsing (a 31 MB playbook took 85 s and 3.2 GB). */
+export const DEFAULT_MAX_INPUT_BYTES = 4 * 1024 * 1024;
+/** Aliases a file may expand: enough for any real inventory, too few for an alias bomb. */
+const MAX_ALIAS_COUNT = 1000;
+
+/** The size cap on input files: HVTUNE_MAX_INPUT_BYTES (bytes, or with a K/M/G suffix), else 4 MiB. */
+export function maxInputBytes(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.HVTUNE_MAX_INPUT_BYTES?.trim();
+  if (!raw) return DEFAULT_MAX_INPUT_BYTES;
+  const m = /^(\d+)\s*([kmg]i?b?)?$/i.exec(raw);
+  if (!m)
+    throw new InputError([
+      { path: 'HVTUNE_MAX_INPUT_BYTES', message: `expected a size such as 8M or 8388608, got ${JSON.stringify(raw)}` },
+    ]);
+  const unit = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? '').charAt(0).toLowerCase()] ?? 1;
+  return Number(m[1]) * unit;
+}
+
+export function tooLarge(file: string, bytes: number, cap: number): InputError {
+  const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  return new InputError([
+    {
+      pos: { file, line: 1, column: 1 },
+      message: `the file is ${mib(bytes)} (${bytes} bytes): hvtune reads inputs up to ${mib(cap)} (${cap} bytes); set HVTUNE_MAX_INPUT_BYTES to raise the limit`,
+    },
+  ]);
 }
 
 /** Read and parse a YAML file. Throws InputError for an unreadable file or invalid YAML. */
 export function loadSource(file: string): Source {
   let text: string;
   try {
+    // refused before reading: a huge file costs time and memory before any check could run
+    const bytes = statSync(file).size;
+    const cap = maxInputBytes();
+    if (bytes > cap) throw tooLarge(file, bytes, cap);
     text = readFileSync(file, 'utf8');
   } catch (err) {
+    if (err instanceof InputError) throw err;
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
     throw new InputError([{ pos: { file, line: 1, column: 1 }, message: `cannot read file: ${reason}` }]);
   }
@@ -35,6 +74,8 @@ export function loadSource(file: string): Source {
  * `true`/`false`; `<<` merge keys work as in Ansible. Duplicate keys are errors.
  */
 export function parseSource(text: string, file: string): Source {
+  const cap = maxInputBytes();
+  if (text.length > cap || Buffer.byteLength(text) > cap) throw tooLarge(file, Buffer.byteLength(text), cap);
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, merge: true });
   const at = (offset: number): SourcePosition => {
@@ -47,21 +88,88 @@ export function parseSource(text: string, file: string): Source {
       message:
         e.code === 'DUPLICATE_KEY'
           ? `duplicate key ${JSON.stringify(text.slice(e.pos[0], e.pos[1]).trim())}`
-          : e.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, ''),
+          : /Maximum call stack/.test(e.message)
+            ? 'nested too deeply to read'
+            : e.code === 'MULTIPLE_DOCS'
+              ? 'a second YAML document (after ---): a playbook or inventory is one document; put the rest in its own file'
+              : e.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, ''),
     }));
-    throw new InputError(problems);
+    throw new InputError(problems.slice(0, 20));
   }
+  const aliases = aliasProblems(doc, at);
+  if (aliases.length) throw new InputError(aliases);
   let value: unknown;
   try {
-    value = doc.toJS({ maxAliasCount: 1000 });
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (err) {
-    throw new InputError([{ pos: at(0), message: (err as Error).message }]);
+    const message = (err as Error).message;
+    throw new InputError([
+      {
+        pos: at(0),
+        message: /Excessive alias count/.test(message)
+          ? `aliases expand to too many nodes (more than ${MAX_ALIAS_COUNT} per anchor): an alias bomb is refused`
+          : /Maximum call stack/.test(message)
+            ? 'nested too deeply to read'
+            : message,
+      },
+    ]);
   }
   return {
     file,
     value: value ?? null,
     pos: (path) => at(offsetOf(doc, path)),
+    textPos: (path, offset, opts = {}) => at(textOffset(doc, text, path, offset, !!opts.key)),
   };
+}
+
+/**
+ * Aliases that name an anchor they sit inside (`a: &a [*a]`) would make a value that contains
+ * itself, on which every later check loops; and an alias to an anchor not set before it.
+ */
+function aliasProblems(doc: Document, at: (offset: number) => SourcePosition): InputProblem[] {
+  const problems: InputProblem[] = [];
+  visit(doc, {
+    Alias(_key, node, path) {
+      const offset = node.range?.[0] ?? 0;
+      const target = node.resolve(doc);
+      if (!target) problems.push({ pos: at(offset), message: `alias *${node.source} names no anchor set before it` });
+      else if (path.includes(target as never))
+        problems.push({
+          pos: at(offset),
+          message: `alias *${node.source} is inside its own anchor &${node.source}: a value cannot contain itself`,
+        });
+    },
+  });
+  return problems;
+}
+
+/** Offset of character `offset` of the scalar at `path` (its key with `key`), or its start. */
+function textOffset(doc: Document, text: string, path: SourcePath, offset: number, key: boolean): number {
+  const node = key ? keyNodeAt(doc, path) : nodeAt(doc, path);
+  if (!isScalar(node) || !node.range) return key ? offsetOf(doc, path) : (startOf(node) ?? offsetOf(doc, path));
+  const start = node.range[0];
+  const value = String(node.value);
+  const quoted = node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE';
+  const from = quoted ? start + 1 : start;
+  // only when the source holds the text verbatim (no escapes, no folding) is the mapping exact
+  return text.slice(from, from + value.length) === value ? from + Math.min(offset, value.length) : start;
+}
+
+function nodeAt(doc: Document, path: SourcePath): unknown {
+  let node: unknown = doc.contents;
+  for (const segment of path) {
+    node = resolveAlias(doc, node);
+    if (isMap(node)) node = node.items.find((p) => isPair(p) && keyEquals(p.key, segment))?.value;
+    else if (isSeq(node) && typeof segment === 'number') node = node.items[segment];
+    else return undefined;
+  }
+  return resolveAlias(doc, node);
+}
+
+function keyNodeAt(doc: Document, path: SourcePath): unknown {
+  const parent = resolveAlias(doc, nodeAt(doc, path.slice(0, -1)));
+  if (!isMap(parent)) return undefined;
+  return parent.items.find((p) => isPair(p) && keyEquals(p.key, path[path.length - 1]))?.key;
 }
 
 /** Offset of the key at `path`, or of the deepest existing ancestor. */

@@ -153,6 +153,12 @@ function renderOne(text: string, ctx: TemplateContext, where: TemplateWhere, pro
     problems.push(problem(where, `invalid ${what ?? 'template'} ${JSON.stringify(shown)}: ${syntaxError(err)}${hint}`));
     return text;
   }
+  // templates from local files (file's template:) are first seen here: the same refusals apply
+  const refused = checkTemplate(text, { condition: what === 'when' }).find((f) => PROTOTYPE_FINDING.test(f.message));
+  if (refused) {
+    problems.push(problem(where, refused.message));
+    return text;
+  }
   const unknownHelper = markStrict(ast);
   if (unknownHelper) {
     const close = closestMatches(
@@ -291,11 +297,28 @@ function problem(where: TemplateWhere, message: string): InputProblem {
   return { pos: where.pos, path: `${where.path} ${JSON.stringify(where.task)}`, message };
 }
 
+/** Handlebars' grammar tokens, as a person reads them in a template. */
+const TOKEN_NAMES: Record<string, string> = {
+  EOF: 'end of template',
+  INVALID: 'character',
+  EQUALS: '"="',
+  CLOSE_BLOCK_PARAMS: '"|"',
+  OPEN_BLOCK_PARAMS: '"as |"',
+  CLOSE: '"}}"',
+  OPEN: '"{{"',
+  OPEN_SEXPR: '"("',
+  CLOSE_SEXPR: '")"',
+  ID: 'name',
+  STRING: 'string',
+  NUMBER: 'number',
+  SEP: '"."',
+};
+
 /** Handlebars' parse errors span lines (with an ASCII arrow); keep what was unexpected. */
 function syntaxError(err: unknown): string {
   const message = String((err as Error)?.message ?? err);
   const got = /got '([^']+)'\s*$/.exec(message);
-  if (got) return `unexpected ${got[1] === 'EOF' ? 'end of template' : got[1]}`;
+  if (got) return `unexpected ${TOKEN_NAMES[got[1]] ?? got[1]}`;
   return /Lexical error/.test(message) ? 'unexpected characters' : firstLine(err);
 }
 
@@ -310,6 +333,313 @@ function kindOf(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'object') return 'a mapping';
   return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}
+
+// ---- checking templates before anything connects ----
+
+/** One problem of a template: `offset` is where in the template text it starts. */
+export interface TemplateFinding {
+  offset: number;
+  message: string;
+}
+
+/** What a template may read, for checkTemplate: the variables of every host the task runs on. */
+export interface TemplateScope {
+  /** Why `name` is not defined (for every host), or undefined when it is. */
+  missing(name: string): string | undefined;
+  /** Names that are defined somewhere, for "did you mean". */
+  known(): Iterable<string>;
+  /** JSON Schema of `facts` (src/schemas/facts.ts): paths under facts are checked against it. */
+  facts?: object;
+}
+
+const PROTOTYPE_FINDING = /a property of every JavaScript object/;
+/** Names a template may never read: Object.prototype's (Handlebars would refuse or leak them at run time). */
+const PROTOTYPE_NAMES = new Set([...Object.getOwnPropertyNames(Object.prototype), 'prototype']);
+/** Helpers of Handlebars itself that a template has no business calling by name. */
+const INTERNAL_HELPERS = new Set(['helperMissing', 'blockHelperMissing', CAPTURE, TEXT]);
+/** Block helpers whose body reads another context (an item, a mapping): its bare names are not variables. */
+const CONTEXT_BLOCKS = new Set(['each', 'with']);
+
+function knownHelpers(): string[] {
+  return Object.keys(hb.helpers).filter((h) => !INTERNAL_HELPERS.has(h));
+}
+
+/**
+ * Check a template (or a `when:` expression, `condition: true`) without rendering it: its syntax,
+ * the helpers it calls, prototype lookups, and — with a scope — the variables and facts it reads.
+ * Jinja habits (`| default(30)`, `buf * 2`, `a == "b"`) get the Handlebars form hvtune accepts.
+ */
+export function checkTemplate(text: string, opts: { condition?: boolean; scope?: TemplateScope } = {}): TemplateFinding[] {
+  const wrapped = !!opts.condition && !text.includes('{{');
+  const source = wrapped ? `{{${text}}}` : text;
+  if (!source.includes('{{')) return [];
+  const shift = wrapped ? -2 : 0;
+  const offsetOf = (loc: hbs.AST.SourceLocation | undefined): number => Math.max(0, locOffset(source, loc) + shift);
+  let ast: hbs.AST.Program;
+  try {
+    ast = hb.parse(source) as unknown as hbs.AST.Program;
+  } catch (err) {
+    const at = parseErrorOffset(source, err);
+    const hint = jinjaHint(text, !!opts.condition);
+    const what = opts.condition ? 'when expression' : 'template';
+    return [
+      {
+        offset: Math.max(0, at + shift),
+        message: `invalid ${what} ${JSON.stringify(text)}: ${syntaxError(err)}${hint ? `; ${hint}` : ''}`,
+      },
+    ];
+  }
+  const findings: TemplateFinding[] = [];
+  const add = (loc: hbs.AST.SourceLocation | undefined, message: string) => findings.push({ offset: offsetOf(loc), message });
+  const helpers = new Set(knownHelpers());
+
+  interface Frame {
+    /** bare names are variables (false inside each/with bodies) */
+    variables: boolean;
+    /** names guarded by `defined` in an enclosing `if` (or the task's when) */
+    guarded: ReadonlySet<string>;
+    blockParams: ReadonlySet<string>;
+  }
+
+  const checkPath = (p: hbs.AST.PathExpression, frame: Frame, lenient: boolean) => {
+    const bad = p.parts.find((part) => PROTOTYPE_NAMES.has(part));
+    if (bad !== undefined) {
+      add(p.loc, `"${p.original}" reads "${bad}", a property of every JavaScript object: templates may read variables and facts only`);
+      return;
+    }
+    if (lenient || !opts.scope) return;
+    let parts = p.parts;
+    if (p.data) {
+      if (parts[0] !== 'root') return; // @index, @key, @first…
+      parts = parts.slice(1);
+    } else if (!frame.variables || p.depth > 0 || (p as { this_?: boolean }).this_ || parts.length === 0) return;
+    const name = parts[0];
+    if (name === undefined || frame.blockParams.has(name) || frame.guarded.has(name)) return;
+    if (name === 'facts') {
+      const problem = opts.scope.facts ? factsPathProblem(opts.scope.facts, parts.slice(1)) : undefined;
+      if (problem) add(p.loc, problem);
+      return;
+    }
+    const why = opts.scope.missing(name);
+    if (why === undefined) return;
+    const close = closestMatches(name, opts.scope.known()).filter((c) => c !== name);
+    const mean = close.length ? `did you mean ${close.map((c) => `"${c}"`).join(' or ')}?` : '';
+    add(p.loc, `undefined variable "${name}"${why ? `: ${why}` : ''}${mean ? `${why ? '; ' : ': '}${mean}` : ''}`);
+  };
+
+  const checkExpr = (node: hbs.AST.Expression, frame: Frame, lenient: boolean) => {
+    if (isPath(node)) checkPath(node, frame, lenient);
+    else if (node.type === 'SubExpression') checkCall(node as hbs.AST.SubExpression, frame);
+  };
+
+  const checkCall = (node: hbs.AST.MustacheStatement | hbs.AST.SubExpression | hbs.AST.BlockStatement, frame: Frame) => {
+    const params = [...node.params, ...(node.hash?.pairs.map((pair) => pair.value) ?? [])];
+    const name = isPath(node.path) ? node.path.original : undefined;
+    const isCall = params.length > 0 || node.type !== 'MustacheStatement' || (name !== undefined && helpers.has(name));
+    if (!isCall) {
+      checkExpr(node.path as hbs.AST.Expression, frame, false);
+      return;
+    }
+    if (name === undefined || !helpers.has(name)) {
+      const shown = name ?? 'a literal';
+      const close = name ? closestMatches(name, helpers) : [];
+      const hint =
+        infixHint(name, params, !!opts.condition) ?? (close.length ? `did you mean ${close.map((c) => `"${c}"`).join(' or ')}?` : '');
+      add(node.loc, `unknown helper "${shown}"${hint ? `: ${hint}` : ` (helpers: ${knownHelpers().sort().join(', ')})`}`);
+      return;
+    }
+    if (name === 'lookup') {
+      for (const param of params) {
+        const key = (param as hbs.AST.StringLiteral).value;
+        if (param.type === 'StringLiteral' && PROTOTYPE_NAMES.has(key))
+          add(param.loc, `lookup of "${key}", a property of every JavaScript object: templates may read variables and facts only`);
+      }
+    }
+    const lenient = LENIENT.has(name);
+    for (const param of params) checkExpr(param, frame, lenient);
+  };
+
+  const definedIn = (node: hbs.AST.Expression | undefined): string[] => {
+    if (node?.type !== 'SubExpression') return [];
+    const sub = node as hbs.AST.SubExpression;
+    const name = isPath(sub.path) ? sub.path.original : '';
+    if (name === 'defined') return sub.params.filter(isPath).map((p) => (p as hbs.AST.PathExpression).parts[0]);
+    if (name === 'and') return sub.params.flatMap(definedIn);
+    return [];
+  };
+
+  const visit = (program: hbs.AST.Program | undefined, frame: Frame) => {
+    for (const node of program?.body ?? []) {
+      if (node.type === 'MustacheStatement') checkCall(node as hbs.AST.MustacheStatement, frame);
+      else if (node.type === 'BlockStatement') {
+        const block = node as hbs.AST.BlockStatement;
+        checkCall(block, frame);
+        const name = isPath(block.path) ? block.path.original : '';
+        const blockParams = new Set([...frame.blockParams, ...(block.program?.blockParams ?? [])]);
+        const guarded = name === 'if' ? new Set([...frame.guarded, ...definedIn(block.params[0])]) : frame.guarded;
+        const inner = { variables: frame.variables && !CONTEXT_BLOCKS.has(name), guarded, blockParams };
+        visit(block.program, inner);
+        visit(block.inverse, { ...frame, blockParams });
+      }
+    }
+  };
+  visit(ast, { variables: true, guarded: new Set(), blockParams: new Set() });
+  return findings;
+}
+
+/** The `defined x` guards of a `when:` expression: a task whose when says `defined nic` may use nic. */
+export function definedGuards(when: string | boolean | undefined): Set<string> {
+  const out = new Set<string>();
+  if (typeof when !== 'string') return out;
+  let ast: hbs.AST.Program;
+  try {
+    ast = hb.parse(when.includes('{{') ? when : `{{${when}}}`) as unknown as hbs.AST.Program;
+  } catch {
+    return out;
+  }
+  const visit = (node: unknown) => {
+    if (node === null || typeof node !== 'object') return;
+    const n = node as hbs.AST.SubExpression;
+    if ((n.type === 'SubExpression' || n.type === 'MustacheStatement') && isPath(n.path) && n.path.original === 'defined') {
+      for (const p of n.params) if (isPath(p)) out.add(p.parts[0]);
+    }
+    // `not (defined x)` or `or (defined x) …` guards nothing: only plain and-chains are followed
+    if (isPath(n.path) && (n.path.original === 'not' || n.path.original === 'or')) return;
+    for (const [key, inner] of Object.entries(node)) if (key !== 'loc') Array.isArray(inner) ? inner.forEach(visit) : visit(inner);
+  };
+  visit(ast);
+  return out;
+}
+
+/** Why `facts.<parts>` cannot exist according to the facts schema, or undefined when it can. */
+function factsPathProblem(schema: object, parts: string[]): string | undefined {
+  let node = schema as {
+    type?: string | string[];
+    properties?: Record<string, object>;
+    additionalProperties?: object | boolean;
+    items?: object;
+  };
+  const seen: string[] = ['facts'];
+  for (const part of parts) {
+    const types = ([] as string[]).concat(node.type ?? []);
+    if (types.includes('array') && node.items) {
+      if (!/^\d+$/.test(part) && part !== 'length')
+        return `"${[...seen, part].join('.')}": ${seen.join('.')} is a list; use an index (${seen.join('.')}.[0]) or a helper`;
+      if (part === 'length') return undefined;
+      node = node.items as typeof node;
+    } else if (types.includes('object') && node.properties) {
+      const next = node.properties[part];
+      if (!next) {
+        if (node.additionalProperties && typeof node.additionalProperties === 'object') {
+          node = node.additionalProperties as typeof node;
+        } else {
+          const close = closestMatches(part, Object.keys(node.properties));
+          const mean = close.length ? `did you mean ${close.map((c) => `"${[...seen, c].join('.')}"`).join(' or ')}?` : '';
+          return `unknown fact "${[...seen, part].join('.')}" (${mean || `${seen.join('.')} has: ${Object.keys(node.properties).join(', ')}`})`;
+        }
+      } else node = next as typeof node;
+    } else if (types.includes('object') && node.additionalProperties && typeof node.additionalProperties === 'object') {
+      node = node.additionalProperties as typeof node;
+    } else if (types.length && !types.includes('object') && !types.includes('array')) {
+      return `unknown fact "${[...seen, part].join('.')}": ${seen.join('.')} is a ${types.filter((t) => t !== 'null').join(' or ')}`;
+    } else return undefined;
+    seen.push(part);
+  }
+  return undefined;
+}
+
+/** Offset in `source` of a Handlebars location (lines 1-based, columns 0-based). */
+function locOffset(source: string, loc: hbs.AST.SourceLocation | undefined): number {
+  if (!loc) return 0;
+  let offset = 0;
+  for (let line = 1; line < loc.start.line; line++) {
+    const next = source.indexOf('\n', offset);
+    if (next < 0) break;
+    offset = next + 1;
+  }
+  return offset + loc.start.column;
+}
+
+/** Handlebars' parse errors say "on line N" and point with a caret under the line shown. */
+function parseErrorOffset(source: string, err: unknown): number {
+  const message = String((err as Error)?.message ?? err);
+  const line = Number(/on line (\d+)/.exec(message)?.[1] ?? 1);
+  const caret = /\n(-*)\^/.exec(message);
+  const shown = /:\n(.*)\n-*\^/.exec(message)?.[1] ?? '';
+  if (!caret) return locOffset(source, { start: { line, column: 0 }, end: { line, column: 0 } } as hbs.AST.SourceLocation);
+  // the shown line may be the tail of a long line, prefixed with "..."
+  const lineStart = locOffset(source, { start: { line, column: 0 }, end: { line, column: 0 } } as hbs.AST.SourceLocation);
+  const lineText = source.slice(lineStart).split('\n')[0];
+  const skipped = shown.startsWith('...') ? lineText.length - (shown.length - 3) - 3 : 0;
+  return lineStart + Math.max(0, caret[1].length + skipped);
+}
+
+const FILTER_HELPERS: Record<string, (value: string, args: string[]) => string> = {
+  default: (v, a) => `{{default ${v} ${a[0] ?? '""'}}}`,
+  d: (v, a) => `{{default ${v} ${a[0] ?? '""'}}}`,
+  join: (v, a) => `{{join ${v} ${a[0] ?? '","'}}}`,
+  length: (v) => `{{len ${v}}}`,
+  count: (v) => `{{len ${v}}}`,
+  min: (v) => `{{min ${v}}}`,
+  max: (v) => `{{max ${v}}}`,
+  to_json: (v) => `{{json ${v}}}`,
+  tojson: (v) => `{{json ${v}}}`,
+};
+const ARITHMETIC: Record<string, string> = { '*': 'mul', '+': 'add', '-': 'sub', '/': 'div' };
+const COMPARISON: Record<string, string> = { '==': 'eq', '!=': 'ne', '>=': 'ge', '<=': 'le', '>': 'gt', '<': 'lt' };
+const TOKEN = `(?:"[^"]*"|'[^']*'|[\\w.@\\[\\]]+)`;
+
+/** Python literals → Handlebars literals (strings in double quotes). */
+const literal = (token: string) => token.replace(/^'(.*)'$/, '"$1"');
+
+/**
+ * The Handlebars form of a Jinja habit in a template that did not parse, or undefined. Inside
+ * `when:` the form is given without braces, as when takes it.
+ */
+function jinjaHint(text: string, condition: boolean): string | undefined {
+  const wrap = (call: string) => (condition && !text.includes('{{') ? call.slice(2, -2) : call);
+  const body = condition && !text.includes('{{') ? text : (/\{\{-?([\s\S]*?)-?\}\}/.exec(text)?.[1] ?? text);
+  const filter = new RegExp(`^\\s*(${TOKEN})\\s*\\|\\s*(\\w+)\\s*(?:\\((.*)\\))?\\s*$`).exec(body);
+  if (filter) {
+    const [, value, name, rawArgs] = filter;
+    const args = (rawArgs ?? '').match(/"[^"]*"|'[^']*'|[^,\s]+/g)?.map(literal) ?? [];
+    const form = FILTER_HELPERS[name];
+    if (form) return `Jinja filters ("| ${name}") are not Handlebars: write ${wrap(form(value, args))}`;
+    if (/^(int|float|string|bool)$/.test(name))
+      return `Jinja filters ("| ${name}") are not Handlebars: a value that is exactly one {{…}} keeps its type, write ${wrap(`{{${value}}}`)}`;
+    return `Jinja filters ("| ${name}") are not Handlebars: call a helper with the value first, e.g. ${wrap(`{{default ${value} 30}}`)}`;
+  }
+  const binary = new RegExp(`^\\s*(${TOKEN})\\s*(==|!=|>=|<=|>|<|\\*|\\+|-|/)\\s*(${TOKEN})\\s*$`).exec(body);
+  if (binary) {
+    const [, left, op, right] = binary;
+    const helper = COMPARISON[op] ?? ARITHMETIC[op];
+    const kind = COMPARISON[op] ? 'comparison' : 'arithmetic';
+    return `Handlebars has no operators ("${op}"); ${kind} is a helper: write ${wrap(`{{${helper} ${literal(left)} ${literal(right)}}}`)}`;
+  }
+  if (/\{%|%\}/.test(text)) return 'Jinja statements ({% … %}) are not Handlebars: use {{#if x}}…{{/if}} and {{#each list}}…{{/each}}';
+  return undefined;
+}
+
+/** A template that parsed as a call of an unknown helper because it was written infix (`a and b`, `x is defined`). */
+function infixHint(name: string | undefined, params: hbs.AST.Expression[], condition: boolean): string | undefined {
+  const words = params.map((p) => (isPath(p) ? p.original : undefined));
+  const wrap = (call: string) => (condition ? call : `{{${call}}}`);
+  if (name && words[0] === 'is' && (words[1] === 'defined' || (words[1] === 'not' && words[2] === 'defined'))) {
+    return words[1] === 'not'
+      ? `Jinja's "is not defined" is written ${wrap(`not (defined ${name})`)}`
+      : `Jinja's "is defined" is written ${wrap(`defined ${name}`)}`;
+  }
+  if (name && (words[0] === 'and' || words[0] === 'or') && params.length === 2) {
+    const right = params[1];
+    const shown = isPath(right)
+      ? right.original
+      : right.type === 'StringLiteral'
+        ? JSON.stringify((right as hbs.AST.StringLiteral).value)
+        : '…';
+    return `"${words[0]}" is a helper that comes first: write ${wrap(`${words[0]} ${name} ${shown}`)}`;
+  }
+  return undefined;
 }
 
 // Built-in helpers, in the spirit of Jinja's tests and filters that Ansible users know.

@@ -22,7 +22,7 @@ export async function checkRun(
   onEvent: (e: RunEvent) => void,
   secrets?: SecretValues,
 ): Promise<CheckRun> {
-  const loaded = await loadInputs(playbookFile, o.inventory, o.extraVars, session.io.stderr);
+  const loaded = await loadInputs(playbookFile, o.inventory, o.extraVars, session.io.stderr, { limit: o.limit });
   const { inventory, playbook, modules } = loaded;
   const run = await runOptions(o);
   const report = await runPlaybook(playbook, inventory, modules, sshConnector(inventory, o), { check: true, ...run, secrets }, onEvent);

@@ -50,7 +50,7 @@ export function registerPlay(program: Command, session: Session): void {
 async function play(cli: Session, playbookFile: string, o: PlayFlags): Promise<number> {
   const secrets = new SecretValues();
   const { io, style } = scrubbedSession(cli, secrets);
-  const { inventory, playbook, modules } = await loadInputs(playbookFile, o.inventory, o.extraVars, io.stderr);
+  const { inventory, playbook, modules } = await loadInputs(playbookFile, o.inventory, o.extraVars, io.stderr, { limit: o.limit });
   const check = !!o.check;
   const run = await runOptions(o);
   const inputs = planInputs(playbookFile, inventory, playbook);

@@ -9,6 +9,8 @@ import { formatProblem, InputError } from '../errors.js';
 import { loadInventory, parseExtraVars, type Inventory, type InventoryHost } from '../inventory.js';
 import type { SecretValues } from '../secrets.js';
 import { loadPlaybook, type Playbook } from '../playbook.js';
+import { sortProblems } from '../schema.js';
+import { playScopes } from '../template-scope.js';
 import { selectHosts, selectLimit } from '../patterns.js';
 import { datedAdvice } from '../dated.js';
 import { loadModules } from '../../modules/index.js';
@@ -115,30 +117,38 @@ export interface Inputs {
   modules: ReadonlyMap<string, Module>;
 }
 
-/** Inventory and playbook, every problem of both at once; warnings (dated advice…) to `warn`. */
+/**
+ * Inventory and playbook, every problem of both at once; warnings (dated advice…) to `warn`.
+ * Every template and `when:` is checked here against the variables of the hosts each play runs
+ * on (within `limit`), so invalid input never reaches a connection.
+ */
 export async function loadInputs(
   playbookFile: string,
   inventorySources: string[],
   extra: string[],
   warn: (s: string) => void,
+  opts: { limit?: string } = {},
 ): Promise<Inputs> {
   const modules = await loadModules();
   const problems = [];
   let inventory: Inventory | undefined;
   let playbook: Playbook | undefined;
+  let extraVars: Record<string, unknown> = {};
   try {
-    inventory = loadInventory(inventorySources, parseExtraVars(extra), { playbookDir: dirname(playbookFile) });
+    extraVars = parseExtraVars(extra);
+    inventory = loadInventory(inventorySources, extraVars, { playbookDir: dirname(playbookFile) });
   } catch (err) {
     if (!(err instanceof InputError)) throw err;
     problems.push(...err.problems);
   }
   try {
-    playbook = loadPlaybook(playbookFile, modules);
+    const scopes = inventory && (() => playScopes(inventory!, extraVars, opts.limit));
+    playbook = loadPlaybook(playbookFile, modules, scopes);
   } catch (err) {
     if (!(err instanceof InputError)) throw err;
     problems.push(...err.problems);
   }
-  if (problems.length) throw new InputError(problems);
+  if (problems.length) throw new InputError(sortProblems(problems));
   for (const w of [...(inventory!.warnings ?? []), ...datedAdvice(playbook!)]) warn(`warning: ${formatProblem(w)}`);
   return { inventory: inventory!, playbook: playbook!, modules };
 }

@@ -141,17 +141,15 @@ export function parseIniInventory(text: string, file: string): Source {
   for (const [name, g] of Object.entries(groups)) value[name] = Object.keys(g).length ? g : null;
   // Ansible nests nothing in INI: every group is top level and `:children` links them. The YAML
   // reader walks nesting, so the children's bodies stay empty here and the top-level entry holds them.
-  return {
-    file,
-    value,
-    pos(path) {
-      for (let n = path.length; n > 0; n--) {
-        const p = positions.get(key(path.slice(0, n)));
-        if (p) return p;
-      }
-      return { file, line: 1, column: 1 };
-    },
+  const pos = (path: SourcePath): SourcePosition => {
+    for (let n = path.length; n > 0; n--) {
+      const p = positions.get(key(path.slice(0, n)));
+      if (p) return p;
+    }
+    return { file, line: 1, column: 1 };
   };
+  // an INI value is not templated text hvtune points into: its key's position will do
+  return { file, value, pos, textPos: (path) => pos(path) };
 }
 
 interface Word {

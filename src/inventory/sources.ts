@@ -5,11 +5,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
-import { parseSource, type Source } from '../source.js';
+import { maxInputBytes, parseSource, tooLarge, type Source } from '../source.js';
 import { looksLikeIni, parseIniInventory } from './ini.js';
-
-/** Inventories and variable files larger than this are refused before parsing. */
-export const MAX_INVENTORY_BYTES = 4 * 1024 * 1024;
 
 /** Files a directory inventory skips, as Ansible's `inventory_ignore_extensions` does by default. */
 const IGNORED_EXTENSIONS = ['.orig', '.ini', '.cfg', '.retry', '.pyc', '.pyo', '.bak', '.swp', '.md', '.txt', '.rst'];
@@ -52,11 +49,9 @@ function readText(file: string): string {
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message;
     throw new InputError([{ pos: { file, line: 1, column: 1 }, message: `cannot read the inventory: ${reason}` }]);
   }
-  if (size > MAX_INVENTORY_BYTES) {
-    throw new InputError([
-      { pos: { file, line: 1, column: 1 }, message: `${size} bytes: an inventory file may have at most ${MAX_INVENTORY_BYTES}` },
-    ]);
-  }
+  // refused before reading, as every input (HVTUNE_MAX_INPUT_BYTES)
+  const cap = maxInputBytes();
+  if (size > cap) throw tooLarge(file, size, cap);
   return readFileSync(file, 'utf8');
 }
 
@@ -76,7 +71,8 @@ function hostListSource(arg: string): Source {
     .filter(Boolean);
   const hosts: Record<string, null> = {};
   for (const n of names) hosts[n] = null;
-  return { file: `-i ${arg}`, value: { ungrouped: { hosts } }, pos: () => ({ file: `-i ${arg}`, line: 1, column: 1 }) };
+  const at = () => ({ file: `-i ${arg}`, line: 1, column: 1 });
+  return { file: `-i ${arg}`, value: { ungrouped: { hosts } }, pos: at, textPos: at };
 }
 
 function directoryFiles(dir: string): string[] {

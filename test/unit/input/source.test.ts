@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { problemsOf } from './problems.js';
-import { formatPath, loadSource, parseSource } from '../../../src/source.js';
+import { formatPath, loadSource, maxInputBytes, parseSource } from '../../../src/source.js';
 
 const text = `plays:
   - name: one
@@ -72,4 +72,43 @@ test('formatPath', () => {
   expect(formatPath([0, 'tasks', 2, 'sysctl', 'values'], 'plays')).toBe('plays[0].tasks[2].sysctl.values');
   expect(formatPath(['values', 'net.core.somaxconn'])).toBe('values["net.core.somaxconn"]');
   expect(formatPath([])).toBe('');
+});
+
+describe('inputs that would hang or exhaust the controller are refused with a position', () => {
+  test('an alias inside its own anchor (a value that contains itself)', () => {
+    expect(problemsOf(() => parseSource('a: &a [1, *a]\n', 'loop.yml'))).toEqual([
+      'loop.yml:1:11: alias *a is inside its own anchor &a: a value cannot contain itself',
+    ]);
+    expect(problemsOf(() => parseSource('a: &a\n  b:\n    c: *a\n', 'loop.yml'))).toEqual([
+      'loop.yml:3:8: alias *a is inside its own anchor &a: a value cannot contain itself',
+    ]);
+  });
+
+  test('an alias to no anchor', () => {
+    expect(problemsOf(() => parseSource('a: *nope\n', 'alias.yml'))).toEqual(['alias.yml:1:4: alias *nope names no anchor set before it']);
+  });
+
+  test('an alias bomb (the yaml library counts expanded aliases)', () => {
+    let text = 'a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n';
+    for (let i = 1; i < 9; i++)
+      text += `a${i}: &a${i} [${Array(10)
+        .fill(`*a${i - 1}`)
+        .join(', ')}]\n`;
+    expect(problemsOf(() => parseSource(text, 'bomb.yml'))[0]).toMatch(/^bomb\.yml:1:1: aliases expand to too many nodes/);
+  });
+
+  test('nesting deeper than the parser can follow', () => {
+    const text = `a: ${'['.repeat(100_000)}${']'.repeat(100_000)}\n`;
+    expect(problemsOf(() => parseSource(text, 'deep.yml'))[0]).toMatch(/^deep\.yml:1:\d+: nested too deeply to read$/);
+  });
+
+  test('a file above the size cap, before it is parsed; the cap is configurable', () => {
+    const text = `# ${'x'.repeat(4 * 1024 * 1024)}\n`;
+    expect(problemsOf(() => parseSource(text, 'big.yml'))).toEqual([
+      'big.yml:1:1: the file is 4.0 MiB (4194307 bytes): hvtune reads inputs up to 4.0 MiB (4194304 bytes); set HVTUNE_MAX_INPUT_BYTES to raise the limit',
+    ]);
+    expect(maxInputBytes({ HVTUNE_MAX_INPUT_BYTES: '8M' })).toBe(8 * 1024 * 1024);
+    expect(maxInputBytes({ HVTUNE_MAX_INPUT_BYTES: '1000' })).toBe(1000);
+    expect(problemsOf(() => maxInputBytes({ HVTUNE_MAX_INPUT_BYTES: 'lots' }))[0]).toMatch(/expected a size such as 8M/);
+  });
 });

@@ -177,3 +177,12 @@ test('adjacent numbers are text, mappings print as JSON in text', () => {
   expect(render('{{#each nics}}{{ @index }}{{ @index }}{{/each}}')).toBe('0011');
   expect(render('cpu: {{ facts.cpu }}')).toBe('cpu: {"vendor":"AuthenticAMD","count":16}');
 });
+
+describe('rendering refuses prototype lookups too (templates of local files are first seen there)', () => {
+  test('{{constructor}} and {{nic.constructor}} are errors, not text', () => {
+    expect(problemsOf(() => render('a {{constructor}}'))[0]).toMatch(
+      /"constructor" reads "constructor", a property of every JavaScript object/,
+    );
+    expect(problemsOf(() => render('{{nic.constructor}}'))[0]).toMatch(/a property of every JavaScript object/);
+  });
+});
