@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import { applySavedPlan } from '../engine/saved-plan.js';
-import { readPlan } from '../planfile.js';
+import { readSignedPlan } from '../plan-signature.js';
 import { defaultRecordsDir, newRunId, writeRecord } from '../records.js';
 import { hostLock } from '../host-lock.js';
 import { applyLines } from '../output/state.js';
@@ -32,7 +32,7 @@ export function registerApply(program: Command, session: Session): void {
 }
 
 async function apply(session: Session, planFile: string, o: ApplyFlags): Promise<number> {
-  const plan = readPlan(planFile);
+  const plan = readSignedPlan(planFile);
   const inventory = loadInventory(o.inventory ?? plan.inputs.inventory.path);
   const runId = newRunId();
   const { record, ...result } = await applySavedPlan(plan, {

@@ -4,7 +4,8 @@
 import type { Command } from 'commander';
 import { exitCode } from '../events.js';
 import { writePrivateFile } from '../private-file.js';
-import { PLAN_FORMAT, PLAN_VERSION, changeCount, plannedTasksOf, serialisePlan, type SavedPlan } from '../planfile.js';
+import { PLAN_FORMAT, PLAN_VERSION, changeCount, plannedTasksOf, type SavedPlan } from '../planfile.js';
+import { signedPlanText } from '../plan-signature.js';
 import { plainRenderer } from '../output/plain.js';
 import { jsonRenderer } from '../output/json.js';
 import { checkRun } from './check-run.js';
@@ -62,7 +63,7 @@ async function plan(session: Session, playbookFile: string, o: PlanFlags): Promi
     options,
     hosts: planned.hosts,
   };
-  writePrivateFile(o.output, serialisePlan(saved));
+  writePrivateFile(o.output, signedPlanText(saved));
   const n = changeCount(saved);
   const msg =
     n === 0
