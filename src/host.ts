@@ -119,6 +119,9 @@ trap 'rm -f -- "$t"' EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
+# a controller gone mid-transfer closes stderr too: the message about it must not kill the shell
+# before its EXIT trap removes the temp file
+trap 'exit 141' PIPE
 (umask 077 && cat >"$t")
 got=$(wc -c <"$t")
 if [ "$got" -ne ${String(bytes)} ]; then
