@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { applySavedPlan } from '../engine/saved-plan.js';
 import { readSignedPlan } from '../plan-signature.js';
-import { defaultRecordsDir, newRunId, writeRecord } from '../records.js';
+import { defaultRecordsDir, newRunId, writeRecord, type RunRecord } from '../records.js';
 import { hostLock } from '../host-lock.js';
 import { applyLines } from '../output/state.js';
 import { hostConnector, loadInventory, loadModules, withConnection, withForks, type ConnectionFlags, type Session } from './session.js';
@@ -35,6 +35,11 @@ async function apply(session: Session, planFile: string, o: ApplyFlags): Promise
   const plan = readSignedPlan(planFile);
   const inventory = loadInventory(o.inventory ?? plan.inputs.inventory.path);
   const runId = newRunId();
+  const recordsDir = o.records ?? defaultRecordsDir();
+  // SIGINT/SIGTERM: no host or task starts after it, the record says so; a second one exits at once
+  const interrupt = session.io.interrupt;
+  interrupt?.graceful();
+  const marked = (r: RunRecord): RunRecord => (interrupt?.received ? { ...r, interrupted: interrupt.received } : r);
   const { record, ...result } = await applySavedPlan(plan, {
     planFile,
     inventory,
@@ -43,14 +48,17 @@ async function apply(session: Session, planFile: string, o: ApplyFlags): Promise
     forks: o.forks,
     runId,
     lock: hostLock(runId),
+    signal: interrupt?.signal,
+    recordSoFar: (soFar) => interrupt?.atAbort(() => session.io.stderr(`run record: ${writeRecord(recordsDir, marked(soFar()))}`)),
   });
-  const recordPath = writeRecord(o.records ?? defaultRecordsDir(), record);
+  const recordPath = writeRecord(recordsDir, marked(record));
+  const code = interrupt?.exitCode ?? result.code;
   if (o.json) {
-    session.io.stdout(JSON.stringify({ ...result, record: recordPath }, null, 2));
-    return result.code;
+    session.io.stdout(JSON.stringify({ ...result, code, record: recordPath }, null, 2));
+    return code;
   }
   const lines = applyLines(result, plan, recordPath, session.style);
   for (const l of lines.err) session.io.stderr(l);
   for (const l of lines.out) session.io.stdout(l);
-  return result.code;
+  return code;
 }

@@ -96,11 +96,14 @@ export type AppliedResult = { result: 'applied' } | { result: 'failed'; error: s
 /**
  * Apply planned tasks in the runner's order: per play, the tasks, then the finalizers of the changes
  * made, then the handlers. `done` hears each task's outcome; the first failure stops the host.
+ * Once `signal` is aborted (an interrupt) no further task starts; the finalizers of the changes
+ * made still run, handlers do not (as the runner does).
  */
 export async function applyPlanned(
   host: HostHandle,
   tasks: { planned: PlannedTask; module: Module }[],
   done: (index: number, outcome: AppliedResult) => void = () => undefined,
+  signal?: AbortSignal,
 ): Promise<void> {
   const plays = [...new Set(tasks.map((t) => t.planned.play))];
   for (const play of plays) {
@@ -112,6 +115,7 @@ export async function applyPlanned(
         await finalizers.run(host);
         continue;
       }
+      if (signal?.aborted) continue;
       try {
         await applyTask(entry.module, entry.planned.changes, entry.planned.args, host, finalizers);
         done(entry.index, { result: 'applied' });
@@ -120,5 +124,6 @@ export async function applyPlanned(
         throw err;
       }
     }
+    if (signal?.aborted) return;
   }
 }
