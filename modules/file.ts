@@ -11,6 +11,7 @@ import {
   type FileState,
   fileStateFromResults,
   fileStateRequests,
+  fileStateScript,
   readFileState,
   sameAccount,
 } from './lib/file-state.js';
@@ -110,8 +111,11 @@ export const file = {
   advise: adviseOnFile,
 
   read(args: FileArgs): ReadRequest[] {
-    const wantContent = (args.state ?? 'file') === 'file' && args.content !== undefined;
-    return fileStateRequests(args.path, { content: wantContent });
+    const state = args.state ?? 'file';
+    // a removal reads what it removes (with the stat, a directory has none): its diff's before is
+    // what the removal expects to find and what a rollback puts back
+    if (state === 'absent') return [{ kind: 'script', script: fileStateScript(args.path, { content: true }) }];
+    return fileStateRequests(args.path, { content: state === 'file' && args.content !== undefined });
   },
 
   parse(_args: FileArgs, results: ReadResult[]): FileState {

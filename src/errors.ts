@@ -81,3 +81,13 @@ export class ApplyVerifyError extends HvtuneError {
 
 /** A task that cannot be planned or applied on this host (missing key, unsupported option…). */
 export class TaskError extends HvtuneError {}
+
+/** A write found its file changed on the host since the plan read it, and left it as it was. */
+export class StaleWriteError extends HvtuneError {
+  constructor(
+    readonly host: string,
+    readonly path: string,
+  ) {
+    super(`${host}: ${path} changed on the host since it was read: re-run to plan again (it was left as it is)`);
+  }
+}

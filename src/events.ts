@@ -95,7 +95,14 @@ export type RunEvent =
   | { type: 'host-unreachable'; host: string; error: string }
   /** The host failed outside any task (its play vars, a lost connection): it takes no further part. */
   | { type: 'host-failed'; host: string; error: string }
-  | { type: 'host-done'; host: string /** ssh exec calls of the run, when the host was reached */; roundTrips?: number }
+  | {
+      type: 'host-done';
+      host: string;
+      /** ssh exec calls of the run, when the host was reached */
+      roundTrips?: number;
+      /** the play stopped before its end on this host (any_errors_fatal elsewhere, an interrupt) */
+      stopped?: true;
+    }
   | { type: 'play-end'; play: string }
   | { type: 'warning'; message: string }
   | { type: 'run-end'; report: RunReport };

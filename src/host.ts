@@ -4,9 +4,9 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HvtuneError, RemoteCommandError } from './errors.js';
+import { HvtuneError, RemoteCommandError, StaleWriteError } from './errors.js';
 import { FACTS_SCRIPT, parseFacts, type Facts } from './facts.js';
-import type { CommandResult, HostHandle, ReadRequest, ReadResult } from './module.js';
+import type { CommandResult, FileExpectation, HostHandle, ReadRequest, ReadResult } from './module.js';
 import { joinArgv, raw, sh } from './quote.js';
 import { buildReadScript, newNonce, parseReadOutput } from './transport/batch.js';
 import { SshConnection, type ExecOptions, type HoldResult, type SshOptions, type SshTarget } from './transport/ssh.js';
@@ -71,6 +71,25 @@ function backupFrom(stdout: string): string | null {
   return path === '' ? null : path;
 }
 
+/** The exit status of a write or remove that found its file changed since it was read. */
+const STALE_EXIT = 76;
+
+/**
+ * Refuse (exit STALE_EXIT) unless "$p" still is what the plan read: the last step before the
+ * rename or removal, so a file changed by anyone since the read is never replaced from it.
+ */
+function expectSteps(expect: FileExpectation | undefined): string {
+  if (expect === undefined) return '';
+  const want = 'absent' in expect ? 'absent' : expect.sha256;
+  if (want !== 'absent' && !/^[0-9a-f]{64}$/.test(want)) throw new HvtuneError(`invalid sha256 expectation ${JSON.stringify(want)}`);
+  return sh`if ! command -v sha256sum >/dev/null 2>&1; then echo "sha256sum is missing (coreutils): $p left unchanged" >&2; exit 75; fi
+if [ -e "$p" ]; then now=$(sha256sum <"$p" | cut -d' ' -f1); else now=absent; fi
+if [ "$now" != ${want} ]; then
+  echo "$p changed on the host since it was read: re-run to plan again" >&2
+  exit ${String(STALE_EXIT)}
+fi`;
+}
+
 /** A path is followed through a symlink so the link stays a link (like sed --follow-symlinks). */
 const RESOLVE = raw(`if [ -L "$p" ]; then p=$(readlink -f -- "$p"); fi`);
 
@@ -82,7 +101,7 @@ const RESOLVE = raw(`if [ -L "$p" ]; then p=$(readlink -f -- "$p"); fi`);
 function writeScript(
   path: string,
   content: string,
-  opts: { mode?: number; owner?: string; group?: string; backup: boolean; backupRoot: string },
+  opts: { mode?: number; owner?: string; group?: string; backup: boolean; backupRoot: string; expect?: FileExpectation },
 ): string {
   const bytes = Buffer.byteLength(content);
   const sum = createHash('sha256').update(content).digest('hex');
@@ -100,6 +119,9 @@ trap 'rm -f -- "$t"' EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
+# a controller gone mid-transfer closes stderr too: the message about it must not kill the shell
+# before its EXIT trap removes the temp file
+trap 'exit 141' PIPE
 (umask 077 && cat >"$t")
 got=$(wc -c <"$t")
 if [ "$got" -ne ${String(bytes)} ]; then
@@ -121,6 +143,7 @@ ${mode}
 ${owner}
 ${group}
 sync "$t" 2>/dev/null || true
+${raw(expectSteps(opts.expect))}
 b=
 if [ ${opts.backup ? '1' : '0'} = 1 ] && [ -e "$p" ]; then
 ${raw(backupSteps(opts.backupRoot, 'cp -p'))}
@@ -226,8 +249,10 @@ export class RemoteHost implements HostHandle {
   }
 
   /** Like run, for scripts: a non-zero exit throws, naming `what` instead of the whole script. */
-  private async runScript(what: string, script: string, opts?: ExecOptions): Promise<CommandResult> {
-    const result = await this.sh(script, opts);
+  private async runScript(what: string, script: string, opts?: ExecOptions & { path?: string }): Promise<CommandResult> {
+    const { path, ...execOpts } = opts ?? {};
+    const result = await this.sh(script, execOpts);
+    if (result.code === STALE_EXIT && path !== undefined) throw new StaleWriteError(this.name, path);
     if (result.code !== 0) throw new RemoteCommandError(this.name, what, result.code, result.stderr, result.stdout);
     return result;
   }
@@ -248,17 +273,18 @@ export class RemoteHost implements HostHandle {
   async writeFile(
     path: string,
     content: string,
-    opts: { mode?: number; owner?: string; group?: string; backup?: boolean } = {},
+    opts: { mode?: number; owner?: string; group?: string; backup?: boolean; expect?: FileExpectation } = {},
   ): Promise<{ backup: string | null }> {
     const script = writeScript(path, content, { ...opts, backup: opts.backup ?? true, backupRoot: this.backupRoot });
-    const result = await this.runScript(`write ${path}`, script, { stdin: content });
+    const result = await this.runScript(`write ${path}`, script, { stdin: content, path });
     return { backup: backupFrom(result.stdout) };
   }
 
-  async removeFile(path: string, opts: { backup?: boolean } = {}): Promise<{ backup: string | null }> {
+  async removeFile(path: string, opts: { backup?: boolean; expect?: FileExpectation } = {}): Promise<{ backup: string | null }> {
     const keep = opts.backup ?? true;
     const script = sh`set -e
 p=${path}
+${raw(expectSteps(opts.expect))}
 b=
 if [ -e "$p" ] || [ -L "$p" ]; then
   if [ ${keep ? '1' : '0'} = 1 ]; then
@@ -266,7 +292,7 @@ ${raw(backupSteps(this.backupRoot, 'mv -f'))}
   else rm -f -- "$p"; fi
 fi
 printf '\n::hvtune:: backup %s\n' "$b"`;
-    const result = await this.runScript(`remove ${path}`, script);
+    const result = await this.runScript(`remove ${path}`, script, { path });
     return { backup: backupFrom(result.stdout) };
   }
 

@@ -112,6 +112,13 @@ export interface PeerRead {
   error?: string;
 }
 
+/**
+ * What a write or remove expects to replace: the sha256 of the content the plan read, or that the
+ * file did not exist. Checked on the host right before the rename, so a file changed since it was
+ * read (another run, another tool) is refused instead of overwritten from a stale read.
+ */
+export type FileExpectation = { sha256: string } | { absent: true };
+
 /** What apply gets to change a host. Every method is one remote round trip at most. */
 export interface HostHandle {
   readonly name: string;
@@ -127,16 +134,18 @@ export interface HostHandle {
   /**
    * Write a file atomically (temp file in the same directory, fsync, rename), keeping the
    * previous version under /var/lib/hvtune/backups (`<root><path>@<time>.<pid>`, the last ten)
-   * unless backup is false. Creates parent dirs.
+   * unless backup is false. Creates parent dirs. With `expect`, refuses (StaleWriteError, file
+   * untouched) when the file is no longer what it was; the engine fills it in from the change's
+   * `diff.before` when a module does not.
    * Returns the backup path if one was made.
    */
   writeFile(
     path: string,
     content: string,
-    opts?: { mode?: number; owner?: string; group?: string; backup?: boolean },
+    opts?: { mode?: number; owner?: string; group?: string; backup?: boolean; expect?: FileExpectation },
   ): Promise<{ backup: string | null }>;
-  /** Remove a file, keeping a backup unless backup is false. */
-  removeFile(path: string, opts?: { backup?: boolean }): Promise<{ backup: string | null }>;
+  /** Remove a file, keeping a backup unless backup is false; `expect` as for writeFile. */
+  removeFile(path: string, opts?: { backup?: boolean; expect?: FileExpectation }): Promise<{ backup: string | null }>;
   /** Restore a backup made by writeFile/removeFile. */
   restoreFile(path: string, backup: string | null): Promise<void>;
   /**

@@ -51,6 +51,8 @@ export interface RunRecord {
   plan?: string;
   /** written while the run was still going: an interrupted run leaves this */
   inProgress?: true;
+  /** the run was stopped by this signal: its tasks still `not-run` never started (`play --resume` goes on) */
+  interrupted?: 'SIGINT' | 'SIGTERM';
   hosts: Record<string, RecordHost>;
 }
 
@@ -125,7 +127,7 @@ export function playRecorder(inputs: PlanInputs, opts: { playHosts: string[][] }
       if (e.type === 'play-start') play = e.index;
       else if (e.type === 'host-done' && lastPlay.get(e.host) === play) {
         const h = hostOf(e.host);
-        if (h.result === 'ok') h.finished = true;
+        if (h.result === 'ok' && !e.stopped) h.finished = true;
       } else if (e.type === 'task-planned') {
         const h = hostOf(e.host);
         h.facts = e.facts;

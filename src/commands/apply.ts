@@ -3,10 +3,11 @@
 
 import type { Command } from 'commander';
 import { applySavedPlan } from '../engine/saved-plan.js';
-import { inventorySourcesOf, playbookDirOf, readPlan, unsealPlan } from '../planfile.js';
+import { inventorySourcesOf, playbookDirOf, unsealPlan } from '../planfile.js';
 import { parseExtraVars } from '../inventory.js';
 import { leafStrings, markedValues } from '../secrets.js';
-import { defaultRecordsDir, newRunId, writeRecord } from '../records.js';
+import { readSignedPlan } from '../plan-signature.js';
+import { defaultRecordsDir, newRunId, writeRecord, type RunRecord } from '../records.js';
 import { hostLock } from '../host-lock.js';
 import { applyLines } from '../output/state.js';
 import {
@@ -52,7 +53,8 @@ export function registerApply(program: Command, session: Session): void {
 }
 
 async function apply(cli: Session, planFile: string, o: ApplyFlags): Promise<number> {
-  const saved = readPlan(planFile);
+  // the signature first: an edited plan is refused before anything else is read from it
+  const saved = readSignedPlan(planFile);
   const inventory = loadInventory(o.inventory ?? inventorySourcesOf(saved.inputs), {}, { playbookDir: playbookDirOf(saved.inputs) });
   // secret values come back from -e or the inventory's vars, checked against the plan's markers
   const candidates = [...leafStrings(parseExtraVars(o.extraVars)), ...[...inventory.hosts.values()].flatMap((h) => leafStrings(h.vars))];
@@ -60,6 +62,11 @@ async function apply(cli: Session, planFile: string, o: ApplyFlags): Promise<num
   const secrets = markedValues(plan.secrets ?? {}, candidates);
   const session = scrubbedSession(cli, secrets);
   const runId = newRunId();
+  const recordsDir = o.records ?? defaultRecordsDir();
+  // SIGINT/SIGTERM: no host or task starts after it, the record says so; a second one exits at once
+  const interrupt = session.io.interrupt;
+  interrupt?.graceful();
+  const marked = (r: RunRecord): RunRecord => (interrupt?.received ? { ...r, interrupted: interrupt.received } : r);
   const { record, ...result } = await applySavedPlan(plan, {
     planFile,
     inventory,
@@ -68,14 +75,17 @@ async function apply(cli: Session, planFile: string, o: ApplyFlags): Promise<num
     forks: o.forks,
     runId,
     lock: hostLock(runId),
+    signal: interrupt?.signal,
+    recordSoFar: (soFar) => interrupt?.atAbort(() => session.io.stderr(`run record: ${writeRecord(recordsDir, marked(soFar()), secrets)}`)),
   });
-  const recordPath = writeRecord(o.records ?? defaultRecordsDir(), record, secrets);
+  const recordPath = writeRecord(recordsDir, marked(record), secrets);
+  const code = interrupt?.exitCode ?? result.code;
   if (o.json) {
-    session.io.stdout(JSON.stringify({ ...result, record: recordPath }, null, 2));
-    return result.code;
+    session.io.stdout(JSON.stringify({ ...result, code, record: recordPath }, null, 2));
+    return code;
   }
   const lines = applyLines(result, plan, recordPath, session.style);
   for (const l of lines.err) session.io.stderr(l);
   for (const l of lines.out) session.io.stdout(l);
-  return result.code;
+  return code;
 }

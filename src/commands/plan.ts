@@ -4,8 +4,9 @@
 import type { Command } from 'commander';
 import { exitCode } from '../events.js';
 import { writePrivateFile } from '../private-file.js';
-import { PLAN_FORMAT, PLAN_VERSION, changeCount, plannedTasksOf, sealPlan, serialisePlan, type SavedPlan } from '../planfile.js';
+import { PLAN_FORMAT, PLAN_VERSION, changeCount, plannedTasksOf, sealPlan, type SavedPlan } from '../planfile.js';
 import { SecretValues } from '../secrets.js';
+import { signedPlanText } from '../plan-signature.js';
 import { plainRenderer } from '../output/plain.js';
 import { jsonRenderer } from '../output/json.js';
 import { checkRun } from './check-run.js';
@@ -71,9 +72,9 @@ async function plan(cli: Session, playbookFile: string, o: PlanFlags): Promise<n
     options,
     hosts: planned.hosts,
   };
-  // secret tasks sealed, secret values as markers that apply resolves from -e
+  // secret tasks sealed, secret values as markers that apply resolves from -e; then signed
   const sealed = sealPlan(saved, secrets);
-  writePrivateFile(o.output, serialisePlan(sealed));
+  writePrivateFile(o.output, signedPlanText(sealed));
   for (const task of literalSecretTasks(sealed))
     io.stderr(
       style.yellow(

@@ -5,7 +5,7 @@ import { HvtuneError } from '../errors.js';
 import { exitCode } from '../events.js';
 import { runPlaybook } from '../engine/run.js';
 import { planInputs, type PlanInputs } from '../planfile.js';
-import { defaultRecordsDir, playRecorder, readRecord, writeRecord } from '../records.js';
+import { defaultRecordsDir, playRecorder, readRecord, writeRecord, type RunRecord } from '../records.js';
 import { hostLock } from '../host-lock.js';
 import { plainRenderer, type Renderer } from '../output/plain.js';
 import { jsonRenderer } from '../output/json.js';
@@ -77,21 +77,21 @@ async function play(cli: Session, playbookFile: string, o: PlayFlags): Promise<n
       : plainRenderer(io.stdout, { diff: !!o.diff, verbose: !!o.verbose, style });
   // a run that changes hosts holds each one's lock, named after its record (src/host-lock.ts)
   const lock = recorder ? hostLock(recorder.id) : undefined;
-  const report = await runPlaybook(
-    playbook,
-    inventory,
-    modules,
-    sshConnector(inventory, o),
-    { check, ...run, skip, lock, secrets },
-    (e) => {
-      recorder?.onEvent(e);
-      renderer.handle(e);
-      if (e.type === 'host-done' || e.type === 'play-end') writeProgress();
-    },
-  );
+  // SIGINT/SIGTERM: an apply stops starting work and ends as below, its record marked; a second
+  // signal (or any in check mode) exits at once, writing the record as it stands
+  const interrupt = recorder ? io.interrupt : undefined;
+  interrupt?.graceful();
+  const marked = (r: RunRecord): RunRecord => (interrupt?.received ? { ...r, interrupted: interrupt.received } : r);
+  interrupt?.atAbort(() => io.stderr(`run record: ${writeRecord(recordsDir, marked(recorder!.record()), secrets)}`));
+  const options = { check, ...run, skip, lock, secrets, signal: interrupt?.signal };
+  const report = await runPlaybook(playbook, inventory, modules, sshConnector(inventory, o), options, (e) => {
+    recorder?.onEvent(e);
+    renderer.handle(e);
+    if (e.type === 'host-done' || e.type === 'play-end') writeProgress();
+  });
   await renderer.done();
-  if (recorder) io.stderr(`run record: ${writeRecord(recordsDir, recorder.record(report), secrets)}`);
-  return exitCode(report);
+  if (recorder) io.stderr(`run record: ${writeRecord(recordsDir, marked(recorder.record(report)), secrets)}`);
+  return interrupt?.exitCode ?? exitCode(report);
 }
 
 /** The hosts an earlier run of the same playbook and inventory finished; other inputs: refused. */

@@ -5,16 +5,8 @@ import type { Command } from 'commander';
 import { HvtuneError } from '../errors.js';
 import { writePrivateFile } from '../private-file.js';
 import { planRollback } from '../engine/rollback.js';
-import {
-  PLAN_FORMAT,
-  PLAN_VERSION,
-  changeCount,
-  inventorySourcesOf,
-  planInputs,
-  playbookDirOf,
-  serialisePlan,
-  type SavedPlan,
-} from '../planfile.js';
+import { PLAN_FORMAT, PLAN_VERSION, changeCount, inventorySourcesOf, planInputs, playbookDirOf, type SavedPlan } from '../planfile.js';
+import { signedPlanText } from '../plan-signature.js';
 import { readRecord } from '../records.js';
 import { rollbackLines } from '../output/state.js';
 import {
@@ -73,7 +65,7 @@ async function rollback(session: Session, recordFile: string, o: RollbackFlags):
     hosts: undo.hosts,
   };
   const failed = Object.keys(undo.errors).length > 0;
-  if (!failed) writePrivateFile(o.output, serialisePlan(plan));
+  if (!failed) writePrivateFile(o.output, signedPlanText(plan));
   const code = failed ? 1 : changeCount(plan) > 0 ? 2 : 0;
   if (o.json) {
     session.io.stdout(

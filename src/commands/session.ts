@@ -18,6 +18,7 @@ import type { SshOptions, SshTarget } from '../transport/ssh.js';
 import type { ConnectedHost, Connector } from '../engine/types.js';
 import type { HostConnector } from '../engine/saved-plan.js';
 import type { Style } from '../output/format.js';
+import type { Interrupt } from '../interrupt.js';
 import { loadFactsFile } from '../facts/saved.js';
 
 export interface CliIO {
@@ -25,6 +26,8 @@ export interface CliIO {
   stderr: (s: string) => void;
   /** a terminal: progress rows with listr2, colours */
   tty: boolean;
+  /** SIGINT/SIGTERM of the process (bin/hvtune.js); absent when the CLI runs in-process */
+  interrupt?: Interrupt;
 }
 
 /** A command's view of the CLI: where to write, in which style, and how it ended. */

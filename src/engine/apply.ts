@@ -2,7 +2,8 @@
 // (finalizers: grub regenerated once however many tasks edited it), in the order every command
 // keeps: per play, its tasks, then its finalizers, then its handlers.
 
-import type { Change, HostHandle, Module } from '../module.js';
+import { createHash } from 'node:crypto';
+import type { Change, FileExpectation, HostHandle, Module } from '../module.js';
 import { errorMessage } from './errors.js';
 import type { PlannedTask } from './types.js';
 
@@ -35,10 +36,58 @@ export class Finalizers {
   }
 }
 
+/** What a write expects to find: the content a plan read (null: no file). */
+export function expectationOf(content: string | null): FileExpectation {
+  return content === null ? { absent: true } : { sha256: createHash('sha256').update(content).digest('hex') };
+}
+
+/**
+ * The host as a task's apply sees it: a write or removal of a file these changes planned expects
+ * the file to hold what the plan read (`diff.before`), then what the task itself last wrote, so a
+ * file another run or tool changed since the read is refused on the host, never overwritten.
+ * Every module gets this without asking; one that passes its own `expect` keeps it.
+ */
+export function expectingHost(host: HostHandle, changes: Change[]): HostHandle {
+  const planned = new Map<string, string | null>();
+  for (const c of changes) if (c.diff?.path.startsWith('/') && !planned.has(c.diff.path)) planned.set(c.diff.path, c.diff.before);
+  if (planned.size === 0) return host;
+  const current = new Map(planned);
+  const expect = (path: string, given: FileExpectation | undefined) =>
+    given ?? (current.has(path) ? expectationOf(current.get(path)!) : undefined);
+  return {
+    get name() {
+      return host.name;
+    },
+    get facts() {
+      return host.facts;
+    },
+    exec: (argv, opts) => host.exec(argv, opts),
+    sh: (script, opts) => host.sh(script, opts),
+    run: (argv, opts) => host.run(argv, opts),
+    read: (requests) => host.read(requests),
+    async writeFile(path, content, opts = {}) {
+      const written = await host.writeFile(path, content, { ...opts, expect: expect(path, opts.expect) });
+      if (current.has(path)) current.set(path, content);
+      return written;
+    },
+    async removeFile(path, opts = {}) {
+      const removed = await host.removeFile(path, { ...opts, expect: expect(path, opts.expect) });
+      if (current.has(path)) current.set(path, null);
+      return removed;
+    },
+    async restoreFile(path, backup) {
+      await host.restoreFile(path, backup);
+      // a restore puts back what the plan read
+      if (planned.has(path)) current.set(path, planned.get(path)!);
+    },
+    ...(host.reboot ? { reboot: (opts: { timeoutMs: number }) => host.reboot!(opts) } : {}),
+  };
+}
+
 /** Apply one task's changes and note the finalize work they ask for. */
 export async function applyTask(module: Module, changes: Change[], args: unknown, host: HostHandle, finalizers: Finalizers): Promise<void> {
   if (changes.length === 0) return;
-  await module.apply(changes, host, args);
+  await module.apply(changes, expectingHost(host, changes), args);
   finalizers.add(module, changes);
 }
 
@@ -47,11 +96,14 @@ export type AppliedResult = { result: 'applied' } | { result: 'failed'; error: s
 /**
  * Apply planned tasks in the runner's order: per play, the tasks, then the finalizers of the changes
  * made, then the handlers. `done` hears each task's outcome; the first failure stops the host.
+ * Once `signal` is aborted (an interrupt) no further task starts; the finalizers of the changes
+ * made still run, handlers do not (as the runner does).
  */
 export async function applyPlanned(
   host: HostHandle,
   tasks: { planned: PlannedTask; module: Module }[],
   done: (index: number, outcome: AppliedResult) => void = () => undefined,
+  signal?: AbortSignal,
 ): Promise<void> {
   const plays = [...new Set(tasks.map((t) => t.planned.play))];
   for (const play of plays) {
@@ -63,6 +115,7 @@ export async function applyPlanned(
         await finalizers.run(host);
         continue;
       }
+      if (signal?.aborted) continue;
       try {
         await applyTask(entry.module, entry.planned.changes, entry.planned.args, host, finalizers);
         done(entry.index, { result: 'applied' });
@@ -71,5 +124,6 @@ export async function applyPlanned(
         throw err;
       }
     }
+    if (signal?.aborted) return;
   }
 }

@@ -26,6 +26,11 @@ export interface HostRunOptions {
   extraVars: Record<string, unknown>;
   /** where the values of each play's `secret_vars` go as hosts render them (see src/secrets.ts) */
   secrets?: SecretValues;
+  /**
+   * Aborted when the run is interrupted (SIGINT/SIGTERM): no further task starts; the one in
+   * flight ends, and changes made so far still get their finalizers (as with any_errors_fatal).
+   */
+  signal?: AbortSignal;
 }
 
 /** What the runner decided for this play (see facts-need.ts and tasksUsingRegistered). */
@@ -96,8 +101,13 @@ export class HostRun {
   private touched: { paths: Set<string>; modules: Set<string> } = { paths: new Set(), modules: new Set() };
   private readonly files = new PlannedFiles();
   private readonly play: Play;
-  /** Another host's failure stopped this one (any_errors_fatal); said once. */
+  /** Another host's failure (any_errors_fatal) or an interrupt stopped this one; said once. */
   private stopped = false;
+
+  /** The play did not run to its end on this host: another host's failure or an interrupt stopped it. */
+  get wasStopped(): boolean {
+    return this.stopped;
+  }
 
   constructor(
     private readonly run: HostRunPlan,
@@ -140,8 +150,9 @@ export class HostRun {
 
   /** Another host failed under any_errors_fatal: say so once, and run nothing more of this play. */
   private halted(): boolean {
-    const reason = this.run.halt?.reason;
-    if (!reason || reason.startsWith(`${this.inv.name} `)) return false;
+    const signal = this.opts.signal;
+    const reason = signal?.aborted ? `interrupted by ${String(signal.reason)}` : this.run.halt?.reason;
+    if (!reason || (!signal?.aborted && reason.startsWith(`${this.inv.name} `))) return false;
     if (!this.stopped) this.send({ type: 'warning', message: `${this.inv.name}: play "${this.play.name}" stopped: ${reason}` });
     this.stopped = true;
     return true;
@@ -263,7 +274,8 @@ export class HostRun {
         continue;
       }
       const results = [];
-      for (const inst of s.instances!) {
+      for (const [i, inst] of s.instances!.entries()) {
+        if (i > 0 && this.halted()) return true;
         const r = await this.runInstance(inst, reads);
         results.push(r);
         if (r.status === 'failed' && !s.task.ignoreErrors) return false;

@@ -92,11 +92,16 @@ export async function runPlaybook(
   let stopped: string | null = null;
   const untouched: string[] = [];
   const startedHosts = new Set<string>();
+  /** An interrupt (SIGINT/SIGTERM) stops the run as a failure threshold does: nothing new starts. */
+  const interrupted = () => {
+    if (opts.signal?.aborted) stopped ??= `interrupted by ${String(opts.signal.reason)}`;
+    return stopped !== null;
+  };
 
   try {
     for (const [index, play] of playbook.plays.entries()) {
       const selected = selectHosts(inventory, play.hosts).filter((h) => (!limited || limited.has(h)) && !opts.skip?.has(h));
-      if (stopped) {
+      if (interrupted()) {
         untouched.push(...selected.filter((h) => !dead.has(h)));
         continue;
       }
@@ -107,18 +112,20 @@ export async function runPlaybook(
       if (selected.length === 0) send({ type: 'warning', message: `play "${play.name}": no hosts match "${play.hosts}"` });
       send({ type: 'play-start', play: play.name, index, hosts: selected, check: opts.check, ...(play.serial ? { batches } : {}) });
       for (const [b, batch] of batches.entries()) {
-        if (stopped) {
+        if (interrupted()) {
           untouched.push(...batch);
           continue;
         }
         if (play.serial) send({ type: 'batch-start', play: play.name, batch: b + 1, of: batches.length, hosts: batch });
         const halt = play.anyErrorsFatal ? { reason: null } : undefined;
         await forEachLimited(batch, opts.forks, async (name) => {
+          if (opts.signal?.aborted) return void untouched.push(name); // no new host once interrupted
           if (!(await runHost(name, play.serial ? b + 1 : undefined, halt, batch))) dead.add(name);
         });
         const failed = batch.filter((h) => dead.has(h));
         // Ansible's rules: more than max_fail_percentage of the batch, any failure with
-        // any_errors_fatal, or (between batches) every host of one
+        // any_errors_fatal, or (between batches) every host of one; an interrupt's reason stands
+        if (interrupted()) continue;
         if (exceedsFailPercentage(failed.length, batch.length, play.maxFailPercentage)) {
           stopped = `play "${play.name}": ${failed.length} of ${batch.length} host(s) of batch ${b + 1} failed (${failed.join(', ')}), more than max_fail_percentage ${play.maxFailPercentage}`;
         } else if (halt?.reason) {
@@ -170,6 +177,7 @@ export async function runPlaybook(
           return false;
         }
         let ok: boolean;
+        let stoppedEarly = false;
         try {
           const run = new HostRun(
             {
@@ -192,6 +200,7 @@ export async function runPlaybook(
             nextId(name),
           );
           ok = await run.runPlay();
+          stoppedEarly = run.wasStopped;
           if (run.gathered) known.set(name, { facts: run.facts, full: run.gathered === 'full' });
         } catch (err) {
           // a lost connection or an engine fault: this host fails, the others go on
@@ -199,10 +208,11 @@ export async function runPlaybook(
           if (halt && halt.reason === null) halt.reason = `${name} failed (any_errors_fatal)`;
           ok = false;
         }
-        send({ type: 'host-done', host: name, roundTrips: host.roundTrips });
+        send({ type: 'host-done', host: name, roundTrips: host.roundTrips, ...(stoppedEarly ? { stopped: true as const } : {}) });
         return ok;
       }
     }
+    interrupted();
     if (stopped) send({ type: 'run-stopped', reason: stopped, untouched: [...new Set(untouched)].filter((h) => !startedHosts.has(h)) });
   } finally {
     await Promise.all([...connections.values()].map((p) => p.then((c) => c.close()).catch(() => undefined)));

@@ -35,7 +35,8 @@ export function staleness(task: Pick<PlannedTask, 'task' | 'changes' | 'restore'
     );
 }
 
-export type HostOutcome = 'applied' | 'nothing' | 'stale' | 'failed' | 'unreachable';
+/** interrupted: an interrupt came before the host was started, or between its tasks */
+export type HostOutcome = 'applied' | 'nothing' | 'stale' | 'failed' | 'unreachable' | 'interrupted';
 
 export interface ApplyResult {
   code: 0 | 1;
@@ -57,12 +58,30 @@ export async function applySavedPlan(
     lock?: (host: ConnectedHandle) => Promise<void>;
     /** the id of the run record, when the caller needs it first (the locks name it) */
     runId?: string;
+    /** aborted by an interrupt: no host or task starts after it (see applyPlanned) */
+    signal?: AbortSignal;
+    /** hears, at the start, how to build the record as it stands (an abort writes it at once) */
+    recordSoFar?: (record: () => RunRecord) => void;
   },
 ): Promise<ApplyResult> {
   const startedAt = new Date().toISOString();
   const hosts: ApplyResult['hosts'] = {};
   const warnings = changedInputs(plan.inputs).map((w) => `${w}: applying the saved plan as it was made`);
   const recordHosts: Record<string, RecordHost> = {};
+  const id = opts.runId ?? newRunId();
+  const recordOf = (inProgress: boolean): RunRecord => ({
+    format: 'hvtune-run',
+    version: 1,
+    id,
+    command: 'apply',
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    ...(inProgress ? { inProgress: true as const } : {}),
+    inputs: plan.inputs,
+    plan: opts.planFile,
+    hosts: recordHosts,
+  });
+  opts.recordSoFar?.(() => recordOf(true));
 
   await forEachLimited(Object.keys(plan.hosts), opts.forks, async (name) => {
     const saved = plan.hosts[name];
@@ -79,6 +98,7 @@ export async function applySavedPlan(
       tasks: saved.tasks.map((t) => ({ ...t, result: 'not-run' })),
     });
     if (count === 0) return;
+    if (opts.signal?.aborted) return void Object.assign(out, { status: 'interrupted', error: 'not started: the run was interrupted' });
     const fail = (status: HostOutcome, error: string) => {
       Object.assign(out, { status, error });
       Object.assign(rec, { result: status === 'stale' ? 'refused' : status, error });
@@ -106,8 +126,10 @@ export async function applySavedPlan(
       await held;
       out.problems = saved.tasks.flatMap((t, i) => staleness(t, fresh[i]));
       if (out.problems.length) return fail('stale', `the host changed since the plan was made; nothing was changed on it`);
-      await applyPlanned(host, withUnsealedChanges(tasks, fresh), (i, outcome) => Object.assign(rec.tasks[i], outcome));
-      out.status = 'applied';
+      await applyPlanned(host, withUnsealedChanges(tasks, fresh), (i, outcome) => Object.assign(rec.tasks[i], outcome), opts.signal);
+      const skipped = rec.tasks.filter((t) => t.result === 'not-run').length;
+      if (skipped) Object.assign(out, { status: 'interrupted', error: `interrupted: ${skipped} task(s) not started` });
+      else out.status = 'applied';
     } catch (err) {
       fail('failed', errorMessage(err));
     } finally {
@@ -115,18 +137,8 @@ export async function applySavedPlan(
     }
   });
 
-  const record: RunRecord = {
-    format: 'hvtune-run',
-    version: 1,
-    id: opts.runId ?? newRunId(),
-    command: 'apply',
-    startedAt,
-    finishedAt: new Date().toISOString(),
-    inputs: plan.inputs,
-    plan: opts.planFile,
-    hosts: recordHosts,
-  };
-  const code = Object.values(hosts).some((h) => h.status === 'stale' || h.status === 'failed' || h.status === 'unreachable') ? 1 : 0;
+  const record = recordOf(false);
+  const code = Object.values(hosts).some((h) => h.status !== 'applied' && h.status !== 'nothing') ? 1 : 0;
   return { code, hosts, warnings, record };
 }
 

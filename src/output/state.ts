@@ -36,7 +36,8 @@ export function applyLines(
     } else if (h.status === 'stale') {
       out.push(s.red(`${name} | REFUSED: ${h.error}:`));
       for (const p of h.problems) out.push(s.red(`    ${p}`));
-    } else out.push(s.red(`${name} | ${h.status === 'unreachable' ? 'UNREACHABLE' : 'FAILED'}: ${h.error}`));
+    } else if (h.status === 'interrupted') out.push(s.red(`${name} | INTERRUPTED: ${h.error}`));
+    else out.push(s.red(`${name} | ${h.status === 'unreachable' ? 'UNREACHABLE' : 'FAILED'}: ${h.error}`));
   }
   const counts = (st: HostOutcome) => Object.values(result.hosts).filter((h) => h.status === st).length;
   out.push('');

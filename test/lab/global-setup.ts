@@ -59,8 +59,12 @@ export default function setup(): () => void {
   // Run records of tests that apply go to a scratch dir, not the checkout's .hvtune/runs.
   const records = mkdtempSync(join(tmpdir(), 'hvtune-test-records-'));
   process.env.HVTUNE_RECORDS = records;
+  // Plans are signed with a key made on first use: a scratch one, never the user's own.
+  const planKey = mkdtempSync(join(tmpdir(), 'hvtune-test-plan-key-'));
+  process.env.HVTUNE_PLAN_KEY_FILE = join(planKey, 'plan.key');
   return () => {
     sweep(['--run', run]);
     rmSync(records, { recursive: true, force: true });
+    rmSync(planKey, { recursive: true, force: true });
   };
 }
