@@ -73,6 +73,34 @@ describe('grub_cmdline on a tier-1 host', () => {
     await lab().writeFile('hv1', GRUB, STOCK);
   });
 
+  test('an assignment after ; on a line is edited where the shell reads it: console=ttyS0 kept, nothing appended', async () => {
+    const oneLine = STOCK.replace('GRUB_TIMEOUT=5\n', '').replace('GRUB_CMDLINE_LINUX="', 'GRUB_TIMEOUT=5; GRUB_CMDLINE_LINUX="');
+    await lab().writeFile('hv1', GRUB, oneLine);
+    const r = await play(lab(), playbook('{ present: [iommu=pt] }'), { check: true, diff: true });
+    expect(r.code).toBe(2);
+    const [change, ...more] = changesOn(r.report, 'hv1');
+    expect(more).toEqual([]);
+    expect(change.diff).toContain('-GRUB_TIMEOUT=5; GRUB_CMDLINE_LINUX="console=ttyS0,115200n8 hugepages=4"');
+    expect(change.diff).toContain('+GRUB_TIMEOUT=5; GRUB_CMDLINE_LINUX="console=ttyS0,115200n8 hugepages=4 iommu=pt"');
+    expect(change.diff).not.toMatch(/^\+GRUB_CMDLINE_LINUX=/m);
+    // What the host's own shell makes of the file is what the plan edits.
+    const sourced = await lab().exec('hv1', ['sh', '-c', `. ${GRUB}; printf %s "$GRUB_CMDLINE_LINUX"`]);
+    expect(sourced.stdout).toBe('console=ttyS0,115200n8 hugepages=4');
+    expect(await lab().readFile('hv1', GRUB)).toBe(oneLine);
+    await lab().writeFile('hv1', GRUB, STOCK);
+  });
+
+  test('an assignment inside if … fi is refused with file:line, and the file is left as it was', async () => {
+    const conditional = `${STOCK}if [ -e /dev/hvc0 ]; then GRUB_CMDLINE_LINUX="console=hvc0"; fi\n`;
+    await lab().writeFile('hv1', GRUB, conditional);
+    const r = await play(lab(), playbook('{ present: [iommu=pt] }'));
+    expect(r.code).toBe(1);
+    const line = conditional.split('\n').length - 1;
+    expect(r.report.failures.map((f) => f.message).join('\n')).toContain(`${GRUB}:${line}: GRUB_CMDLINE_LINUX is set inside if … fi`);
+    expect(await lab().readFile('hv1', GRUB)).toBe(conditional);
+    await lab().writeFile('hv1', GRUB, STOCK);
+  });
+
   test('a grub.d file that sets the variable later is where the change is planned, and the plan says so', async () => {
     const dropIn = '/etc/default/grub.d/50-cloudimg-settings.cfg';
     await lab().writeFile('hv1', dropIn, 'GRUB_CMDLINE_LINUX_DEFAULT="console=tty1 console=ttyS0"\n');
