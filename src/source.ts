@@ -1,7 +1,7 @@
 // YAML input with source positions, so every problem can name file:line:column.
 
 import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument, isAlias, isMap, isPair, isScalar, isSeq } from 'yaml';
+import { LineCounter, parseDocument, isAlias, isMap, isPair, isScalar, isSeq, visit } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
 import { InputError, type InputProblem, type SourcePosition } from './errors.js';
 
@@ -45,9 +45,7 @@ export function parseSource(text: string, file: string): Source {
     const problems: InputProblem[] = doc.errors.map((e) => ({
       pos: at(e.pos[0]),
       message:
-        e.code === 'DUPLICATE_KEY'
-          ? `duplicate key ${JSON.stringify(text.slice(e.pos[0], e.pos[1]).trim())}`
-          : e.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, ''),
+        e.code === 'DUPLICATE_KEY' ? duplicateKey(doc, text, e.pos[0], at) : e.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, ''),
     }));
     throw new InputError(problems);
   }
@@ -62,6 +60,29 @@ export function parseSource(text: string, file: string): Source {
     value: value ?? null,
     pos: (path) => at(offsetOf(doc, path)),
   };
+}
+
+/**
+ * The message of a duplicate key at `offset`: the whole key (the parser's error spans only its
+ * first character) and where it was first given.
+ */
+function duplicateKey(doc: Document, text: string, offset: number, at: (offset: number) => SourcePosition): string {
+  let message = `duplicate key ${JSON.stringify(text.slice(offset, offset + 1))}`;
+  visit(doc, {
+    Map(_key, map) {
+      const index = map.items.findIndex((p) => startOf(p.key) === offset);
+      if (index === -1) return undefined;
+      const name = (node: unknown) => (isScalar(node) ? String(node.value) : String(node));
+      const key = map.items[index].key;
+      const first = map.items.slice(0, index).find((p) => name(p.key) === name(key));
+      const firstAt = first ? startOf(first.key) : undefined;
+      message =
+        `duplicate key ${JSON.stringify(name(key))}` +
+        (firstAt === undefined ? '' : ` (first given at line ${at(firstAt).line}, column ${at(firstAt).column})`);
+      return visit.BREAK;
+    },
+  });
+  return message;
 }
 
 /** Offset of the key at `path`, or of the deepest existing ancestor. */
