@@ -76,7 +76,8 @@ type ModprobeChangeData =
   | { kind: 'options-file'; path: string }
   | { kind: 'load-file'; path: string; content: string | null }
   | { kind: 'load' | 'reload' | 'unload' }
-  | { kind: 'initramfs' };
+  | { kind: 'initramfs' }
+  | { kind: 'restore-file'; path: string; content: string | null };
 
 /** What the initramfs finalizer needs: the image, the tools, and which modules to look for in it. */
 interface InitramfsFinalizeData {
@@ -593,6 +594,9 @@ async function apply(changes: Change[], host: HostHandle, args: ModprobeArgs): P
       const next = editModprobeFile(content, editOf(args));
       if (next === null) await host.removeFile(d.path);
       else if (next !== content) await host.writeFile(d.path, next, { mode: 0o644 });
+    } else if (d.kind === 'restore-file') {
+      if (d.content === null) await host.removeFile(d.path, { backup: false });
+      else await host.writeFile(d.path, d.content, { mode: 0o644 });
     } else if (d.kind === 'load-file') {
       if (d.content === null) await host.removeFile(d.path);
       else await host.writeFile(d.path, d.content, { mode: 0o644 });
@@ -626,6 +630,24 @@ async function apply(changes: Change[], host: HostHandle, args: ModprobeArgs): P
   }
 }
 
+/**
+ * Rollback of a modprobe.d change the initramfs followed: the file goes back to its before, and the
+ * initramfs is regenerated again (the engine's own file restore would leave the image with the
+ * run's configuration). Other file changes are restored by the engine from their diffs.
+ */
+function restore(change: Change): Change | null {
+  const data = change.data as ModprobeChangeData | undefined;
+  if (data?.kind !== 'options-file' || !change.diff || !change.finalize) return null;
+  return {
+    summary: `restore ${data.path}`,
+    target: change.target,
+    effect: 'persistent',
+    diff: { path: data.path, before: change.diff.after, after: change.diff.before },
+    data: { kind: 'restore-file', path: data.path, content: change.diff.before } satisfies ModprobeChangeData,
+    finalize: change.finalize,
+  };
+}
+
 export const modprobe = {
   name: 'modprobe',
   description: 'Kernel module options (/etc/modprobe.d), loading at boot (/etc/modules-load.d) and live parameters (/sys/module).',
@@ -637,6 +659,7 @@ export const modprobe = {
   plan,
   apply,
   finalize,
+  restore,
 } satisfies Module<ModprobeArgs, ModprobeObserved>;
 
 export default modprobe;

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import modprobe, { type ModprobeArgs, type ModprobeObserved } from '../../../../modules/modprobe.js';
 import type { Facts } from '../../../../src/facts.js';
 import type { PlanContext } from '../../../../src/module.js';
+import { restoreSteps } from '../../../../src/engine/rollback.js';
 import { recordingHost } from '../recording-host.js';
 
 const recorded = (file: string): Facts => {
@@ -169,5 +170,27 @@ describe('modules in the initramfs', () => {
       { change: plan(args, ixgbe(debian)).changes[0], data: { image, tools: ['update-initramfs'], module: 'ixgbe', known: true } },
     ];
     await expect(modprobe.finalize!('initramfs', items, host)).rejects.toThrow(/the next run regenerates again/);
+  });
+
+  it('rollback restores the file and regenerates the initramfs again (the engine alone would leave the image as the run made it)', async () => {
+    const [change] = plan(args, ixgbe(debian)).changes;
+    const task = {
+      play: 0,
+      task: 'vfs',
+      module: 'modprobe',
+      handler: false,
+      args,
+      changes: [change],
+      pending: [],
+      result: 'applied' as const,
+    };
+    const { steps, refusals } = restoreSteps({ result: 'ok', tasks: [task] }, new Map([['modprobe', modprobe]]));
+    expect(refusals).toEqual([]);
+    expect(steps.map((s) => [s.module.name, s.task.changes.map((c) => [c.diff?.after, c.finalize?.id])])).toEqual([
+      ['modprobe', [[null, 'initramfs']]],
+    ]);
+    const host = recordingHost({ files: { '/etc/modprobe.d/hvtune-ixgbe.conf': change.diff!.after! } });
+    await modprobe.apply(steps[0].task.changes, host, args);
+    expect(host.files.has('/etc/modprobe.d/hvtune-ixgbe.conf')).toBe(false);
   });
 });
