@@ -182,7 +182,7 @@ true`;
 // The initramfs of the running kernel (Debian's initrd.img-R, dracut's initramfs-R.img) and,
 // when a configuration file of the module is newer than it, whether it holds the module: only
 // then is the image listed (that decompresses it), so a converged host costs a stat.
-const INITRAMFS_SCRIPT = `r=$(uname -r)
+const INITRAMFS_SCRIPT = `read -r r </proc/sys/kernel/osrelease
 img=
 for i in "/boot/initrd.img-$r" "/boot/initramfs-$r.img"; do [ -f "$i" ] && { img=$i; break; }; done
 builtin=
