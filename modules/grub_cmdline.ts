@@ -267,9 +267,15 @@ function plan(args: GrubCmdlineArgs, observed: GrubCmdlineObserved, ctx: PlanCon
   const before = sourced(observed);
   const { files: after, notes } = editGrubFiles(args, before);
 
+  const other = variable === 'GRUB_CMDLINE_LINUX' ? 'GRUB_CMDLINE_LINUX_DEFAULT' : 'GRUB_CMDLINE_LINUX';
+  try {
+    chainOf(after, other);
+  } catch (err) {
+    // The boot line is both variables: what the other one adds cannot be checked.
+    notes.push(`${(err as Error).message.replace(/;.*$/s, '')}: hvtune cannot check that ${other} keeps the boot line as asked`);
+  }
   const persistedMiss = unmet(args, bootArgs(after));
   if (persistedMiss.length) {
-    const other = variable === 'GRUB_CMDLINE_LINUX' ? 'GRUB_CMDLINE_LINUX_DEFAULT' : 'GRUB_CMDLINE_LINUX';
     throw new TaskError(
       `${ctx.host}: ${other} decides ${persistedMiss.join(', ')} on the boot line after ${variable} is edited; ` +
         `manage those arguments in ${other}`,

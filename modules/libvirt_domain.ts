@@ -288,14 +288,9 @@ async function verify(host: HostHandle, args: LibvirtDomainArgs, domain: string,
 }
 
 async function define(host: HostHandle, args: LibvirtDomainArgs, d: Extract<ChangeData, { op: 'define' }>) {
-  const file = `/tmp/hvtune-domain-${process.pid}-${Date.now()}.xml`;
+  // The XML goes on stdin: a file of a predictable name in /tmp could be a link planted by anyone.
   const defineFrom = async (xml: string) => {
-    await host.writeFile(file, xml, { mode: 0o600, backup: false });
-    try {
-      await host.run([...virsh(args), 'define', '--file', file]);
-    } finally {
-      await host.removeFile(file, { backup: false });
-    }
+    await host.run([...virsh(args), 'define', '--file', '/dev/stdin'], { stdin: xml });
   };
   await defineFrom(d.xml);
   try {

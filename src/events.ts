@@ -92,6 +92,11 @@ export type RunEvent =
     }
   /** A change made the host's pending items of these effects live (a reboot): they are no longer pending. */
   | { type: 'pending-cleared'; host: string; effects: Pending['effect'][] }
+  /**
+   * A later task of the play undid the file change that made a task's item pending (a grub argument
+   * added, then removed): persisted and live agree again, so the item is no longer pending.
+   */
+  | { type: 'pending-retracted'; host: string; task: string; effect: Pending['effect']; target: string }
   | { type: 'host-unreachable'; host: string; error: string }
   /** The host failed outside any task (its play vars, a lost connection): it takes no further part. */
   | { type: 'host-failed'; host: string; error: string }

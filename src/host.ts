@@ -114,6 +114,13 @@ ${RESOLVE}
 if [ -d "$p" ]; then echo "$p is a directory" >&2; exit 1; fi
 d=$(dirname -- "$p")
 mkdir -p -- "$d"
+# A writer killed outright (SIGKILL: no trap runs) leaves its temp file: one of this file's whose
+# writer (the PID it is named after) is gone is removed here.
+for o in "$d/.$(basename -- "$p").hvtune-tmp."*; do
+  k=\${o##*.}
+  case $k in ''|*[!0-9]*) continue ;; esac
+  [ -d "/proc/$k" ] || rm -f -- "$o"
+done
 t="$d/.$(basename -- "$p").hvtune-tmp.$$"
 trap 'rm -f -- "$t"' EXIT
 trap 'exit 129' HUP

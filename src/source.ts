@@ -87,7 +87,7 @@ export function parseSource(text: string, file: string): Source {
       pos: at(e.pos[0]),
       message:
         e.code === 'DUPLICATE_KEY'
-          ? `duplicate key ${JSON.stringify(text.slice(e.pos[0], e.pos[1]).trim())}`
+          ? duplicateKey(doc, text, e.pos[0], at)
           : /Maximum call stack/.test(e.message)
             ? 'nested too deeply to read'
             : e.code === 'MULTIPLE_DOCS'
@@ -170,6 +170,29 @@ function keyNodeAt(doc: Document, path: SourcePath): unknown {
   const parent = resolveAlias(doc, nodeAt(doc, path.slice(0, -1)));
   if (!isMap(parent)) return undefined;
   return parent.items.find((p) => isPair(p) && keyEquals(p.key, path[path.length - 1]))?.key;
+}
+
+/**
+ * The message of a duplicate key at `offset`: the whole key (the parser's error spans only its
+ * first character) and where it was first given.
+ */
+function duplicateKey(doc: Document, text: string, offset: number, at: (offset: number) => SourcePosition): string {
+  let message = `duplicate key ${JSON.stringify(text.slice(offset, offset + 1))}`;
+  visit(doc, {
+    Map(_key, map) {
+      const index = map.items.findIndex((p) => startOf(p.key) === offset);
+      if (index === -1) return undefined;
+      const name = (node: unknown) => (isScalar(node) ? String(node.value) : String(node));
+      const key = map.items[index].key;
+      const first = map.items.slice(0, index).find((p) => name(p.key) === name(key));
+      const firstAt = first ? startOf(first.key) : undefined;
+      message =
+        `duplicate key ${JSON.stringify(name(key))}` +
+        (firstAt === undefined ? '' : ` (first given at line ${at(firstAt).line}, column ${at(firstAt).column})`);
+      return visit.BREAK;
+    },
+  });
+  return message;
 }
 
 /** Offset of the key at `path`, or of the deepest existing ancestor. */

@@ -2,6 +2,8 @@
 // The kernel splits arguments on whitespace outside double quotes, treats `-` and `_` in a
 // parameter name as the same character, and lets the last occurrence of a key win.
 
+import { shellAssignments } from './grub-shell.js';
+
 /** Stands for a `$VAR` / `${VAR}` self-reference inside a GRUB assignment (grub.d files append). */
 export const SELF_REF = '\u0000';
 
@@ -134,21 +136,22 @@ export interface GrubAssignment {
 }
 
 /**
- * Every assignment of `variable` in one file, in order. Throws (with file:line) on shell the
- * module cannot evaluate: other variables, command substitution, mixed quoting.
+ * Every assignment of `variable` a shell runs in one file, in order (see grub-shell.ts). Throws
+ * (with file:line) on shell the module cannot evaluate: other variables, command substitution,
+ * mixed quoting, assignments that run only sometimes.
  */
 export function findAssignments(file: string, text: string, variable: string): GrubAssignment[] {
-  const found: GrubAssignment[] = [];
-  const re = new RegExp(`^[ \\t]*(?:export[ \\t]+)?${variable}=`, 'gm');
-  for (let m = re.exec(text); m; m = re.exec(text)) {
-    const start = m.index + m[0].length;
-    const line = text.slice(0, m.index).split('\n').length;
+  return shellAssignments(file, text, variable).map(({ start, end: wordEnd, line }) => {
     const where = `${file}:${line}`;
+    if (text.startsWith('\\\n', start))
+      throw new Error(`${where}: ${variable} continues on the next line right after =; start its value on the same line`);
     const { decoded, end, quote } = readShellWord(text, start, variable, where);
+    if (end !== wordEnd) throw new Error(`${where}: ${variable} has a value hvtune cannot parse; edit it by hand`);
+    if (quote === "'" && decoded.includes('\\\n'))
+      throw new Error(`${where}: ${variable} has a backslash-newline inside single quotes, which the shell keeps as is; edit it by hand`);
     const args = splitCmdline(decoded.replace(new RegExp(SELF_REF, 'g'), ` ${SELF_REF} `));
-    found.push({ file, line, start, end, quote, args });
-  }
-  return found;
+    return { file, line, start, end, quote, args };
+  });
 }
 
 function readShellWord(text: string, start: number, variable: string, where: string) {
@@ -176,8 +179,9 @@ function readShellWord(text: string, start: number, variable: string, where: str
       i++;
       break;
     }
-    if (!quote && /[\s;#]/.test(ch)) break;
-    if (!quote && (ch === '"' || ch === "'")) throw new Error(`${where}: mixed quoting in ${variable} is not supported`);
+    if (!quote && /[\s;&|()<>]/.test(ch)) break;
+    if (!quote && (ch === '"' || ch === "'"))
+      throw new Error(`${where}: mixed quoting in ${variable} is not supported; quote the whole value with one pair of quotes`);
     if (ch === '\\') {
       const next = text[i + 1] ?? '';
       if (next === '\n') {
@@ -195,7 +199,10 @@ function readShellWord(text: string, start: number, variable: string, where: str
     }
     if (ch === '$' || ch === '`') {
       const ref = selfRef.exec(text.slice(i));
-      if (!ref) throw new Error(`${where}: ${variable} uses shell expansion other than $${variable}; edit it by hand`);
+      if (!ref)
+        throw new Error(
+          `${where}: ${variable} uses shell expansion other than $${variable}, so hvtune cannot tell its value; write the arguments out, or edit it by hand`,
+        );
       decoded += SELF_REF;
       i += ref[0].length;
       continue;
@@ -203,8 +210,8 @@ function readShellWord(text: string, start: number, variable: string, where: str
     decoded += ch;
     i++;
   }
-  if (quote && text[i] !== undefined && !/[\s;#]/.test(text[i])) {
-    throw new Error(`${where}: mixed quoting in ${variable} is not supported`);
+  if (quote && text[i] !== undefined && !/[\s;&|()<>]/.test(text[i])) {
+    throw new Error(`${where}: mixed quoting in ${variable} is not supported; quote the whole value with one pair of quotes`);
   }
   return { decoded, end: i, quote };
 }

@@ -103,6 +103,8 @@ export class HostRun {
   private readonly play: Play;
   /** Another host's failure (any_errors_fatal) or an interrupt stopped this one; said once. */
   private stopped = false;
+  /** Reboot items left pending by file changes, checked again once the play's tasks have run. */
+  private fileReboots: { inst: TaskInstance; read: TaskRead; path: string; pending: Pending }[] = [];
 
   /** The play did not run to its end on this host: another host's failure or an interrupt stopped it. */
   get wasStopped(): boolean {
@@ -136,6 +138,7 @@ export class HostRun {
     }
     const tasks = this.play.tasks.filter((t) => this.tagged(t));
     if (!(await this.runTasks(tasks, false))) return this.failed();
+    this.recheckFileReboots();
     if (!(await this.runFinalizers())) return this.failed();
     if (this.halted()) return true;
     const handlers = this.play.handlers.filter((h) => this.notified.has(h.name));
@@ -403,6 +406,10 @@ export class HostRun {
           .map((c) => ({ effect: c.effect as Pending['effect'], target: c.target, summary: c.summary })),
       ];
       this.run.pending.push(...pendingAll);
+      for (const c of changes) {
+        const item = pendingAll.find((p) => p.effect === 'reboot' && p.target === c.target);
+        if (c.diff && c.effect === 'reboot' && item) this.fileReboots.push({ inst, read, path: c.diff.path, pending: item });
+      }
       this.run.history.push({ module, args: inst.args, label: inst.label });
       const records = changes.map((c) => this.record(inst, c));
       const pendingRecords: PendingRecord[] = pendingAll.map((p) => ({ ...p, host: hostName, task: inst.label, module: module.name }));
@@ -425,6 +432,28 @@ export class HostRun {
       this.fail(inst.label, module.name, inst.secret ? secretError(err) : errorMessage(err), inst.handler, id);
       return { status: 'failed', changes: [] };
     }
+  }
+
+  /**
+   * A reboot is pending because a task changed a file; if a later task of the play changed that file
+   * back, the task planned again on the files as the play leaves them wants to change it again, and
+   * its item is no longer pending: pending comes from the state, not from what was done.
+   */
+  private recheckFileReboots(): void {
+    const ctx = { host: this.inv.name, facts: this.facts, pending: this.run.pending };
+    for (const w of this.fileReboots) {
+      let again: Change[];
+      try {
+        again = planTask(w.inst, w.read, this.files, ctx).result.changes;
+      } catch {
+        continue;
+      }
+      if (!again.some((c) => c.diff?.path === w.path)) continue;
+      const at = this.run.pending.indexOf(w.pending);
+      if (at !== -1) this.run.pending.splice(at, 1);
+      this.send({ type: 'pending-retracted', host: this.inv.name, task: w.inst.label, effect: w.pending.effect, target: w.pending.target });
+    }
+    this.fileReboots = [];
   }
 
   /**

@@ -63,6 +63,16 @@ export function foldReport(report: RunReport, e: RunEvent): RunReport {
       report.pending = report.pending.filter((p) => p.host !== e.host || !cleared(p));
       break;
     }
+    case 'pending-retracted': {
+      const i = report.pending.findIndex((p) => p.host === e.host && p.task === e.task && p.effect === e.effect && p.target === e.target);
+      if (i !== -1) report.pending.splice(i, 1);
+      // Another task may still leave the same target pending: the recap keeps what remains.
+      const recap = recapOf(report, e.host);
+      const still = (q: { effect: string; target: string }) =>
+        report.pending.some((p) => p.host === e.host && p.effect === q.effect && p.target === q.target);
+      recap.pending = recap.pending.filter(still);
+      break;
+    }
     case 'host-unreachable':
       recapOf(report, e.host).unreachable = true;
       report.failures.push({ host: e.host, task: null, message: e.error });

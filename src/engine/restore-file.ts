@@ -42,7 +42,8 @@ export const RESTORE_FILE_MODULE = {
     };
   },
   async apply(_changes, host, args) {
-    if (args.content === null) await host.removeFile(args.path);
+    // The file the run created holds what the run wrote, which its record keeps: no backup of it.
+    if (args.content === null) await host.removeFile(args.path, { backup: false });
     else await host.writeFile(args.path, args.content);
     const [now] = await host.read([{ kind: 'file', path: args.path }]);
     const content = now?.kind === 'file' ? now.content : null;

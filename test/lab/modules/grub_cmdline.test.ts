@@ -73,6 +73,64 @@ describe('grub_cmdline on a tier-1 host', () => {
     await lab().writeFile('hv1', GRUB, STOCK);
   });
 
+  test('a change undone by a later task of the run is not a pending reboot; one that stays is (issue 15)', async () => {
+    const twoTasks = (second: string) => `- name: kernel command line
+  hosts: lab
+  tasks:
+    - name: add
+      grub_cmdline: { present: [iommu=pt] }
+    - name: second
+      grub_cmdline: ${second}
+`;
+    // The host boots with the file's arguments and not iommu=pt, whatever the machine's own line.
+    await lab().shadow('hv1', '/proc/cmdline', 'BOOT_IMAGE=/boot/vmlinuz root=/dev/vda1 ro console=ttyS0,115200n8 hugepages=4 quiet\n');
+    const reverted = await play(lab(), twoTasks('{ absent: [iommu] }'), { check: true });
+    expect(changesOn(reverted.report, 'hv1').map((c) => c.task)).toEqual(['add', 'second']);
+    expect(reverted.report.recap.hv1.pending).toEqual([]);
+    expect(reverted.report.pending).toEqual([]);
+
+    const kept = await play(lab(), twoTasks('{ absent: [hugepages] }'), { check: true });
+    expect(kept.report.recap.hv1.pending).toEqual([expect.objectContaining({ effect: 'reboot', target: GRUB })]);
+    expect(await lab().readFile('hv1', GRUB)).toBe(STOCK);
+  });
+
+  test('persisted by an earlier run, never booted, then removed: no pending reboot', async () => {
+    const persisted = STOCK.replace('hugepages=4"', 'hugepages=4 iommu=pt"');
+    await lab().writeFile('hv1', GRUB, persisted);
+    const r = await play(lab(), playbook('{ absent: [iommu] }'), { check: true });
+    expect(changesOn(r.report, 'hv1').map((c) => c.effect)).toEqual(['persistent']);
+    expect(r.report.recap.hv1.pending).toEqual([]);
+    await lab().writeFile('hv1', GRUB, STOCK);
+  });
+
+  test('an assignment after ; on a line is edited where the shell reads it: console=ttyS0 kept, nothing appended', async () => {
+    const oneLine = STOCK.replace('GRUB_TIMEOUT=5\n', '').replace('GRUB_CMDLINE_LINUX="', 'GRUB_TIMEOUT=5; GRUB_CMDLINE_LINUX="');
+    await lab().writeFile('hv1', GRUB, oneLine);
+    const r = await play(lab(), playbook('{ present: [iommu=pt] }'), { check: true, diff: true });
+    expect(r.code).toBe(2);
+    const [change, ...more] = changesOn(r.report, 'hv1');
+    expect(more).toEqual([]);
+    expect(change.diff).toContain('-GRUB_TIMEOUT=5; GRUB_CMDLINE_LINUX="console=ttyS0,115200n8 hugepages=4"');
+    expect(change.diff).toContain('+GRUB_TIMEOUT=5; GRUB_CMDLINE_LINUX="console=ttyS0,115200n8 hugepages=4 iommu=pt"');
+    expect(change.diff).not.toMatch(/^\+GRUB_CMDLINE_LINUX=/m);
+    // What the host's own shell makes of the file is what the plan edits.
+    const sourced = await lab().exec('hv1', ['sh', '-c', `. ${GRUB}; printf %s "$GRUB_CMDLINE_LINUX"`]);
+    expect(sourced.stdout).toBe('console=ttyS0,115200n8 hugepages=4');
+    expect(await lab().readFile('hv1', GRUB)).toBe(oneLine);
+    await lab().writeFile('hv1', GRUB, STOCK);
+  });
+
+  test('an assignment inside if … fi is refused with file:line, and the file is left as it was', async () => {
+    const conditional = `${STOCK}if [ -e /dev/hvc0 ]; then GRUB_CMDLINE_LINUX="console=hvc0"; fi\n`;
+    await lab().writeFile('hv1', GRUB, conditional);
+    const r = await play(lab(), playbook('{ present: [iommu=pt] }'));
+    expect(r.code).toBe(1);
+    const line = conditional.split('\n').length - 1;
+    expect(r.report.failures.map((f) => f.message).join('\n')).toContain(`${GRUB}:${line}: GRUB_CMDLINE_LINUX is set inside if … fi`);
+    expect(await lab().readFile('hv1', GRUB)).toBe(conditional);
+    await lab().writeFile('hv1', GRUB, STOCK);
+  });
+
   test('a grub.d file that sets the variable later is where the change is planned, and the plan says so', async () => {
     const dropIn = '/etc/default/grub.d/50-cloudimg-settings.cfg';
     await lab().writeFile('hv1', dropIn, 'GRUB_CMDLINE_LINUX_DEFAULT="console=tty1 console=ttyS0"\n');

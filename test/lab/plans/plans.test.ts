@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useLab } from '../lab.js';
-import { hvtune, labFile } from '../play.js';
+import { hvtune, labFile, latestBackup } from '../play.js';
 
 const lab = useLab({ hosts: 2 });
 
@@ -150,5 +150,7 @@ describe('saved plans, baselines, drift and rollback', () => {
     expect(undo.code, undo.stdout + undo.stderr).toBe(0);
     expect(await live(hv2, 'net.ipv4.tcp_fin_timeout')).toBe(before);
     expect(await lab().readFile(hv2, FILE)).toBeNull();
+    // The run created the file: undone, it leaves no backup of it either (issue 15, finding 14).
+    expect(await latestBackup(lab(), hv2, FILE)).toBeNull();
   });
 });

@@ -48,7 +48,18 @@ describe('source positions', () => {
 
 describe('YAML errors name file:line:column', () => {
   test('duplicate key', () => {
-    expect(problemsOf(() => parseSource('a: 1\nb:\n  c: 2\n  c: 3\n', 'dup.yml'))).toEqual(['dup.yml:4:3: duplicate key "c"']);
+    expect(problemsOf(() => parseSource('a: 1\nb:\n  c: 2\n  c: 3\n', 'dup.yml'))).toEqual([
+      'dup.yml:4:3: duplicate key "c" (first given at line 3, column 3)',
+    ]);
+  });
+
+  test('a duplicate key is named whole, not by its first character (issue 15)', () => {
+    const play =
+      '- name: tune\n  hosts: lab\n  tasks:\n    - sysctl:\n        "net.core.somaxconn": 1024\n        net.core.somaxconn: 4096\n  name: again\n';
+    expect(problemsOf(() => parseSource(play, 'site.yml'))).toEqual([
+      'site.yml:6:9: duplicate key "net.core.somaxconn" (first given at line 5, column 9)',
+      'site.yml:7:3: duplicate key "name" (first given at line 1, column 3)',
+    ]);
   });
 
   test('bad indentation', () => {
