@@ -100,6 +100,7 @@ trap 'rm -f -- "$t"' EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
+trap 'exit 141' PIPE
 (umask 077 && cat >"$t")
 got=$(wc -c <"$t")
 if [ "$got" -ne ${String(bytes)} ]; then
