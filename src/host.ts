@@ -94,7 +94,12 @@ p=${path}
 ${RESOLVE}
 if [ -d "$p" ]; then echo "$p is a directory" >&2; exit 1; fi
 d=$(dirname -- "$p")
-mkdir -p -- "$d"
+if ! mkdir -p -- "$d" 2>/dev/null; then
+  a=$d
+  while [ ! -e "$a" ] && [ ! -L "$a" ]; do a=$(dirname -- "$a"); done
+  if [ ! -d "$a" ]; then echo "$a is not a directory: $p cannot be written" >&2; exit 1; fi
+  mkdir -p -- "$d"
+fi
 t="$d/.$(basename -- "$p").hvtune-tmp.$$"
 trap 'rm -f -- "$t"' EXIT
 trap 'exit 129' HUP
