@@ -26,8 +26,10 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined>
 
 export interface Controller {
   child: ChildProcess;
-  /** stdout and stderr so far. */
+  /** stdout and stderr so far, as they came. */
   output(): string;
+  stdout(): string;
+  stderr(): string;
   /** Resolves with the exit code, or the signal's name. */
   exited: Promise<number | string>;
   /** SIGKILL, then wait for the end. */
@@ -55,12 +57,22 @@ export function startController(lab: Lab, playbookYaml: string, args: string[] =
   ];
   const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
   let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output += d));
-  child.stderr!.on('data', (d: Buffer) => (output += d));
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    output += d;
+    stdout += d;
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    output += d;
+    stderr += d;
+  });
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
   return {
     child,
     output: () => output,
+    stdout: () => stdout,
+    stderr: () => stderr,
     exited,
     async kill() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -104,7 +104,7 @@ describe('a write cut short', () => {
         '-c',
         'for f in /proc/[0-9]*/fd/*; do case "$(readlink "$f")" in *.hvtune-tmp.*) p=${f#/proc/}; kill -KILL "${p%%/*}";; esac; done',
       ]);
-    const failedOn = (c: Controller) => JSON.parse(c.output().slice(0, c.output().lastIndexOf('}') + 1));
+    const failedOn = (c: Controller) => JSON.parse(c.stdout());
 
     const cat = await writeUnderWay('hv2');
     await killWriters();
@@ -139,7 +139,7 @@ describe('a write cut short', () => {
     // the per-connection sshd processes, never the host's listening sshd (its init)
     await lab().exec('hv3', ['pkill', '-KILL', '-f', '^sshd: root@']);
     expect(await controller.exited).toBe(1);
-    const report = JSON.parse(controller.output().slice(0, controller.output().lastIndexOf('}') + 1));
+    const report = JSON.parse(controller.stdout());
     expect(report.recap.hv3.changed).toBe(0);
     expect(report.failures.map((f: { message: string }) => f.message).join('\n')).toMatch(/hv3: connection lost/);
     expect(await wholeAndClean('hv3')).toBe('old');
