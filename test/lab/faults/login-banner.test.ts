@@ -4,7 +4,7 @@
 // (the backup path used to be read from stdout, banner and all), and rollback must work.
 
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ssh } from '../lab-checks.js';
 import { useLab } from '../lab.js';
 import { hvtune, latestBackup, play } from '../play.js';
@@ -24,13 +24,15 @@ const playbook = (values: string) => `
 
 const live = async (key: string) => (await lab().readFile('hv1', `/proc/sys/${key.replace(/\./g, '/')}`))!.trim();
 
+let bashrc: string | null;
 beforeAll(async () => {
-  const bashrc = await lab().readFile('hv1', '/root/.bashrc');
+  bashrc = await lab().readFile('hv1', '/root/.bashrc');
   // first, before Debian's "not interactive: return", as hand-made banners usually are
   await lab().writeFile('hv1', '/root/.bashrc', `echo "${BANNER}"\necho "last login: never" >&2\n${bashrc}`);
   await lab().writeFile('hv1', FILE, OLD);
   await lab().exec('hv1', ['sysctl', '-q', '-p', FILE]);
 });
+afterAll(() => lab().writeFile('hv1', '/root/.bashrc', bashrc ?? ''));
 
 describe('a login shell that prints a banner', () => {
   it('is what every command over ssh sees first', async () => {
