@@ -97,6 +97,21 @@ export async function throttle(lab: Lab, host: string, rate: string): Promise<{ 
   };
 }
 
+/**
+ * Make `host` slow to take a file: its own link paced by tc and a small TCP receive window in its
+ * netns, so a few MB take seconds (measured: about 0.5 MB/s) instead of milliseconds and a fault
+ * lands mid-transfer. Resolves with what takes both back.
+ */
+export async function slowLink(lab: Lab, host: string): Promise<() => Promise<void>> {
+  const rmem = (await lab.exec(host, ['sysctl', '-n', 'net.ipv4.tcp_rmem'])).stdout.trim().split(/\s+/).join(' ');
+  await lab.exec(host, ['sysctl', '-w', 'net.ipv4.tcp_rmem=4096 8192 8192']);
+  const tc = await throttle(lab, host, '32kbit');
+  return async () => {
+    await tc.del();
+    await lab.exec(host, ['sysctl', '-w', `net.ipv4.tcp_rmem=${rmem}`]);
+  };
+}
+
 /** hvtune's temp files (`.NAME.hvtune-tmp.PID`) in a directory of the host, with their sizes. */
 export async function tempFiles(lab: Lab, host: string, dir: string): Promise<{ name: string; size: number }[]> {
   const r = await lab.exec(host, ['find', dir, '-maxdepth', '1', '-name', '.*.hvtune-tmp.*', '-printf', '%f %s\\n']);

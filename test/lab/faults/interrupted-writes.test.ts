@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { useLab } from '../lab.js';
 import { labFile, play } from '../play.js';
-import { bigFile, startController, tempFiles, throttle, until, type Controller } from './fault-helpers.js';
+import { bigFile, slowLink, startController, tempFiles, until, type Controller } from './fault-helpers.js';
 
 const lab = useLab({ hosts: 3 });
 const DIR = '/etc/hvtune';
@@ -25,7 +25,7 @@ const playbook = (host: string, template: string) => `
       file: { path: ${PATH}, template: ${template} }
 `;
 
-/** How to take back each slowHost still in force. */
+/** How to take back each slowLink still in force. */
 const slowed: (() => Promise<void>)[] = [];
 async function undoFaults(): Promise<void> {
   for (const undo of slowed.splice(0).reverse()) await undo();
@@ -36,25 +36,10 @@ afterEach(async () => {
   await undoFaults();
 });
 
-/**
- * Make `host` slow to take a file: its own link paced by tc and a small receive window in its
- * netns, so a few MB take seconds (measured: about 0.5 MB/s) instead of milliseconds. Undone
- * after the test.
- */
-async function slowHost(host: string): Promise<void> {
-  const rmem = (await lab().exec(host, ['sysctl', '-n', 'net.ipv4.tcp_rmem'])).stdout.trim().split(/\s+/).join(' ');
-  await lab().exec(host, ['sysctl', '-w', 'net.ipv4.tcp_rmem=4096 8192 8192']);
-  const tc = await throttle(lab(), host, '32kbit');
-  slowed.push(async () => {
-    await tc.del();
-    await lab().exec(host, ['sysctl', '-w', `net.ipv4.tcp_rmem=${rmem}`]);
-  });
-}
-
 /** Start writing NEW to `host` from a controller of its own; resolves once part of it arrived. */
 async function writeUnderWay(host: string): Promise<{ controller: Controller; temp: string }> {
   await lab().writeFile(host, PATH, OLD);
-  await slowHost(host);
+  slowed.push(await slowLink(lab(), host));
   const controller = startController(lab(), playbook(host, labFile(lab(), 'big.txt', NEW)), ['--json']);
   controllers.push(controller);
   const temp = await until(
