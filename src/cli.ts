@@ -13,6 +13,7 @@ import { registerFacts } from './commands/facts.js';
 import { registerInventory } from './commands/inventory.js';
 import { registerPlan } from './commands/plan.js';
 import { registerPlay } from './commands/play.js';
+import { registerProbe } from './commands/probe.js';
 import { registerRollback } from './commands/rollback.js';
 import { registerSnapshot } from './commands/snapshot.js';
 import { registerValidate } from './commands/validate.js';
@@ -40,6 +41,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   registerDrift(program, session);
   registerRollback(program, session);
   registerInventory(program, session);
+  registerProbe(program, session);
 
   try {
     await program.parseAsync(argv, { from: 'user' });
