@@ -6,8 +6,9 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, test } from 'vitest';
+import { afterAll, describe, expect, test } from 'vitest';
 import { connectHost } from '../../src/host.js';
+import { LIBVIRT_URI, defineTcgDomain, startLibvirt, type LabLibvirt } from '../harness/libvirt.js';
 import { probeHost } from '../../src/probe/sample.js';
 import type { CompareLine, HostProbe, ProbeReport } from '../../src/probe/types.js';
 import { useLab } from './lab.js';
@@ -121,5 +122,48 @@ describe('hvtune probe on a lab host', () => {
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/^hv1:$/m);
     expect(text.stdout).toMatch(/^ {2}udp RcvbufErrors\/s +[\d.]+ → [\d.]+ +worse$/m);
+  });
+});
+
+describe('hvtune probe on a lab host with a running domain', () => {
+  let libvirt: LabLibvirt | undefined;
+  afterAll(async () => {
+    await libvirt?.stop();
+  });
+
+  test('each vCPU against its pin, and the QEMU process’s memory per node, as the host itself reports them', async () => {
+    const l = lab();
+    libvirt = await startLibvirt(l, 'hv1');
+    await defineTcgDomain(l, 'hv1', 'probe-vm', { vcpus: 2 });
+    const virsh = (...args: string[]) => l.exec('hv1', ['virsh', '-c', LIBVIRT_URI, ...args]);
+    const started = await virsh('start', 'probe-vm');
+    expect(started.code, started.stderr).toBe(0);
+    for (const [vcpu, cpu] of [
+      ['0', '0'],
+      ['1', '1'],
+    ])
+      expect((await virsh('vcpupin', 'probe-vm', vcpu, cpu)).code).toBe(0);
+
+    const report = await probe(join(l.dir, 'domain.json'));
+    const p = report.hosts.hv1;
+    const pid = Number((await l.readFile('hv1', '/run/libvirt/qemu/probe-vm.pid'))!.trim());
+    expect(p.domains!.map((d) => [d.name, d.pid])).toEqual([['probe-vm', pid]]);
+    const vm = p.domains![0];
+    expect(vm.vcpus!.map((v) => [v.vcpu, v.pin])).toEqual([
+      [0, [0]],
+      [1, [1]],
+    ]);
+    for (const v of vm.vcpus!) expect(v.offPin).toBe(v.cpu !== null && !v.pin.includes(v.cpu));
+    // No numastat here: memory per node comes from the process's numa_maps when the kernel has one.
+    const numaMaps = await l.exec('hv1', ['test', '-r', `/proc/${pid}/numa_maps`]);
+    if (numaMaps.code === 0) {
+      expect(vm.memory!.source).toBe('numa_maps');
+      expect(vm.memory!.localKiB + vm.memory!.remoteKiB).toBeGreaterThan(0);
+      expect(vm.memory!.remotePercent).toBeGreaterThanOrEqual(0);
+      expect(vm.memory!.remotePercent).toBeLessThanOrEqual(100);
+    } else expect(vm.memory).toBeNull();
+    // The pins cover CPUs 0 and 1: the vCPU cores of the summary.
+    expect(p.summary.vcpuCpus).toEqual([0, 1]);
+    expect(p.summary.vcpusOffPin).toBe(vm.vcpus!.filter((v) => v.offPin).length);
   });
 });
