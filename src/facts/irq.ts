@@ -71,8 +71,12 @@ function namesNic(irqName: string, nic: string): boolean {
   return (before === '' || before === '-') && (after === '' || after === '-' || after === '@');
 }
 
-/** Gatherer sections `msi-irqs`, `interrupts`, `irq-affinity` → NIC name → its queue IRQs by number. */
-export function parseNicQueueIrqs(raw: RawFacts): Map<string, NicQueueIrq[]> {
+/**
+ * Gatherer sections `msi-irqs`, `interrupts`, `irq-affinity` → NIC name → its queue IRQs by number.
+ * `aliases` gives other names a NIC's IRQs carry: its virtio device (virtio2-input.0 is eth0's),
+ * which is how a virtio NIC without MSI vectors (virtio-mmio) is found.
+ */
+export function parseNicQueueIrqs(raw: RawFacts, aliases: ReadonlyMap<string, string> = new Map()): Map<string, NicQueueIrq[]> {
   const msi = new Map<string, Set<number>>();
   for (const line of sectionLines(raw, 'msi-irqs') ?? []) {
     const m = /^(\S+) (\d+)$/.exec(line.trim());
@@ -81,11 +85,12 @@ export function parseNicQueueIrqs(raw: RawFacts): Map<string, NicQueueIrq[]> {
   const affinity = parsePathLines(sectionLines(raw, 'irq-affinity') ?? []);
   const lines = parseInterruptLines(sectionLines(raw, 'interrupts') ?? []);
   const out = new Map<string, NicQueueIrq[]>();
-  for (const nic of msi.keys()) out.set(nic, []);
+  for (const nic of [...msi.keys(), ...aliases.keys()]) out.set(nic, []);
+  const named = (irqName: string, nic: string) => namesNic(irqName, nic) || (aliases.has(nic) && namesNic(irqName, aliases.get(nic)!));
   for (const line of lines) {
     const form = queueOfIrqName(line.name);
     if (!form) continue;
-    const owner = [...msi].find(([, irqs]) => irqs.has(line.irq))?.[0] ?? [...msi.keys()].find((nic) => namesNic(line.name, nic));
+    const owner = [...msi].find(([, irqs]) => irqs.has(line.irq))?.[0] ?? [...out.keys()].find((nic) => named(line.name, nic));
     if (!owner) continue;
     const text = affinity.get(`/proc/irq/${line.irq}/smp_affinity_list`)?.[0];
     out.get(owner)!.push({

@@ -123,7 +123,12 @@ export function parseNics(raw: RawFacts): NicFacts[] {
     q[m[2] as 'rx' | 'tx']++;
   }
   const interrupts = parseVirtioInterrupts(sectionLines(raw, 'interrupts') ?? []);
-  const queueIrqs = parseNicQueueIrqs(raw);
+  const virtioOf = new Map<string, string>();
+  for (const name of names) {
+    const target = links.get(`${NET}${name}/device`);
+    if (target && /^virtio\d+$/.test(basename(target))) virtioOf.set(name, basename(target));
+  }
+  const queueIrqs = parseNicQueueIrqs(raw, virtioOf);
   return [...names].sort().map((name): NicFacts => {
     const base = NET + name;
     const classTarget = links.get(base) ?? '';
