@@ -20,13 +20,19 @@ export function formatProbe(name: string, p: HostProbe): string {
     row('softnet', `processed ${perCpu(p.softnet.map((r) => ({ cpu: r.cpu, value: r.processed })))}`);
     row('', `dropped ${num(p.summary.softnetDropped)} · time_squeeze ${num(p.summary.timeSqueeze)} (all CPUs)`);
   }
+  // Counters at zero say nothing, and a host may have hundreds of vnet links: quiet ones are counted.
+  const moving = (x: Record<string, number>) => Object.fromEntries(Object.entries(x).filter(([, v]) => v > 0));
+  const quiet: string[] = [];
   for (const [nic, c] of Object.entries(p.nics)) {
-    if (nic === 'lo') continue;
-    // Counters at zero say nothing: a quiet link is one short line.
-    const moving = (x: Record<string, number>) => Object.fromEntries(Object.entries(x).filter(([, v]) => v > 0));
-    row(`nic ${nic}`, counters(moving(c.statistics)) || 'no packets, no drops');
-    if (Object.keys(moving(c.ethtool)).length) row('', `ethtool ${counters(moving(c.ethtool))}`);
+    const [stats, ethtool] = [moving(c.statistics), moving(c.ethtool)];
+    if (!Object.keys(stats).length && !Object.keys(ethtool).length) {
+      quiet.push(nic);
+      continue;
+    }
+    row(`nic ${nic}`, counters(stats) || 'no packets');
+    if (Object.keys(ethtool).length) row('', `ethtool ${counters(ethtool)}`);
   }
+  if (quiet.length) row('quiet', `${quiet.length > 8 ? `${quiet.length} links` : quiet.join(', ')}: no packets, no drops`);
   for (const q of p.queues ?? [])
     row(
       'queue',

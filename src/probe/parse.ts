@@ -137,8 +137,26 @@ function parseHugepages(text: readonly string[] | undefined): ProbeSample['hugep
   return pools.size ? [...pools.values()].sort((a, b) => a.node - b.node || a.sizeKiB - b.sizeKiB) : null;
 }
 
-function parseStatistics(text: readonly string[] | undefined): ProbeSample['statistics'] {
+/** /proc/net/dev column names, as rx_/tx_ counters (drop = dropped + missed, frame = length + over + crc + frame errors). */
+const NETDEV_COLUMNS = [
+  ['rx_bytes', 'rx_packets', 'rx_errs', 'rx_drop', 'rx_fifo', 'rx_frame', 'rx_compressed', 'rx_multicast'],
+  ['tx_bytes', 'tx_packets', 'tx_errs', 'tx_drop', 'tx_fifo', 'tx_colls', 'tx_carrier', 'tx_compressed'],
+].flat();
+const NETDEV_KEPT = new Set(['rx_packets', 'rx_errs', 'rx_drop', 'rx_fifo', 'rx_frame', 'tx_packets', 'tx_errs', 'tx_drop', 'tx_fifo']);
+
+/** /proc/net/dev rows and /sys statistics files → NIC → counter → value. */
+function parseStatistics(netdev: readonly string[] | undefined, text: readonly string[] | undefined): ProbeSample['statistics'] {
   const out: ProbeSample['statistics'] = {};
+  for (const line of netdev ?? []) {
+    const m = /^\s*([^:\s]+):\s*(.*)$/.exec(line);
+    if (!m) continue;
+    const values = m[2].trim().split(/\s+/);
+    if (values.length < NETDEV_COLUMNS.length || !values.every((v) => /^\d+$/.test(v))) continue;
+    const nic = (out[m[1]] ??= {});
+    NETDEV_COLUMNS.forEach((name, i) => {
+      if (NETDEV_KEPT.has(name)) nic[name] = Number(values[i]);
+    });
+  }
   for (const [path, [value]] of parsePathLines(text ?? [])) {
     const m = /^\/sys\/class\/net\/([^/]+)\/statistics\/(\w+)$/.exec(path);
     if (m && /^\d+$/.test(value?.trim() ?? '')) (out[m[1]] ??= {})[m[2]] = Number(value);
@@ -211,7 +229,7 @@ export function parseSample(stdout: string, queueIrqs: readonly number[]): Probe
     softnet,
     udp,
     tcp,
-    statistics: parseStatistics(lines(sections, 'statistics')),
+    statistics: parseStatistics(lines(sections, 'netdev'), lines(sections, 'statistics')),
     ethtool,
     interrupts,
     hugepages,

@@ -13,7 +13,8 @@ const SAMPLE_TIMEOUT_MS = 30_000;
 
 export async function probeHost(host: Pick<HostHandle, 'exec'>, facts: Facts, intervalSeconds: number): Promise<HostProbe> {
   const irqs = (facts.nics ?? []).flatMap((n) => (n.irq ?? []).map((q) => q.irq));
-  const script = probeScript(irqs);
+  const [major, minor] = facts.kernel.version;
+  const script = probeScript(irqs, { vhostKernelThreads: major < 6 || (major === 6 && minor < 4) });
   const take = async () => {
     const r = await host.exec(['sh', '-c', script], { timeoutMs: SAMPLE_TIMEOUT_MS });
     if (r.code !== 0) throw new Error(`the probe's sampler exited ${r.code}: ${r.stderr.trim().split('\n').pop() ?? ''}`);

@@ -7,19 +7,12 @@ import { SECTION_MARK, VIRSH_TIMEOUT_S } from '../facts/script.js';
 
 const section = (name: string, arg = '') => `echo '${SECTION_MARK}${name}'${arg ? ` "${arg}"` : ''}`;
 
-/** /sys/class/net/DEV/statistics counters worth a rate: drops, misses, errors, and packets for scale. */
-export const STATISTICS = [
-  'rx_packets',
-  'tx_packets',
-  'rx_dropped',
-  'tx_dropped',
-  'rx_missed_errors',
-  'rx_fifo_errors',
-  'rx_over_errors',
-  'rx_errors',
-  'tx_errors',
-  'tx_fifo_errors',
-];
+/**
+ * /sys/class/net/DEV/statistics counters read for device-backed NICs, beside /proc/net/dev (which
+ * has every link in one file, but folds rx_missed_errors into its drop column and
+ * rx_over_errors into frame).
+ */
+export const STATISTICS = ['rx_dropped', 'tx_dropped', 'rx_missed_errors', 'rx_fifo_errors', 'rx_over_errors'];
 
 /** `ethtool -S` counters kept: the drop and miss names drivers use (rx_dropped, rx_missed_errors, rx_no_buffer_count, rx_fifo_errors, rx_queue_0_drops…). */
 export const ETHTOOL_DROP_PATTERN = 'drop|miss|no_buf|nobuf|fifo|discard|over|squeeze|busy';
@@ -33,7 +26,12 @@ const VIRSH = '$t virsh -q -c qemu:///system';
 const NUMA_MAPS_AWK =
   'awk \'{k=4; for(i=1;i<=NF;i++) if ($i ~ /^kernelpagesize_kB=/) k=substr($i,19); for(i=1;i<=NF;i++) if ($i ~ /^N[0-9]+=/) {split(substr($i,2),a,"="); s[a[1]]+=a[2]*k}} END {for (n in s) print "N" n "=" s[n]}\'';
 
-export function probeScript(irqs: readonly number[]): string {
+export interface ProbeScriptOptions {
+  /** Kernels before 6.4 run vhost workers as kernel threads of their own (found by name in /proc). */
+  vhostKernelThreads: boolean;
+}
+
+export function probeScript(irqs: readonly number[], opts: ProbeScriptOptions): string {
   const irqPattern = irqs.filter((n) => Number.isInteger(n) && n >= 0).map((n) => `^ *${n}:`);
   return [
     'PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"; LC_ALL=C; export PATH LC_ALL',
@@ -47,27 +45,33 @@ export function probeScript(irqs: readonly number[]): string {
     "grep -s '^Udp:' /proc/net/snmp",
     section('netstat'),
     "grep -s '^TcpExt:' /proc/net/netstat",
+    section('netdev'),
+    "grep -s ':' /proc/net/dev",
+    // A host with hundreds of vnet links: per-file statistics only for the few device-backed NICs.
+    'e=""; command -v ethtool >/dev/null 2>&1 && e=1; [ -n "$e" ] || ' + section('missing', 'ethtool'),
+    's=""',
+    'for d in /sys/class/net/*/device; do',
+    '  [ -e "$d" ] || continue; n=${d%/device}; n=${n##*/}',
+    `  for c in ${STATISTICS.join(' ')}; do s="$s /sys/class/net/$n/statistics/$c"; done`,
+    `  [ -n "$e" ] && { ${section('ethtool-S', '$n')}; ethtool -S "$n" 2>/dev/null | grep -i -E '${ETHTOOL_DROP_PATTERN}'; }`,
+    'done',
     section('statistics'),
-    `grep -Hs '' ${STATISTICS.map((c) => `/sys/class/net/*/statistics/${c}`).join(' ')}`,
-    'if command -v ethtool >/dev/null 2>&1; then',
-    '  for d in /sys/class/net/*/device; do',
-    '    [ -e "$d" ] || continue; n=${d%/device}; n=${n##*/}',
-    `    ${section('ethtool-S', '$n')}; ethtool -S "$n" 2>/dev/null | grep -i -E '${ETHTOOL_DROP_PATTERN}'`,
-    '  done',
-    'else',
-    `  ${section('missing', 'ethtool')}`,
-    'fi',
+    '[ -n "$s" ] && grep -Hs \'\' $s',
     section('interrupts'),
     irqPattern.length ? `grep -s -E '^ *CPU|${irqPattern.join('|')}' /proc/interrupts` : ':',
     section('hugepages'),
     `grep -Hs '' ${NODE_HP}/nr_hugepages ${NODE_HP}/free_hugepages`,
-    // vhost workers: kernel threads named vhost-<qemu pid> before 6.4, threads of QEMU after.
-    section('vhost'),
-    'for c in /proc/[0-9]*/comm; do read -r x 2>/dev/null < "$c" || continue; case $x in vhost-*) read -r s < "${c%/comm}/stat" && echo "$s";; esac; done',
     'if command -v virsh >/dev/null 2>&1 && { [ -S /run/libvirt/libvirt-sock ] || [ -S /run/libvirt/virtqemud-sock ] || [ -S /var/run/libvirt/libvirt-sock ]; }; then',
     `  t=''; command -v timeout >/dev/null 2>&1 && t='timeout ${VIRSH_TIMEOUT_S}'`,
     `  l=$(${VIRSH} list --name 2>/dev/null) || { ${section('missing', 'libvirt')}; l=''; }`,
     `  ${section('domains')}`,
+    // vhost workers: kernel threads named vhost-<qemu pid> before 6.4 (a scan of every process, so
+    // only there and only with domains running), threads of QEMU since.
+    ...(opts.vhostKernelThreads
+      ? [
+          `  [ -n "$l" ] && { ${section('vhost')}; for c in /proc/[0-9]*/comm; do read -r x 2>/dev/null < "$c" || continue; case $x in vhost-*) read -r s < "\${c%/comm}/stat" && echo "$s";; esac; done; }`,
+        ]
+      : []),
     '  while IFS= read -r dom; do',
     '    [ -n "$dom" ] || continue',
     `    ${section('domain', '$dom')}`,

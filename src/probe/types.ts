@@ -51,7 +51,7 @@ export interface ProbeSample {
   udp: Record<string, number> | null;
   /** /proc/net/netstat TcpExt: the drop counters. */
   tcp: Record<string, number> | null;
-  /** /sys/class/net/DEV/statistics/*, by NIC. */
+  /** By NIC: /proc/net/dev (rx_packets, rx_drop…) for every link, /sys/class/net/DEV/statistics (rx_dropped, rx_missed_errors…) for device-backed ones. */
   statistics: Record<string, Record<string, number>>;
   /** `ethtool -S` drop and miss counters, by device-backed NIC; null when ethtool is missing. */
   ethtool: Record<string, Record<string, number>> | null;
