@@ -14,6 +14,7 @@ import { registerInventory } from './commands/inventory.js';
 import { registerPlan } from './commands/plan.js';
 import { registerPlay } from './commands/play.js';
 import { registerReport } from './commands/report.js';
+import { registerProbe } from './commands/probe.js';
 import { registerRollback } from './commands/rollback.js';
 import { registerSnapshot } from './commands/snapshot.js';
 import { registerValidate } from './commands/validate.js';
@@ -42,6 +43,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   registerRollback(program, session);
   registerInventory(program, session);
   registerReport(program, session);
+  registerProbe(program, session);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

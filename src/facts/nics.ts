@@ -5,6 +5,7 @@
 
 import type { NicFacts, NicQueueInterrupts } from './types.js';
 import { type RawFacts, fileText, sectionLines, toInt } from './sections.js';
+import { parseNicQueueIrqs } from './irq.js';
 
 const NET = '/sys/class/net/';
 const PCI_ADDR = /([0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7])\//g;
@@ -122,6 +123,12 @@ export function parseNics(raw: RawFacts): NicFacts[] {
     q[m[2] as 'rx' | 'tx']++;
   }
   const interrupts = parseVirtioInterrupts(sectionLines(raw, 'interrupts') ?? []);
+  const virtioOf = new Map<string, string>();
+  for (const name of names) {
+    const target = links.get(`${NET}${name}/device`);
+    if (target && /^virtio\d+$/.test(basename(target))) virtioOf.set(name, basename(target));
+  }
+  const queueIrqs = parseNicQueueIrqs(raw, virtioOf);
   return [...names].sort().map((name): NicFacts => {
     const base = NET + name;
     const classTarget = links.get(base) ?? '';
@@ -147,6 +154,7 @@ export function parseNics(raw: RawFacts): NicFacts[] {
       channels: parseChannels(sectionLines(raw, 'ethtool-l', name)),
       virtio,
       interrupts: (virtio && interrupts.get(virtio)) || null,
+      irq: queueIrqs.get(name) ?? null,
     };
   });
 }

@@ -63,6 +63,20 @@ export interface NicQueueInterrupts {
   inputCpus: number[][];
 }
 
+/** One queue's interrupt of a NIC, found by the NIC's MSI vectors and the queue's name. */
+export interface NicQueueIrq {
+  irq: number;
+  /** The name /proc/interrupts gives it: virtio0-input.0, ens1f0-TxRx-3, mlx5_comp0@pci:0000:3b:00.0. */
+  queue: string;
+  kind: 'rx' | 'tx' | 'combined';
+  /** Queue index within its kind (ens1f0-TxRx-3 → 3). */
+  index: number;
+  /** /proc/irq/N/smp_affinity_list; null when it could not be read. */
+  affinity: number[] | null;
+  /** Interrupts served so far, indexed by CPU number (0 for CPUs absent from /proc/interrupts). */
+  counts: number[];
+}
+
 export interface NicFacts {
   name: string;
   /** Kernel driver bound to the device (e1000e, virtio_net, ixgbe…); null for virtual links. */
@@ -94,6 +108,8 @@ export interface NicFacts {
   /** virtio device name behind the NIC (virtio0), for /proc/interrupts. */
   virtio: string | null;
   interrupts: NicQueueInterrupts | null;
+  /** Queue IRQs, by IRQ number; null for software links and facts saved before they were gathered. */
+  irq?: NicQueueIrq[] | null;
 }
 
 export interface HugepagePool {

@@ -40,6 +40,7 @@ export function formatFacts(name: string, f: Facts): string {
     ];
     if (n.channels?.maxCombined != null) parts.push(`channels ${n.channels.combined}/${n.channels.maxCombined}`);
     if (n.ring?.rxMax != null) parts.push(`ring ${n.ring.rx}/${n.ring.rxMax}`);
+    if (n.irq?.length) parts.push(`${n.irq.length} queue IRQs`);
     row(`nic`, `${n.name}: ${parts.filter(Boolean).join(' · ')}`);
   }
   if (f.memory) {

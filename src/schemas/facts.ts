@@ -81,6 +81,20 @@ const nic = closed({
   },
   virtio: nullable('string'),
   interrupts: { ...closed({ input: numbers, output: numbers, inputCpus: { type: 'array', items: numbers } }), type: ['object', 'null'] },
+  irq: {
+    type: ['array', 'null'],
+    items: {
+      ...closed({
+        irq: { type: 'integer' },
+        queue: { type: 'string' },
+        kind: { type: 'string', enum: ['rx', 'tx', 'combined'] },
+        index: { type: 'integer' },
+        affinity: { type: ['array', 'null'], items: { type: 'integer' } },
+        counts: numbers,
+      }),
+      required: ['irq', 'queue', 'kind', 'index', 'affinity', 'counts'],
+    },
+  },
 });
 
 const memory = closed({

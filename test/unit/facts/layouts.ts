@@ -66,7 +66,7 @@ export const LAYOUTS: Record<string, SyntheticLayout> = {
     family: 'rhel',
     cmdline: 'BOOT_IMAGE=(hd0,gpt2)/vmlinuz root=/dev/mapper/rl-root ro crashkernel=auto',
     nics: [
-      { name: 'ens1f0', driver: 'i40e', pci: '0000:3b:00.0', node: 0, speed: 10000, queues: 40, ringMax: 4096 },
+      { name: 'ens1f0', driver: 'i40e', pci: '0000:3b:00.0', node: 0, speed: 10000, queues: 40, ringMax: 4096, irqBase: 97 },
       { name: 'ens1f1', driver: 'i40e', pci: '0000:3b:00.1', node: 0, speed: 10000, queues: 40, ringMax: 4096 },
     ],
   },

@@ -27,6 +27,11 @@ describe('a virtio guest (captured on the lab machine itself)', () => {
       channels: { maxCombined: 1, combined: 1, maxRx: null },
     });
     expect(f.nics!.find((n) => n.name === 'eth0')!.interrupts!.input).toHaveLength(1);
+    // Captured before MSI vectors were gathered: the queues are found by the virtio device's name.
+    expect(f.nics!.find((n) => n.name === 'eth0')!.irq).toEqual([
+      { irq: 38, queue: 'virtio2-input.0', kind: 'rx', index: 0, affinity: null, counts: [0, 5164] },
+      { irq: 39, queue: 'virtio2-output.0', kind: 'tx', index: 0, affinity: null, counts: [4114, 0] },
+    ]);
   });
 
   it('is a guest of KVM with THP, hugepage pools and no NUMA locality', () => {

@@ -13,6 +13,55 @@ export interface SyntheticNic {
   speed: number;
   queues: number;
   ringMax: number;
+  /** First IRQ number of its MSI vectors (misc vector, then one per queue); without it, no IRQs are rendered. */
+  irqBase?: number;
+}
+
+/** What /proc/interrupts calls a queue vector and the misc vector, driver by driver. */
+function irqNames(n: SyntheticNic): { misc: string; queue: (q: number) => string } {
+  if (n.driver === 'i40e') return { misc: `i40e-${n.pci}:misc`, queue: (q) => `i40e-${n.name}-TxRx-${q}` };
+  if (n.driver === 'mlx5_core') return { misc: `mlx5_async0@pci:${n.pci}`, queue: (q) => `mlx5_comp${q}@pci:${n.pci}` };
+  return { misc: n.name, queue: (q) => `${n.name}-TxRx-${q}` };
+}
+
+/** Sections msi-irqs, interrupts and irq-affinity: queue q served by CPU q (the drivers' affinity hint). */
+function renderIrqs(l: SyntheticLayout, total: number): string[] {
+  const msi: string[] = [];
+  const lines: string[] = [];
+  const affinity: string[] = [];
+  const row = (irq: number, counts: number[], name: string) =>
+    lines.push(`${String(irq).padStart(4)}: ${counts.map((c) => String(c).padStart(10)).join(' ')}  IR-PCI-MSI ${irq}-edge      ${name}`);
+  for (const n of l.nics) {
+    if (n.irqBase === undefined) continue;
+    const names = irqNames(n);
+    msi.push(`${n.name} ${n.irqBase}`);
+    row(
+      n.irqBase,
+      Array.from({ length: total }, (_, c) => (c === 0 ? 7 : 0)),
+      names.misc,
+    );
+    affinity.push(`/proc/irq/${n.irqBase}/smp_affinity_list:0-${total - 1}`);
+    for (let q = 0; q < n.queues; q++) {
+      const irq = n.irqBase + 1 + q;
+      const cpu = q % total;
+      msi.push(`${n.name} ${irq}`);
+      row(
+        irq,
+        Array.from({ length: total }, (_, c) => (c === cpu ? 100_000 + 1_000 * q : 0)),
+        names.queue(q),
+      );
+      affinity.push(`/proc/irq/${irq}/smp_affinity_list:${cpu}`);
+    }
+  }
+  const header = ' '.repeat(5) + Array.from({ length: total }, (_, c) => `CPU${c}`.padStart(10)).join(' ');
+  return [
+    '@@hvtune:msi-irqs',
+    ...msi,
+    '@@hvtune:interrupts',
+    ...(lines.length ? [header, ...lines] : []),
+    '@@hvtune:irq-affinity',
+    ...affinity,
+  ];
 }
 
 export interface SyntheticLayout {
@@ -124,7 +173,7 @@ export function renderGathererOutput(l: SyntheticLayout): string {
   out.push('@@hvtune:commands');
   out.push(...(rhel ? ['/usr/sbin/grubby', '/usr/sbin/grub2-mkconfig', '/usr/bin/nmcli'] : ['/usr/sbin/update-grub']));
   out.push('/usr/sbin/ethtool', '/usr/bin/virsh', '/usr/bin/systemd-detect-virt', '/usr/bin/udevadm', '/usr/bin/timeout');
-  out.push('@@hvtune:interrupts', '@@hvtune:detect-virt', 'none');
+  out.push(...renderIrqs(l, total), '@@hvtune:detect-virt', 'none');
   for (const n of l.nics) {
     out.push(
       `@@hvtune:ethtool-g ${n.name}`,
