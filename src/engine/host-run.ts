@@ -32,6 +32,11 @@ export interface HostRunOptions {
    * flight ends, and changes made so far still get their finalizers (as with any_errors_fatal).
    */
   signal?: AbortSignal;
+  /**
+   * A cross-check error stops the host before any change (the default: play, plan); 'report' only
+   * tells it, for commands that look and never change (drift, snapshot).
+   */
+  crossCheckErrors?: 'stop' | 'report';
 }
 
 /** What the runner decided for this play (see facts-need.ts and tasksUsingRegistered). */
@@ -344,7 +349,7 @@ export class HostRun {
       const message = this.opts.secrets ? this.opts.secrets.scrub(p.message) : p.message;
       this.send({ type: 'cross-check', ...p, message });
     }
-    if (errors === 0) return true;
+    if (errors === 0 || this.opts.crossCheckErrors === 'report') return true;
     this.send({
       type: 'host-failed',
       host: this.inv.name,

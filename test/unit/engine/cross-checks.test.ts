@@ -53,12 +53,12 @@ const size: Module<SizeArgs, string | null> = {
 };
 const modules = new Map<string, Module>([['size', size]]);
 
-async function run(check: boolean, a: number, b: number) {
+async function run(check: boolean, a: number, b: number, crossCheckErrors?: 'stop' | 'report') {
   const events: RunEvent[] = [];
   const report = await runLocal(
     modules,
     [`{ name: first, size: { path: ${dir}/a, size: ${a} } }`, `{ name: second, size: { path: ${dir}/b, size: ${b} } }`],
-    { check, onEvent: (e) => events.push(e) },
+    { check, crossCheckErrors, onEvent: (e) => events.push(e) },
   );
   return { report, events };
 }
@@ -88,6 +88,13 @@ describe('cross-checks in a run', () => {
     const { report } = await run(true, 60, 50);
     expect(report.crossChecks.map((p) => p.severity)).toEqual(['error']);
     expect(report.recap.local.failed).toBe(1);
+  });
+
+  it('drift and snapshot only look: there an error is told and the tasks still plan', async () => {
+    const { report } = await run(true, 60, 50, 'report');
+    expect(report.crossChecks.map((p) => p.severity)).toEqual(['error']);
+    expect(report.recap.local.failed).toBe(0);
+    expect(report.changes.map((c) => c.target)).toEqual([`size:${dir}/a`, `size:${dir}/b`]);
   });
 
   it('a warning is reported, in the run warnings too, and apply goes on; a second run changes nothing', async () => {
