@@ -22,6 +22,7 @@ import {
   setHasAbsent,
   splitCmdline,
 } from './lib/cmdline.js';
+import { hugepagePoolMemory } from './lib/cross/hugepage-pool-memory.js';
 
 type Variable = 'GRUB_CMDLINE_LINUX' | 'GRUB_CMDLINE_LINUX_DEFAULT';
 
@@ -425,6 +426,7 @@ export const grub_cmdline = {
   plan,
   apply,
   finalize,
+  crossChecks: [hugepagePoolMemory],
 } satisfies Module<GrubCmdlineArgs, GrubCmdlineObserved>;
 
 export default grub_cmdline;

@@ -20,6 +20,10 @@ import {
   type PatchItem,
 } from './lib/domain-xml.js';
 import { libvirtDomainSchema } from './lib/libvirt-domain-schema.js';
+import { blkioWeightScheduler } from './lib/cross/blkio-weight-scheduler.js';
+import { memtuneHardLimit } from './lib/cross/memtune-hard-limit.js';
+import { numatuneHugepages } from './lib/cross/numatune-hugepages.js';
+import { pinningDaemons } from './lib/cross/pinning-daemons.js';
 
 export interface LibvirtDomainArgs extends DomainTuning {
   name: string | string[];
@@ -351,6 +355,7 @@ export const libvirt_domain = {
   parse,
   plan,
   apply,
+  crossChecks: [numatuneHugepages, memtuneHardLimit, blkioWeightScheduler, pinningDaemons],
 } satisfies Module<LibvirtDomainArgs, LibvirtDomainObserved>;
 
 export default libvirt_domain;

@@ -5,6 +5,8 @@ import { ApplyVerifyError, RemoteCommandError, TaskError } from '../src/errors.j
 import { sh } from '../src/quote.js';
 import { SYSCTL_DIRS, bootValues, keyToProcPath, normaliseSysctlValue, updateSysctlConf } from './lib/sysctl-conf.js';
 import { INTEGER_TUPLES, missingKeyHint } from './lib/sysctl-keys.js';
+import { hugepagePoolMemory } from './lib/cross/hugepage-pool-memory.js';
+import { sysctlMaxLowered } from './lib/cross/sysctl-max-lowered.js';
 
 type Value = string | number | number[];
 
@@ -266,6 +268,7 @@ export const sysctl = {
   apply,
   snapshot,
   restore,
+  crossChecks: [sysctlMaxLowered, hugepagePoolMemory],
 } satisfies Module<SysctlArgs, SysctlObserved>;
 
 export default sysctl;

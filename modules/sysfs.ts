@@ -6,6 +6,7 @@ import { OLD_SCHEDULER } from '../src/dated.js';
 import { ApplyVerifyError, TaskError } from '../src/errors.js';
 import { sh } from '../src/quote.js';
 import { datedSchedulerWarning, editTmpfiles, matchSlug, normaliseSysfsValue, parseChoices, udevBlockRule } from './lib/choices.js';
+import { hugepagePoolMemory } from './lib/cross/hugepage-pool-memory.js';
 
 type Value = string | number;
 
@@ -262,6 +263,7 @@ export const sysfs = {
   parse,
   plan,
   apply,
+  crossChecks: [hugepagePoolMemory],
 } satisfies Module<SysfsArgs, SysfsObserved>;
 
 export default sysfs;

@@ -4,6 +4,7 @@
 import type { Effect, Pending } from './module.js';
 import type { Facts } from './facts.js';
 import type { PlannedTask } from './engine/types.js';
+import type { CrossCheckRecord } from './engine/cross-checks.js';
 
 export type TaskStatus = 'ok' | 'changed' | 'failed' | 'skipped';
 
@@ -110,6 +111,8 @@ export type RunEvent =
     }
   | { type: 'play-end'; play: string }
   | { type: 'warning'; message: string }
+  /** A contradiction between the host's planned settings (src/engine/cross-checks.ts); an error fails the host. */
+  | ({ type: 'cross-check' } & CrossCheckRecord)
   | { type: 'run-end'; report: RunReport };
 
 export interface RunReport {
@@ -119,6 +122,8 @@ export interface RunReport {
   pending: PendingRecord[];
   failures: FailureRecord[];
   warnings: string[];
+  /** contradictions between each host's planned settings (warnings are in `warnings` too) */
+  crossChecks: CrossCheckRecord[];
   /** remote round trips (ssh exec calls) per host, connection set-up excluded */
   roundTrips: Record<string, number>;
   /** why the run stopped before every host ran (max_fail_percentage, any_errors_fatal), or null */

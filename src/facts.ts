@@ -3,6 +3,7 @@
 // The parsers live in src/facts/ by topic; this file assembles them.
 
 import { parseCpu } from './facts/cpu.js';
+import { parseDaemons } from './facts/daemons.js';
 import { parseMemory } from './facts/memory.js';
 import { parseNics } from './facts/nics.js';
 import { nodeOfCpu, parseNuma } from './facts/numa.js';
@@ -51,6 +52,8 @@ export function parseFacts(stdout: string): Facts {
     domains: parseDomstats(sectionLines(raw, 'domstats')),
     commands: [...commands].sort(),
   };
+  const daemons = parseDaemons(raw);
+  if (daemons) facts.daemons = daemons;
   if (facts.distribution === undefined) delete facts.distribution;
   return facts;
 }

@@ -1,6 +1,7 @@
 // The module contract (DESIGN.md "The module contract"). The engine knows modules only through
 // these types; a module never imports the runner.
 
+import type { SourcePosition } from './errors.js';
 import type { Facts } from './facts.js';
 
 /** What a change disturbs when it takes effect. */
@@ -183,6 +184,64 @@ export interface Advice {
   message: string;
 }
 
+/**
+ * One task of a host as its plan left it, for cross-checks: the settings of every task are judged
+ * together, after each was planned on its own.
+ */
+export interface CrossTask {
+  module: string;
+  /** rendered, validated arguments */
+  args: unknown;
+  /** what the task read on the host; absent offline (`hvtune validate --facts`) */
+  observed?: unknown;
+  /** the changes its plan makes; empty offline */
+  changes: readonly Change[];
+  /** the task's name, with its loop item */
+  task: string;
+  /** where the task is written */
+  pos?: SourcePosition;
+}
+
+export interface CrossCheckInput {
+  host: string;
+  facts: Facts;
+  /** every planned task of the host so far in the run, in order */
+  tasks: readonly CrossTask[];
+}
+
+/** A contradiction between settings: an error where the result cannot work (a VM that cannot start). */
+export interface CrossProblem {
+  severity: 'error' | 'warning';
+  message: string;
+  /** the task whose setting the rule concerns */
+  at: CrossTask;
+}
+
+export interface CrossCheckResult {
+  problems: CrossProblem[];
+  /** what the rule could not judge for lack of a fact or a read (a domain's memory), in words */
+  unknown?: string[];
+}
+
+/**
+ * A rule over the combined desired state of a host (DESIGN "Whole-host view"): it lives beside the
+ * module whose setting it concerns, and is listed in that module's `crossChecks`. Pure.
+ */
+export interface CrossCheck {
+  /** short name, shown with each problem: `numatune-hugepages` */
+  id: string;
+  /** one line for the README and `validate`: what it flags */
+  description: string;
+  /** it judges what tasks read on the host (live values): offline validate skips it */
+  needsObserved?: boolean;
+  /**
+   * Does this task, as written (templates unrendered), give the rule something that it judges
+   * against facts (memory, NUMA nodes, daemons)? Then the engine gathers every fact for its play.
+   */
+  wantsFacts?(module: string, args: unknown): boolean;
+  check(input: CrossCheckInput): CrossCheckResult;
+}
+
 export interface Module<Args = any, Observed = any> {
   name: string;
   description: string;
@@ -253,4 +312,6 @@ export interface Module<Args = any, Observed = any> {
    * finalize are restored by the engine itself.
    */
   restore?(change: Change, args: Args): Change | null;
+  /** Optional: rules over the host's combined desired state that concern this module's settings. */
+  crossChecks?: CrossCheck[];
 }

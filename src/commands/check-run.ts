@@ -21,11 +21,19 @@ export async function checkRun(
   o: RunFlags,
   onEvent: (e: RunEvent) => void,
   secrets?: SecretValues,
+  crossCheckErrors: 'stop' | 'report' = 'stop',
 ): Promise<CheckRun> {
   const loaded = await loadInputs(playbookFile, o.inventory, o.extraVars, session.io.stderr, { limit: o.limit });
   const { inventory, playbook, modules } = loaded;
   const run = await runOptions(o);
-  const report = await runPlaybook(playbook, inventory, modules, sshConnector(inventory, o), { check: true, ...run, secrets }, onEvent);
+  const report = await runPlaybook(
+    playbook,
+    inventory,
+    modules,
+    sshConnector(inventory, o),
+    { check: true, ...run, secrets, crossCheckErrors },
+    onEvent,
+  );
   const options = { limit: run.limit, tags: run.tags, skipTags: run.skipTags, extraVars: run.extraVars };
   return { report, inputs: planInputs(playbookFile, inventory, playbook), options, loaded };
 }

@@ -40,6 +40,7 @@ async function againstPlaybook(session: Session, playbook: string, o: RunFlags, 
       h.items.push(...(secret ? items.map((i) => ({ ...i, expected: hide(i.expected), actual: hide(i.actual) })) : items));
     },
     secrets,
+    'report',
   );
   for (const h of Object.keys(report.recap)) hosts[h] ??= { status: 'clean', items: [] };
   for (const h of Object.values(hosts)) h.status = h.items.length ? 'drift' : 'clean';

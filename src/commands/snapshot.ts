@@ -31,7 +31,7 @@ async function snapshot(cli: Session, playbookFile: string, o: SnapshotFlags): P
   const session = scrubbedSession(cli, secrets);
   const baselines = new Map<string, Baseline>();
   const events: RunEvent[] = [];
-  const { report, loaded } = await checkRun(session, playbookFile, o, (e) => events.push(e), secrets);
+  const { report, loaded } = await checkRun(session, playbookFile, o, (e) => events.push(e), secrets, 'report');
   const leftOut = new Set<string>();
   for (const e of events) {
     if (e.type !== 'task-planned') continue;

@@ -6,6 +6,7 @@
 import type { Module } from '../module.js';
 import type { Play, Task } from '../playbook.js';
 import { templateVariables } from '../template.js';
+import { crossChecksOf } from './cross-checks.js';
 
 export interface FactsNeed {
   /** none: gather_facts is off; kernel: hostname and kernel release; full: everything the facts script reads */
@@ -29,7 +30,10 @@ export function factsNeed(play: Play, modules: ReadonlyMap<string, Module>): Fac
   const templates = templateVariables(play.vars).has('facts') || tasks.some((t) => taskReads(t, 'facts'));
   const reads = tasks.some((t) => modules.get(t.module)?.readNeedsFacts);
   const plans = tasks.some((t) => modules.get(t.module)?.needsFacts);
-  return { level: templates || reads || plans ? 'full' : 'kernel', beforeReads: templates || reads };
+  // a cross-check that judges this task against facts (memory, NUMA nodes): gathered with the reads
+  const checks = crossChecksOf(modules.values());
+  const cross = tasks.some((t) => checks.some((c) => c.wantsFacts?.(t.module, t.args)));
+  return { level: templates || reads || plans || cross ? 'full' : 'kernel', beforeReads: templates || reads };
 }
 
 /**

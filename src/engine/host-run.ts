@@ -4,7 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
-import type { Change, Module, Pending, PeerRead, PlanContext, ReadRequest, ReadResult } from '../module.js';
+import type { Change, CrossTask, Module, Pending, PeerRead, PlanContext, ReadRequest, ReadResult } from '../module.js';
 import type { ChangeRecord, PendingRecord, RunEvent, TaskStatus } from '../events.js';
 import type { InventoryHost } from '../inventory.js';
 import type { Play, Task } from '../playbook.js';
@@ -13,6 +13,7 @@ import { ApplyVerifyError, HvtuneError, InputError, TaskError } from '../errors.
 import { hasTemplate, validateArgs } from '../playbook.js';
 import { evalCondition, renderLoop, renderValue, type TemplateWhere } from '../template.js';
 import { Finalizers, applyTask } from './apply.js';
+import { crossChecksOf, runCrossChecks } from './cross-checks.js';
 import { errorMessage } from './errors.js';
 import { lazyDiff } from './diff.js';
 import { REDACTED, type SecretValues } from '../secrets.js';
@@ -31,6 +32,11 @@ export interface HostRunOptions {
    * flight ends, and changes made so far still get their finalizers (as with any_errors_fatal).
    */
   signal?: AbortSignal;
+  /**
+   * A cross-check error stops the host before any change (the default: play, plan); 'report' only
+   * tells it, for commands that look and never change (drift, snapshot).
+   */
+  crossCheckErrors?: 'stop' | 'report';
 }
 
 /** What the runner decided for this play (see facts-need.ts and tasksUsingRegistered). */
@@ -58,6 +64,11 @@ export interface HostRunPlan {
   pending: Pending[];
   /** The host's tasks run so far in the run (this run adds to it): what a reboot verifies. */
   history: { module: Module; args: unknown; label: string }[];
+  /**
+   * The host's planned tasks so far in the run and the cross-check problems already told (this run
+   * adds to them): cross-checks judge every play of the run together, and say a problem once.
+   */
+  cross?: { tasks: CrossTask[]; reported: Set<string> };
   /** Read other inventory hosts for a task (Module.peerReads): the pattern's hosts outside this batch. */
   readPeers?: (pattern: string, requests: ReadRequest[]) => Promise<PeerRead[]>;
 }
@@ -251,6 +262,7 @@ export class HostRun {
       reads,
     );
     await this.run.ready;
+    if (!handler && !this.crossCheck(slots, reads)) return false;
 
     for (let s of slots) {
       if (this.halted()) return true;
@@ -293,6 +305,57 @@ export class HostRun {
       }
     }
     return true;
+  }
+
+  /**
+   * Plan every task of the play on what was read (pure, as check mode does: later tasks on the files
+   * earlier ones would write), then judge the host's combined desired state with the modules' cross-
+   * checks. Returns false when one finds an error: the host stops before any change. Tasks that
+   * wait for a registered result, or whose plan fails (they report it when they run), are left out.
+   */
+  private crossCheck(slots: TaskSlot[], reads: Map<TaskInstance, TaskRead>): boolean {
+    const checks = crossChecksOf(this.modules.values());
+    if (checks.length === 0) return true;
+    const files = new PlannedFiles();
+    const ctx: PlanContext = { host: this.inv.name, facts: this.facts, pending: [...this.run.pending] };
+    const planned: CrossTask[] = [];
+    for (const inst of slots.flatMap((s) => s.instances ?? [])) {
+      const read = reads.get(inst);
+      if (!read) continue;
+      try {
+        const { observed, result } = planTask(inst, read, files, ctx);
+        files.note(result.changes);
+        planned.push({
+          module: inst.module.name,
+          args: inst.args,
+          observed,
+          changes: result.changes,
+          task: inst.label,
+          pos: inst.task.pos,
+        });
+      } catch {
+        // its own run reports the error
+      }
+    }
+    const cross = this.run.cross ?? { tasks: [], reported: new Set<string>() };
+    cross.tasks.push(...planned);
+    const { problems } = runCrossChecks(checks, { host: this.inv.name, facts: this.facts, tasks: cross.tasks });
+    let errors = 0;
+    for (const p of problems) {
+      const key = JSON.stringify([p.rule, p.task, p.message]);
+      if (cross.reported.has(key)) continue;
+      cross.reported.add(key);
+      if (p.severity === 'error') errors++;
+      const message = this.opts.secrets ? this.opts.secrets.scrub(p.message) : p.message;
+      this.send({ type: 'cross-check', ...p, message });
+    }
+    if (errors === 0 || this.opts.crossCheckErrors === 'report') return true;
+    this.send({
+      type: 'host-failed',
+      host: this.inv.name,
+      error: `${this.inv.name}: ${errors} cross-check error(s) in the planned settings: play "${this.play.name}" stopped before any change`,
+    });
+    return false;
   }
 
   /** Read for many task instances in one round trip; facts not gathered yet travel with them. */

@@ -11,6 +11,7 @@ export function emptyReport(check: boolean): RunReport {
     pending: [],
     failures: [],
     warnings: [],
+    crossChecks: [],
     roundTrips: {},
     stopped: null,
     untouched: [],
@@ -87,6 +88,12 @@ export function foldReport(report: RunReport, e: RunEvent): RunReport {
     case 'warning':
       report.warnings.push(e.message);
       break;
+    case 'cross-check': {
+      const { type: _type, ...record } = e;
+      report.crossChecks.push(record);
+      if (e.severity === 'warning') report.warnings.push(`${e.host}: ${e.task}: [${e.rule}] ${e.message}`);
+      break;
+    }
   }
   return report;
 }

@@ -61,6 +61,7 @@ export async function runPlaybook(
   const locks = new Map<string, Promise<void>>();
   const pendingOf = new Map<string, HostRunPlan['pending']>();
   const historyOf = new Map<string, HostRunPlan['history']>();
+  const crossOf = new Map<string, NonNullable<HostRunPlan['cross']>>();
   const known = new Map<string, KnownFacts>();
   const ids = new Map<string, number>();
   const nextId = (host: string) => () => {
@@ -195,6 +196,7 @@ export async function runPlaybook(
               halt,
               pending: pendingOf.get(name) ?? pendingOf.set(name, []).get(name)!,
               history: historyOf.get(name) ?? historyOf.set(name, []).get(name)!,
+              cross: crossOf.get(name) ?? crossOf.set(name, { tasks: [], reported: new Set() }).get(name)!,
               readPeers: (pattern, requests) => readPeers(pattern, requests, [name, ...batchHosts]),
             },
             invHost,

@@ -5,6 +5,17 @@
 // Output: sections headed `@@hvtune:NAME[ ARG]`, parsed by sections.ts. Nothing here is user
 // input; NIC names come from the host's own /sys and are double-quoted.
 
+/** The daemons the facts look for, by process name. */
+export const WATCHED_DAEMONS = ['numad', 'tuned', 'irqbalance'] as const;
+
+/** tuned profiles whose variables file names the cores they isolate (`isolated_cores=`). */
+export const TUNED_VARIABLES_FILES: Record<string, string> = {
+  'cpu-partitioning': '/etc/tuned/cpu-partitioning-variables.conf',
+  'realtime-virtual-host': '/etc/tuned/realtime-virtual-host-variables.conf',
+  'realtime-virtual-guest': '/etc/tuned/realtime-virtual-guest-variables.conf',
+  realtime: '/etc/tuned/realtime-variables.conf',
+};
+
 const SYS = '/sys/devices/system';
 const NET = '/sys/class/net';
 const HP = '/sys/kernel/mm/hugepages/hugepages-*';
@@ -47,6 +58,8 @@ const SMALL_FILES = [
   `${NET}/*/operstate`,
   `${NET}/*/speed`,
   `${NET}/*/device/numa_node`,
+  '/etc/tuned/active_profile',
+  ...Object.values(TUNED_VARIABLES_FILES),
 ];
 
 /** Paths whose existence matters (tested by the shell itself, no fork). */
@@ -113,6 +126,9 @@ export const FACTS_SCRIPT = [
   'for p in /boot/efi/EFI/*/grub.cfg; do [ -e "$p" ] && grep -Hsc configfile /boot/efi/EFI/*/grub.cfg; break; done',
   section('commands'),
   `for c in ${FACT_COMMANDS.join(' ')}; do command -v "$c" 2>/dev/null; done`,
+  section('daemons'),
+  // Process names of every PID in one grep: which of them run now (static pins compete with them).
+  `grep -sxE '${WATCHED_DAEMONS.join('|')}' /proc/[0-9]*/comm`,
   section('msi-irqs'),
   // Each device-backed NIC's MSI vectors (a virtio NIC's sit on its PCI function, one level up),
   // and a grep pattern of them and of the NIC's name, so /proc/interrupts of a big host is read

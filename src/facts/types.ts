@@ -166,6 +166,14 @@ export interface DomainFacts {
   maxMemoryKiB: number | null;
 }
 
+/** Daemons that move threads, memory or interrupts by themselves (src/facts/daemons.ts). */
+export interface DaemonFacts {
+  /** Which of numad, tuned and irqbalance run now. */
+  running: string[];
+  /** tuned's active profile (/etc/tuned/active_profile) and the cores it isolates, when its variables file says. */
+  tuned: { profile: string | null; isolatedCores: number[] | null };
+}
+
 export interface Facts {
   hostname: string;
   kernel: { release: string; version: [number, number, number]; build?: string };
@@ -183,6 +191,7 @@ export interface Facts {
   domains?: DomainFacts[] | null;
   /** Commands found on the host's PATH (by name). */
   commands?: string[];
+  daemons?: DaemonFacts;
   /** Extended by other parts; modules must tolerate absent optional parts. */
   [key: string]: unknown;
 }

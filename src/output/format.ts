@@ -65,6 +65,18 @@ export function taskWarnings(e: Extract<RunEvent, { type: 'task-done' }>): strin
   return [...e.warnings, ...e.changes.flatMap((c) => c.warnings)];
 }
 
+/** A cross-check problem as a line: where, the rule and its message. */
+export function crossCheckText(e: {
+  severity: string;
+  rule: string;
+  task: string;
+  message: string;
+  pos?: { file: string; line: number; column: number };
+}): string {
+  const where = e.pos ? ` at ${e.pos.file}:${e.pos.line}:${e.pos.column}` : '';
+  return `cross-check ${e.severity} [${e.rule}] (${e.task}${where}): ${e.message}`;
+}
+
 export function pendingLine(p: PendingRecord | { effect: string; target: string; summary: string }): string {
   return `${p.effect}: ${p.summary} (${p.target})`;
 }

@@ -3,7 +3,7 @@
 
 import { Listr, type ListrTaskWrapper } from 'listr2';
 import type { HostRecap, RunEvent, RunReport } from '../events.js';
-import { batchesLine, changeLine, colorDiff, recapLines, taskWarnings, type Style } from './format.js';
+import { batchesLine, changeLine, colorDiff, crossCheckText, recapLines, taskWarnings, type Style } from './format.js';
 import type { Renderer } from './plain.js';
 
 interface Row {
@@ -88,6 +88,12 @@ export function listrRenderer(hosts: string[], out: (s: string) => void, opts: {
           break;
         case 'warning':
           note('', s.yellow(`warning: ${e.message}`));
+          break;
+        case 'host-failed':
+          note(e.host, s.red(`FAILED: ${e.error}`));
+          break;
+        case 'cross-check':
+          note(e.host, (e.severity === 'error' ? s.red : s.yellow)(crossCheckText(e)));
           break;
         case 'play-start':
           if (e.batches) note('', `PLAY [${e.play}] ${batchesLine(e.batches)}`);

@@ -1,7 +1,7 @@
 // Plain lines, for logs and pipes: one line per event, diffs inline when asked.
 
 import type { RunEvent } from '../events.js';
-import { batchesLine, changeLine, colorDiff, recapLines, taskWarnings, type Style } from './format.js';
+import { batchesLine, changeLine, colorDiff, crossCheckText, recapLines, taskWarnings, type Style } from './format.js';
 
 export interface Renderer {
   handle(e: RunEvent): void;
@@ -44,6 +44,12 @@ export function plainRenderer(out: (s: string) => void, opts: { diff: boolean; v
           break;
         case 'warning':
           out(s.yellow(`warning: ${e.message}`));
+          break;
+        case 'cross-check':
+          out((e.severity === 'error' ? s.red : s.yellow)(`${e.host} | ${crossCheckText(e)}`));
+          break;
+        case 'host-failed':
+          out(s.red(`${e.host} | FAILED: ${e.error}`));
           break;
         case 'run-end':
           out('');

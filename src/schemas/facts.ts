@@ -154,6 +154,10 @@ export const factsSchema = {
     virt,
     domains: { type: ['array', 'null'], items: domain },
     commands: strings,
+    daemons: closed({
+      running: strings,
+      tuned: closed({ profile: nullable('string'), isolatedCores: { type: ['array', 'null'], items: { type: 'integer' } } }),
+    }),
   }),
   required: ['hostname', 'kernel'],
 } as const;

@@ -25,6 +25,8 @@ const SYSCTL_FILE = '/etc/sysctl.d/60-hvtune-hugepages.conf';
 const hostMount = async (path: string) =>
   (await lab().exec('hv1', ['findmnt', '-n', '-o', 'FSTYPE,OPTIONS', '--mountpoint', path])).stdout.trim();
 const facts = { pages1g: '', pages2m: '' };
+/** The pool holds the guests' memory on every NUMA node the lab host's facts list (hugepages.yml). */
+const nodesIn = (file: string) => Math.max(1, JSON.parse(readFileSync(file, 'utf8')).hosts.hv1.numa?.nodes.length ?? 0);
 
 beforeAll(async () => {
   facts.pages1g = await labFacts(lab(), with1gPages(true));
@@ -45,7 +47,8 @@ describe('playbooks/hugepages.yml', () => {
     expect(r.code, r.stdout + r.stderr).toBe(2);
     const changes = changesOn(r.report, 'hv1');
     expect(changes.map((c) => c.target)).toEqual([GRUB, '/etc/fstab', 'mount:/mnt/hp1g', 'domain:vm1']);
-    expect(changes[0].diff).toContain('+GRUB_CMDLINE_LINUX="default_hugepagesz=1G hugepagesz=1G hugepages=4"');
+    const pages = 4 * nodesIn(facts.pages1g);
+    expect(changes[0].diff).toContain(`+GRUB_CMDLINE_LINUX="default_hugepagesz=1G hugepagesz=1G hugepages=${pages}"`);
     expect(changes[1].diff).toContain('+hugetlbfs /mnt/hp1g hugetlbfs pagesize=1G,mode=1770,gid=kvm 0 0');
     expect(changes[3].diff).toContain('+    <hugepages/>');
     expect(await lab().readFile('hv1', GRUB)).toBe(GRUB_TEXT);
@@ -59,7 +62,7 @@ describe('playbooks/hugepages.yml', () => {
     expect(r.code, r.stdout + r.stderr).toBe(2);
     const changes = changesOn(r.report, 'hv1');
     expect(changes.map((c) => c.target)).toEqual(['sysctl:vm.nr_hugepages', SYSCTL_FILE, 'domain:vm1']);
-    expect(changes[0]).toMatchObject({ before: '0', after: '2048' });
+    expect(changes[0]).toMatchObject({ before: '0', after: String(2048 * nodesIn(facts.pages2m)) });
     expect(await lab().readFile('hv1', '/proc/sys/vm/nr_hugepages')).toBe('0\n');
     expect(await lab().readFile('hv1', SYSCTL_FILE)).toBeNull();
     expect(await virsh.inactiveXml('vm1')).toBe(xml);
@@ -69,8 +72,9 @@ describe('playbooks/hugepages.yml', () => {
     const args = [...vars, '--facts', facts.pages2m];
     const r = await play(lab(), playbook, { args });
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(await lab().readFile('hv1', '/proc/sys/vm/nr_hugepages')).toBe('2048\n');
-    expect(await lab().readFile('hv1', SYSCTL_FILE)).toContain('vm.nr_hugepages = 2048');
+    const pages = 2048 * nodesIn(facts.pages2m);
+    expect(await lab().readFile('hv1', '/proc/sys/vm/nr_hugepages')).toBe(`${pages}\n`);
+    expect(await lab().readFile('hv1', SYSCTL_FILE)).toContain(`vm.nr_hugepages = ${pages}`);
     expect(await virsh.inactiveXml('vm1')).toContain('<hugepages/>');
     expect(await lab().readFile('hv1', GRUB)).toBe(GRUB_TEXT);
     const again = await play(lab(), playbook, { args });

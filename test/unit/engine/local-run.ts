@@ -17,7 +17,13 @@ import type { SecretValues } from '../../../src/secrets.js';
 export function runLocal(
   modules: ReadonlyMap<string, Module>,
   tasks: string[],
-  opts: { check: boolean; play?: string[]; secrets?: SecretValues; onEvent?: (e: RunEvent) => void },
+  opts: {
+    check: boolean;
+    play?: string[];
+    secrets?: SecretValues;
+    onEvent?: (e: RunEvent) => void;
+    crossCheckErrors?: 'stop' | 'report';
+  },
 ) {
   const book = parsePlaybook(
     `- name: p\n  hosts: all\n  gather_facts: false\n${(opts.play ?? []).map((l) => `  ${l}\n`).join('')}  tasks:\n${tasks.map((t) => `    - ${t}\n`).join('')}`,
@@ -34,7 +40,7 @@ export function runLocal(
     inventory,
     modules,
     connect,
-    { check: opts.check, tags: [], skipTags: [], extraVars: {}, forks: 1, secrets: opts.secrets },
+    { check: opts.check, tags: [], skipTags: [], extraVars: {}, forks: 1, secrets: opts.secrets, crossCheckErrors: opts.crossCheckErrors },
     opts.onEvent ?? (() => undefined),
   );
 }

@@ -15,13 +15,13 @@ const epycNo1g = recorded('amd-epyc-vm-no1g');
 const ran = (tasks: { name: string; args: unknown[] }[]) => tasks.filter((t) => t.args.length).map((t) => t.name);
 
 describe('playbooks/hugepages.yml', () => {
-  it('1 GiB pages where the CPU has pdpe1gb: a boot-time pool of one page per GiB, a 1G mount, memoryBacking', async () => {
+  it('1 GiB pages where the CPU has pdpe1gb: a boot-time pool of one page per GiB on each of the two nodes, a 1G mount, memoryBacking', async () => {
     const tasks = renderPlay(await loadProjectPlaybook('hugepages.yml'), 0, seed003, {
       guest_memory_gib: 32,
       hugepage_vms: ['vm1', 'vm2'],
     });
     expect(ran(tasks)).toEqual(['1 GiB pages reserved at boot', 'hugetlbfs mount of 1 GiB pages', 'guest memory backed by huge pages']);
-    expect(taskArgs(tasks, '1 GiB pages reserved at boot').present).toEqual(['default_hugepagesz=1G', 'hugepagesz=1G', 'hugepages=32']);
+    expect(taskArgs(tasks, '1 GiB pages reserved at boot').present).toEqual(['default_hugepagesz=1G', 'hugepagesz=1G', 'hugepages=64']);
     expect(taskArgs(tasks, 'hugetlbfs mount of 1 GiB pages').opts).toBe('pagesize=1G,mode=1770,gid=kvm');
     expect(tasks.find((t) => t.name === 'guest memory backed by huge pages')!.args).toEqual([
       { name: 'vm1', memory_backing: { hugepages: true }, restart: 'never' },
@@ -29,10 +29,10 @@ describe('playbooks/hugepages.yml', () => {
     ]);
   });
 
-  it('without pdpe1gb: 2 MiB pages through vm.nr_hugepages, 512 per GiB, and no 1G boot pool or mount', async () => {
+  it('without pdpe1gb: 2 MiB pages through vm.nr_hugepages, 512 per GiB on each of the two nodes, and no 1G boot pool or mount', async () => {
     const tasks = renderPlay(await loadProjectPlaybook('hugepages.yml'), 0, no1g);
     expect(ran(tasks)).toEqual(['2 MiB pages where the CPU has no 1 GiB pages', 'guest memory backed by huge pages']);
-    expect(taskArgs(tasks, '2 MiB pages where the CPU has no 1 GiB pages').values).toEqual({ 'vm.nr_hugepages': 8192 });
+    expect(taskArgs(tasks, '2 MiB pages where the CPU has no 1 GiB pages').values).toEqual({ 'vm.nr_hugepages': 16384 });
   });
 });
 

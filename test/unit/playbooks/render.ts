@@ -24,7 +24,10 @@ export interface RenderedTask {
 
 export function renderPlay(playbook: Playbook, playIndex: number, facts: Facts, extraVars: Record<string, unknown> = {}): RenderedTask[] {
   const play = playbook.plays[playIndex];
-  const vars = { ...play.vars, ...extraVars };
+  // play vars may be templates over facts and each other, rendered once per host as the runner does
+  const raw = { ...play.vars, ...extraVars };
+  const playWhere = { task: `play "${play.name}" vars`, path: 'vars', pos: play.pos };
+  const vars = { ...(renderValue(play.vars, { ...raw, facts, inventory_hostname: facts.hostname }, playWhere) as object), ...extraVars };
   return play.tasks.map((task) => {
     const where = { task: task.name, path: task.path, pos: task.pos };
     const base = { ...vars, facts, inventory_hostname: facts.hostname };
