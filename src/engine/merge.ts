@@ -18,6 +18,7 @@ export function mergeReports(reports: { file: string; report: RunReport }[]): Ru
     pending: [],
     failures: [],
     warnings: [],
+    crossChecks: [],
     roundTrips: {},
     stopped: null,
     untouched: [],
@@ -34,6 +35,7 @@ export function mergeReports(reports: { file: string; report: RunReport }[]): Ru
     merged.changes.push(...report.changes);
     merged.pending.push(...report.pending);
     merged.failures.push(...report.failures);
+    merged.crossChecks.push(...(report.crossChecks ?? []));
     for (const w of report.warnings) if (!merged.warnings.includes(w)) merged.warnings.push(w);
     Object.assign(merged.roundTrips, report.roundTrips);
     if (report.stopped) stops.push(`${file}: ${report.stopped}`);

@@ -46,6 +46,7 @@ const report = (check: boolean, hosts: Record<string, HostRecap>, extra: Partial
   pending: [],
   failures: [],
   warnings: [],
+  crossChecks: [],
   roundTrips: Object.fromEntries(Object.keys(hosts).map((h) => [h, 1])),
   stopped: null,
   untouched: [],
