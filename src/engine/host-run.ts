@@ -123,8 +123,8 @@ export class HostRun {
     this.play = run.play;
     this.facts = run.facts;
     this.gather = run.gather;
-    // precedence: inventory (all < group < host) < play vars < extra vars
-    this.vars = { ...inv.vars, ...run.play.vars, ...opts.extraVars };
+    // precedence: profile defaults < inventory (all < group < host) < play vars (vars_files, profile vars) < extra vars
+    this.vars = { ...liveDefaults(run.play, inv.vars, opts.extraVars), ...inv.vars, ...run.play.vars, ...opts.extraVars };
   }
 
   /** Returns false when the host failed (it then takes no further part in the run). */
@@ -166,11 +166,14 @@ export class HostRun {
    * rendered once per host as Ansible users expect; a single mustache keeps its type.
    */
   private renderPlayVars(): void {
-    const vars = this.play.vars;
+    const defaults = liveDefaults(this.play, this.inv.vars, this.opts.extraVars);
+    // the defaults the inventory leaves in place render like play vars; they never override it
+    const vars = { ...defaults, ...this.play.vars };
     if (!hasTemplate(vars)) return;
     const ctx = {
+      ...defaults,
       ...this.inv.vars,
-      ...vars,
+      ...this.play.vars,
       ...this.opts.extraVars,
       facts: this.facts,
       inventory_hostname: this.inv.name,
@@ -211,6 +214,7 @@ export class HostRun {
       const instances: TaskInstance[] = [];
       for (const item of items) {
         const ctx = this.context(item);
+        if (task.includeWhen?.some((w) => !evalCondition(w, ctx, this.where(task)))) continue;
         if (task.when !== undefined && !evalCondition(task.when, ctx, this.where(task))) continue;
         let args = renderValue(task.args, ctx, this.where(task));
         if (module.resolve) args = this.resolveLocal(module, task, args, ctx);
@@ -572,4 +576,13 @@ function secretRecord(host: string, inst: TaskInstance, c: Change): ChangeRecord
 function secretError(err: unknown): string {
   if (err instanceof ApplyVerifyError) return `${err.host}: ${err.target} is not as planned after apply (values not shown: secret task)`;
   return errorMessage(err);
+}
+
+/** The profile defaults nothing above them sets for this host (inventory, play vars, -e). */
+function liveDefaults(play: Play, inventoryVars: Record<string, unknown>, extraVars: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(play.defaults ?? {})) {
+    if (!Object.hasOwn(inventoryVars, key) && !Object.hasOwn(play.vars, key) && !Object.hasOwn(extraVars, key)) out[key] = value;
+  }
+  return out;
 }
