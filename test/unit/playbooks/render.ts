@@ -1,5 +1,5 @@
 // Render a playbook's tasks for one host the way the runner does before it reads anything:
-// variables (play vars < extra vars), facts, `when`, `loop`, templates, then the module's schema
+// variables (profile defaults < play vars < extra vars), facts, `when`, `loop`, templates, then the module's schema
 // on the rendered arguments. Offline: what a play would ask of a machine, from its recorded facts.
 
 import { fileURLToPath } from 'node:url';
@@ -24,7 +24,7 @@ export interface RenderedTask {
 
 export function renderPlay(playbook: Playbook, playIndex: number, facts: Facts, extraVars: Record<string, unknown> = {}): RenderedTask[] {
   const play = playbook.plays[playIndex];
-  const vars = { ...play.vars, ...extraVars };
+  const vars = { ...play.defaults, ...play.vars, ...extraVars };
   return play.tasks.map((task) => {
     const where = { task: task.name, path: task.path, pos: task.pos };
     const base = { ...vars, facts, inventory_hostname: facts.hostname };
