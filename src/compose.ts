@@ -112,7 +112,8 @@ class Composer {
     let source = this.parsed.get(abs);
     if (source === undefined) {
       try {
-        source = loadSource(abs);
+        // named as the user would type it (relative below the working directory), like the playbook given
+        source = loadSource(shown(abs));
       } catch (err) {
         if (!(err instanceof InputError)) throw err;
         this.problems.push(...err.problems.map((p) => ({ ...p, pos: p.pos && { ...p.pos, via } })));
