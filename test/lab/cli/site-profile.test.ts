@@ -1,11 +1,12 @@
 // A site's repo builds on a shipped profile instead of copying it (issue 17, composition): its own
 // profile kvm-latency includes the shipped kvm-host-network, overrides two of its values
 // (conntrack_max, sriov_vfs) and adds a task of its own; the playbook reads the lab's NIC from a
-// vars file, and the inventory overrides one of kvm-latency's defaults. Applied on a tier-1 lab host
-// through the real CLI: the host has every value from the right place, and a second run changes
-// nothing. As in test/lab/playbooks/kvm-host-network.test.ts, the parts a namespace and a veth lack
-// are skipped by tag, the CPU vendor comes from the lab host's own facts with the vendor set, and the
-// host gets an empty /sys/module.
+// vars file and brings two tasks with import_tasks/include_tasks under a when:; the inventory
+// overrides one of kvm-latency's defaults. Applied on a tier-1 lab host through the real CLI: the
+// host has every value from the right place, and a second run changes nothing. As in
+// test/lab/playbooks/kvm-host-network.test.ts, the parts a namespace and a veth lack are skipped by
+// tag, the CPU vendor comes from the lab host's own facts with the vendor set, and the host gets an
+// empty /sys/module.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -16,9 +17,23 @@ import { changesOn, hvtune, labFacts, withCpuVendor, type Report } from '../play
 const lab = useLab({ hosts: 1 });
 
 const FILES: Record<string, string> = {
-  'site.yml': ['- name: Latency-tuned KVM hosts', '  hosts: all', '  vars_files: [vars/lab.yml]', '  profiles: [kvm-latency]', ''].join(
-    '\n',
-  ),
+  'site.yml': [
+    '- name: Latency-tuned KVM hosts',
+    '  hosts: all',
+    '  vars_files: [vars/lab.yml]',
+    '  profiles: [kvm-latency]',
+    '  tasks:',
+    '    - import_tasks: tasks/amd.yml',
+    `      when: "eq facts.cpu.vendor 'AuthenticAMD'"`,
+    '    - include_tasks: tasks/intel.yml',
+    `      when: "eq facts.cpu.vendor 'GenuineIntel'"`,
+    '',
+  ].join('\n'),
+  // the include's when: decides for each task it brings (the lab host's facts say AMD)
+  'tasks/amd.yml':
+    '- name: Keepalive on AMD hosts\n  sysctl: { file: /etc/sysctl.d/62-site-amd.conf, values: { net.ipv4.tcp_keepalive_time: 600 } }\n',
+  'tasks/intel.yml':
+    '- name: Keepalive on Intel hosts\n  sysctl: { file: /etc/sysctl.d/62-site-intel.conf, values: { net.ipv4.tcp_keepalive_time: 900 } }\n',
   // a lab host's NIC is its veth; without a udev daemon, persist: auto finds nothing to use
   'vars/lab.yml': 'host_nic: eth0\nnic_persist: udev\n',
   'profiles/kvm-latency.yml': [
@@ -80,7 +95,7 @@ describe('a site profile that includes a shipped one', () => {
     const r = await run(true);
     expect(r.code, r.stderr).toBe(2);
     const tasks = [...new Set(changesOn(r.report, 'hv1').map((c) => c.task))];
-    expect(tasks.at(-1)).toBe('Short FIN timeout');
+    expect(tasks.slice(-2)).toEqual(['Short FIN timeout', 'Keepalive on AMD hosts']);
     expect(tasks).toContain('Conntrack hash table');
     expect(tasks).toContain('SR-IOV virtual functions on igb NICs');
     expect(await lab().readFile('hv1', '/etc/modprobe.d/hvtune-nf_conntrack.conf')).toBeNull();
@@ -100,6 +115,10 @@ describe('a site profile that includes a shipped one', () => {
     // the site's task, with the inventory's value over the profile default (15)
     expect(await sysctl('net.ipv4.tcp_fin_timeout')).toBe('20');
     expect(await lab().readFile('hv1', '/etc/sysctl.d/61-site-latency.conf')).toContain('net.ipv4.tcp_fin_timeout = 20');
+
+    // the play's own tasks from the included files: only the one whose include's when: holds
+    expect(await sysctl('net.ipv4.tcp_keepalive_time')).toBe('600');
+    expect(await lab().readFile('hv1', '/etc/sysctl.d/62-site-intel.conf')).toBeNull();
 
     const again = await run(false);
     expect(again.code, again.stderr).toBe(0);
