@@ -66,7 +66,7 @@ beforeAll(async () => {
   }
 });
 
-async function run(check: boolean): Promise<{ code: number; report: Report; stderr: string }> {
+async function run(check: boolean, more: string[] = []): Promise<{ code: number; report: Report; stderr: string; stdout: string }> {
   const r = await hvtune([
     'play',
     join(repo, 'site.yml'),
@@ -84,8 +84,14 @@ async function run(check: boolean): Promise<{ code: number; report: Report; stde
     '--facts',
     amdFacts,
     ...(check ? ['--check'] : []),
+    ...more,
   ]);
-  return { code: r.code, report: JSON.parse(r.stdout) as Report, stderr: r.stderr };
+  return {
+    code: r.code,
+    report: r.code === 0 || r.code === 2 ? (JSON.parse(r.stdout) as Report) : ({} as Report),
+    stderr: r.stderr,
+    stdout: r.stdout,
+  };
 }
 
 const sysctl = async (key: string) => (await lab().exec('hv1', ['sysctl', '-n', key])).stdout.trim();
@@ -123,5 +129,18 @@ describe('a site profile that includes a shipped one', () => {
     const again = await run(false);
     expect(again.code, again.stderr).toBe(0);
     expect(changesOn(again.report, 'hv1')).toEqual([]);
+  });
+
+  test('the run record hashes the profile: a run of an edited profile is another playbook to --resume', async () => {
+    const first = await run(false);
+    const record = /run record: (\S+)/.exec(first.stderr)?.[1];
+    expect(record, first.stderr).toBeDefined();
+    const profile = join(repo, 'profiles/kvm-latency.yml');
+    writeFileSync(profile, FILES['profiles/kvm-latency.yml'].replace('sriov_vfs: 4', 'sriov_vfs: 2'));
+    const resumed = await run(false, ['--resume', record!]);
+    expect(resumed.code).toBe(1);
+    expect(resumed.stderr).toMatch(/resume refused: the playbook is not the one that run used/);
+    expect(await lab().readFile('hv1', '/etc/modprobe.d/hvtune-igb.conf')).toContain('options igb max_vfs=4');
+    writeFileSync(profile, FILES['profiles/kvm-latency.yml']);
   });
 });
