@@ -9,13 +9,20 @@ const dist = new URL('../dist/', import.meta.url);
 const load = (path) => import(new URL(path, dist).href);
 
 const { standaloneValidators } = await load('src/schema.js');
-const { playbookSchema } = await load('src/schemas/playbook.js');
+const playbook = await load('src/schemas/playbook.js');
 const { inventorySchema, connectionProperties } = await load('src/schemas/inventory.js');
 const { loadModules } = await load('modules/index.js');
 
 const modules = await loadModules();
 const schemas = [
-  playbookSchema,
+  playbook.playbookSchema,
+  // composition (src/compose.ts): entries and files a playbook pulls in
+  playbook.playSchema,
+  playbook.importPlaybookSchema,
+  playbook.tasksFileSchema,
+  playbook.varsFileSchema,
+  playbook.profileMetaSchema,
+  playbook.profileSchema,
   inventorySchema,
   // the schema src/inventory.ts builds for -e key=value (same JSON, so the same key)
   { type: 'object', properties: connectionProperties },

@@ -9,7 +9,7 @@
 
 import type { InputProblem } from './errors.js';
 import type { Advice, ArgLeaf } from './module.js';
-import { taskModule, type Playbook, type Task } from './playbook.js';
+import { taskArgsPath, taskModule, type Playbook } from './playbook.js';
 import { formatPath, type SourcePath } from './source.js';
 
 export interface DatedRule {
@@ -112,12 +112,6 @@ export function argLeaves(args: unknown, at: (string | number)[] = []): ArgLeaf[
   return [];
 }
 
-/** `plays[0].tasks[2]` → [0, 'tasks', 2], the task's place in the playbook source. */
-function taskSourcePath(task: Task): SourcePath | null {
-  const m = /^plays\[(\d+)\]\.(tasks|handlers)\[(\d+)\]$/.exec(task.path);
-  return m ? [Number(m[1]), m[2], Number(m[3])] : null;
-}
-
 /** Warnings for dated advice in a loaded playbook, in file order; severity 'warning'. */
 export function datedAdvice(playbook: Playbook, rules: readonly DatedRule[] = DATED_RULES): InputProblem[] {
   const problems: InputProblem[] = [];
@@ -129,8 +123,7 @@ export function datedAdvice(playbook: Playbook, rules: readonly DatedRule[] = DA
   };
   for (const play of playbook.plays) {
     for (const task of [...play.tasks, ...play.handlers]) {
-      const at = taskSourcePath(task);
-      const argsAt: SourcePath = at ? [...at, task.module] : [];
+      const argsAt: SourcePath = taskArgsPath(task);
       const module = taskModule(task);
       for (const leaf of argLeaves(task.args)) {
         const generic = rules.map((r) => r.check(leaf)).filter((a): a is Advice => a !== null);
@@ -140,8 +133,8 @@ export function datedAdvice(playbook: Playbook, rules: readonly DatedRule[] = DA
           if (seen.has(key)) continue;
           seen.add(key);
           problems.push({
-            pos: at ? task.source.pos([...argsAt, ...leaf.path]) : task.pos,
-            path: formatPath([...argsAt.slice(1), ...leaf.path], task.path.replace(/\.(tasks|handlers)\[\d+\]$/, '')),
+            pos: task.source.pos([...argsAt, ...leaf.path]),
+            path: formatPath([task.module, ...leaf.path], task.path),
             message,
             severity: 'warning',
           });

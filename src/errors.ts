@@ -4,7 +4,11 @@ export interface SourcePosition {
   file: string;
   line: number;
   column: number;
+  /** For a file another one pulled in (import_tasks, profiles…): where it was included, innermost first. */
+  via?: SourcePosition[];
 }
+
+const at = (p: SourcePosition) => `${p.file}:${p.line}:${p.column}`;
 
 export class HvtuneError extends Error {
   constructor(
@@ -28,9 +32,10 @@ export interface InputProblem {
 }
 
 export function formatProblem(p: InputProblem): string {
-  const where = p.pos ? `${p.pos.file}:${p.pos.line}:${p.pos.column}` : '';
+  const where = p.pos ? at(p.pos) : '';
   const head = [where, p.path].filter(Boolean).join(' ');
-  return head ? `${head}: ${p.message}` : p.message;
+  const chain = p.pos?.via?.length ? ` (${p.pos.via.map((v) => `included from ${at(v)}`).join(', ')})` : '';
+  return (head ? `${head}: ${p.message}` : p.message) + chain;
 }
 
 /** Invalid inventory, playbook, arguments or templates. Carries every problem found at once. */

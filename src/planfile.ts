@@ -32,6 +32,8 @@ export interface PlanInputs {
   inventorySources?: string[];
   /** Every inventory file read beyond the first (directories' files, group_vars/, host_vars/). */
   inventoryFiles?: InputFile[];
+  /** Every file the playbook read beyond itself (import_playbook, import_tasks, vars_files, profiles). */
+  playbookFiles?: InputFile[];
   templates: InputFile[];
 }
 
@@ -78,7 +80,8 @@ export function templatePaths(playbook: Playbook): string[] {
   const found = new Set<string>();
   for (const play of playbook.plays) {
     for (const t of [...play.tasks, ...play.handlers]) {
-      for (const path of taskModule(t).localInputs?.(t.args) ?? []) found.add(resolve(dirname(playbook.file), path));
+      // relative to the file the task is written in (a profile's own folder for its tasks)
+      for (const path of taskModule(t).localInputs?.(t.args) ?? []) found.add(resolve(dirname(t.pos.file), path));
     }
   }
   return [...found].sort();
@@ -96,6 +99,8 @@ export function planInputs(playbookFile: string | null, inventory: InventoryInpu
   if (sources.length > 1) inputs.inventorySources = sources.map((s) => (isHostList(s) ? s : resolve(s)));
   const more = (inventory.files ?? []).map(hashFile).filter((f) => f.path !== first.path);
   if (more.length) inputs.inventoryFiles = more;
+  const included = (playbook?.files ?? []).map(hashFile).filter((f) => f.path !== inputs.playbook?.path);
+  if (included.length) inputs.playbookFiles = included;
   return inputs;
 }
 
@@ -120,9 +125,13 @@ export function playbookDirOf(inputs: PlanInputs): string | undefined {
 
 /** Inputs whose content differs now from when the plan was made, as sentences. */
 export function changedInputs(inputs: PlanInputs): string[] {
-  const files = [inputs.playbook, inputs.inventory, ...(inputs.inventoryFiles ?? []), ...inputs.templates].filter(
-    (f): f is InputFile => f !== null,
-  );
+  const files = [
+    inputs.playbook,
+    inputs.inventory,
+    ...(inputs.inventoryFiles ?? []),
+    ...(inputs.playbookFiles ?? []),
+    ...inputs.templates,
+  ].filter((f): f is InputFile => f !== null);
   const out: string[] = [];
   for (const f of files) {
     const now = hashFile(f.path).sha256;

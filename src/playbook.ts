@@ -1,11 +1,14 @@
 // A playbook: a list of plays, each a host pattern with variables, tasks and handlers. Loading
 // checks everything that can be checked before connecting (the playbook's shape, one known module
 // per task, module arguments without templates, notify targets) and reports every problem at once.
+// What a play pulls in from other files (import_playbook, import_tasks, vars_files, profiles) is
+// expanded first, by compose.ts; each task keeps the file and position it was written at.
 
-import { InputError, type InputProblem, type SourcePosition } from './errors.js';
+import { composePlaybook, isMapping, tagList, type SourceAt, type TaskRef, type VarLayer } from './compose.js';
+import { formatProblem, InputError, type InputProblem, type SourcePosition } from './errors.js';
 import type { Module } from './module.js';
 import { checkSchema, closestMatches, listWords, sortProblems } from './schema.js';
-import { TASK_KEYWORDS, TASK_KEY_HINTS, playbookSchema } from './schemas/playbook.js';
+import { TASK_KEYWORDS, TASK_KEY_HINTS } from './schemas/playbook.js';
 import { formatPath, loadSource, parseSource, valueAt, type Source, type SourcePath } from './source.js';
 import { checkTemplate, definedGuards, type TemplateScope } from './template.js';
 
@@ -28,6 +31,11 @@ export interface Task {
   ignoreErrors: boolean;
   /** `secret: true` (or Ansible's `no_log: true`): nothing of its changes is printed or saved */
   secret: boolean;
+  /**
+   * The when: of the import_tasks/include_tasks entries that led to the task, outermost first:
+   * each must hold, as the task's own `when`, for the task to run.
+   */
+  includeWhen?: (string | boolean)[];
   pos: SourcePosition;
   /** "plays[0].tasks[2]" */
   path: string;
@@ -37,7 +45,12 @@ export interface Task {
 export interface Play {
   name: string;
   hosts: string;
+  /** Play vars, then vars_files, then profiles' vars (later wins): above the inventory. */
   vars: Record<string, unknown>;
+  /** Profiles' defaults: below the inventory, the lowest precedence. */
+  defaults: Record<string, unknown>;
+  /** The profiles the play applies, in the order their tasks run. */
+  profiles: string[];
   /** `secret_vars`: variables (from any source) whose values are redacted wherever they appear */
   secretVars: string[];
   tasks: Task[];
@@ -56,20 +69,31 @@ export interface Play {
 export interface Playbook {
   file: string;
   plays: Play[];
+  /** Every file (and profile folder) the playbook read, itself first: saved plans hash them all. */
+  files: string[];
 }
 
 /** Where a task's module arguments sit in its source, and the module that checks them. */
-const taskModules = new WeakMap<Task, { spec: ModuleSpec; at: SourcePath }>();
+const taskModules = new WeakMap<Task, { spec: ModuleSpec; at: SourcePath; root: string }>();
 
-/** Where each play sits in its source (its index in the list of plays), and that source. */
-const playPaths = new WeakMap<Play, SourcePath>();
-const playSources = new WeakMap<Play, Source>();
+/** Where each layer of a play's variables came from, for checking their templates in place. */
+const playLayers = new WeakMap<Play, { vars: VarLayer[]; defaults: VarLayer[] }>();
+
+/** The when: of the includes that led to a task, each at its own position. */
+const includeWhens = new WeakMap<Task, TaskRef['when']>();
 
 /** The module a loaded task runs, as the registry the playbook was loaded with gave it. */
 export function taskModule(task: Task): ModuleSpec {
   const known = taskModules.get(task);
   if (!known) throw new Error(`${task.path}: task was not loaded by loadPlaybook`);
   return known.spec;
+}
+
+/** Where a loaded task's module arguments sit in its source (`[0, 'tasks', 2, 'sysctl']`). */
+export function taskArgsPath(task: Task): SourcePath {
+  const known = taskModules.get(task);
+  if (!known) throw new Error(`${task.path}: task was not loaded by loadPlaybook`);
+  return known.at;
 }
 
 /**
@@ -88,38 +112,35 @@ export function parsePlaybook(text: string, file: string, modules: ModuleRegistr
 }
 
 function buildPlaybook(source: Source, modules: ModuleRegistry, scopes?: ScopesOf): Playbook {
-  if (source.value === null) {
-    throw new InputError([{ pos: source.pos([]), message: 'the playbook is empty: expected a list of plays' }]);
-  }
-  const problems = checkSchema(playbookSchema, source.value, { source, root: 'plays' });
+  const composed = composePlaybook(source);
+  const problems = composed.problems;
   const plays: Play[] = [];
-  const raw = Array.isArray(source.value) ? source.value : [];
-  raw.forEach((play: unknown, i: number) => {
-    if (!isMapping(play)) return;
-    const at = [i];
-    const tasks = loadTasks(source, modules, play.tasks, [...at, 'tasks'], problems);
-    const handlers = loadTasks(source, modules, play.handlers, [...at, 'handlers'], problems);
-    checkHandlers(source, handlers, tasks, problems);
+  for (const cp of composed.plays) {
+    const play = cp.raw;
+    const tasks = loadTasks(modules, cp.tasks, problems);
+    const handlers = loadTasks(modules, cp.handlers, problems);
+    checkHandlers(handlers, tasks, problems);
     const hosts = Array.isArray(play.hosts) ? play.hosts.join(',') : String(play.hosts ?? '');
     const built: Play = {
       name: typeof play.name === 'string' ? play.name : hosts,
       hosts,
-      vars: isMapping(play.vars) ? play.vars : {},
+      vars: Object.assign({}, ...cp.vars.map((l) => l.value)),
+      defaults: Object.assign({}, ...cp.defaults.map((l) => l.value)),
+      profiles: cp.profiles,
       secretVars: Array.isArray(play.secret_vars) ? play.secret_vars.map(String) : [],
       tasks,
       handlers,
       gatherFacts: play.gather_facts !== false,
-      tags: tagList(play.tags),
+      tags: [...cp.tags, ...tagList(play.tags)],
       serial: play.serial === undefined ? undefined : Array.isArray(play.serial) ? play.serial : [play.serial as number | string],
       maxFailPercentage: typeof play.max_fail_percentage === 'number' ? play.max_fail_percentage : undefined,
       anyErrorsFatal: play.any_errors_fatal === true,
-      pos: source.pos(at),
+      pos: cp.source.pos(cp.at),
     };
-    playPaths.set(built, at);
-    playSources.set(built, source);
+    playLayers.set(built, { vars: cp.vars, defaults: cp.defaults });
     plays.push(built);
-  });
-  const playbook = { file: source.file, plays };
+  }
+  const playbook = { file: source.file, plays, files: composed.files };
   // templates are reported with the schema's problems, all at once
   problems.push(...templateProblems(playbook, scopes?.(playbook)));
   if (problems.length) throw new InputError(sortProblems(problems));
@@ -141,26 +162,42 @@ export interface PlayScopes {
  */
 export function templateProblems(playbook: Playbook, scopes?: PlayScopes): InputProblem[] {
   const problems: InputProblem[] = [];
+  const seen = new Set<string>();
+  const check = (where: SourceAt, value: unknown, path: SourcePath, scope: TemplateScope | undefined, condition = false) => {
+    for (const p of valueTemplateProblems(where, value, path, scope, condition)) {
+      // an include's when: is checked for each task it guards: reported once
+      const key = `${formatProblem(p)}`;
+      if (!seen.has(key)) {
+        seen.add(key);
+        problems.push(p);
+      }
+    }
+  };
   for (const play of playbook.plays) {
-    const at = playPaths.get(play);
-    const source = playSources.get(play);
-    if (!at || !source) continue;
-    const check = (value: unknown, path: SourcePath, scope: TemplateScope | undefined, condition = false) =>
-      problems.push(...valueTemplateProblems(source, value, path, scope, condition));
-    check(play.vars, [...at, 'vars'], scopes?.vars(play));
+    const layers = playLayers.get(play);
+    if (!layers) continue;
+    const varsScope = scopes?.vars(play);
+    // each variable is checked where its value comes from: a value another layer replaces is never rendered
+    const winner = new Map<string, VarLayer>();
+    for (const layer of [...layers.defaults, ...layers.vars]) for (const key of Object.keys(layer.value)) winner.set(key, layer);
+    for (const [key, layer] of winner) check(layer, layer.value[key], [...layer.at, key], varsScope);
     for (const [list, handler] of [
       [play.tasks, false],
       [play.handlers, true],
     ] as const) {
       for (const task of list) {
-        const taskAt = taskModules.get(task)!.at.slice(0, -1);
+        const known = taskModules.get(task)!;
+        const where = { source: task.source, root: known.root, at: [] };
+        const taskAt = known.at.slice(0, -1);
         const loops = task.loop !== undefined;
         // the loop is rendered before `item` and before `when`; when and args see both
-        const guarded = definedGuards(task.when);
-        if (loops) check(task.loop, [...taskAt, 'loop'], scopes?.task(play, task, { handler, item: false, guarded: new Set() }));
+        const outer = includeWhens.get(task) ?? [];
+        const guarded = new Set([...outer.flatMap((w) => [...definedGuards(w.when)]), ...definedGuards(task.when)]);
+        if (loops) check(where, task.loop, [...taskAt, 'loop'], scopes?.task(play, task, { handler, item: false, guarded: new Set() }));
         const scope = scopes?.task(play, task, { handler, item: loops, guarded });
-        if (typeof task.when === 'string') check(task.when, [...taskAt, 'when'], scope, true);
-        check(task.args, [...taskAt, task.module], scope);
+        for (const w of outer) if (typeof w.when === 'string') check(w, w.when, w.at, scope, true);
+        if (typeof task.when === 'string') check(where, task.when, [...taskAt, 'when'], scope, true);
+        check(where, task.args, [...taskAt, task.module], scope);
       }
     }
   }
@@ -169,16 +206,17 @@ export function templateProblems(playbook: Playbook, scopes?: PlayScopes): Input
 
 /** The templates in a value (keys included), each checked at its own position. */
 function valueTemplateProblems(
-  source: Source,
+  where: Pick<SourceAt, 'source' | 'root'>,
   value: unknown,
   at: SourcePath,
   scope: TemplateScope | undefined,
   condition: boolean,
 ): InputProblem[] {
+  const { source, root } = where;
   const problems: InputProblem[] = [];
   const checkText = (text: string, path: SourcePath, key: boolean) => {
     for (const f of checkTemplate(text, { condition, scope })) {
-      problems.push({ pos: source.textPos(path, f.offset, { key }), path: formatPath(path, 'plays'), message: f.message });
+      problems.push({ pos: source.textPos(path, f.offset, { key }), path: formatPath(path, root) || undefined, message: f.message });
     }
   };
   const walk = (node: unknown, path: SourcePath) => {
@@ -195,47 +233,44 @@ function valueTemplateProblems(
   return problems;
 }
 
-function loadTasks(source: Source, modules: ModuleRegistry, list: unknown, at: SourcePath, problems: InputProblem[]): Task[] {
-  if (!Array.isArray(list)) return [];
+function loadTasks(modules: ModuleRegistry, refs: TaskRef[], problems: InputProblem[]): Task[] {
   const tasks: Task[] = [];
-  list.forEach((raw: unknown, j: number) => {
-    const here = [...at, j];
-    if (!isMapping(raw)) return;
-    const module = findModule(source, modules, raw, here, problems);
-    if (!module) return;
+  for (const ref of refs) {
+    const { source, at: here, root, raw } = ref;
+    const module = findModule(ref, modules, problems);
+    if (!module) continue;
     const args = raw[module] ?? {};
     const task: Task = {
       name: typeof raw.name === 'string' ? raw.name : module,
       module,
       args,
       notify: typeof raw.notify === 'string' ? [raw.notify] : Array.isArray(raw.notify) ? raw.notify.map(String) : [],
-      tags: tagList(raw.tags),
+      tags: [...ref.tags, ...tagList(raw.tags)],
       ignoreErrors: raw.ignore_errors === true,
       secret: raw.secret === true || raw.no_log === true,
       pos: source.pos(here),
-      path: formatPath(here, 'plays'),
+      path: formatPath(here, root),
       source,
     };
     if (typeof raw.when === 'string' || typeof raw.when === 'boolean') task.when = raw.when;
     if (raw.loop !== undefined) task.loop = raw.loop;
     if (typeof raw.register === 'string') task.register = raw.register;
+    if (ref.when.length) {
+      task.includeWhen = ref.when.map((w) => w.when);
+      includeWhens.set(task, ref.when);
+    }
     const spec = modules.get(module)!;
-    taskModules.set(task, { spec, at: [...here, module] });
+    taskModules.set(task, { spec, at: [...here, module], root });
     problems.push(...checkArgs(task, args, { templatesPending: true }));
     tasks.push(task);
-  });
+  }
   return tasks;
 }
 
 /** The task's one module key; reports unknown keys, no module, or more than one. */
-function findModule(
-  source: Source,
-  modules: ModuleRegistry,
-  task: Record<string, unknown>,
-  at: SourcePath,
-  problems: InputProblem[],
-): string | undefined {
-  const path = formatPath(at, 'plays');
+function findModule(ref: TaskRef, modules: ModuleRegistry, problems: InputProblem[]): string | undefined {
+  const { source, at, root, raw: task } = ref;
+  const path = formatPath(at, root);
   const found: string[] = [];
   for (const key of Object.keys(task)) {
     if ((TASK_KEYWORDS as readonly string[]).includes(key)) continue;
@@ -271,7 +306,7 @@ function findModule(
   return found[0];
 }
 
-function checkHandlers(source: Source, handlers: Task[], tasks: Task[], problems: InputProblem[]): void {
+function checkHandlers(handlers: Task[], tasks: Task[], problems: InputProblem[]): void {
   const names = new Map<string, Task>();
   for (const handler of handlers) {
     const first = names.get(handler.name);
@@ -291,7 +326,7 @@ function checkHandlers(source: Source, handlers: Task[], tasks: Task[], problems
       const mean = close.length ? `did you mean ${JSON.stringify(close[0])}? ` : '';
       const notifyPath = taskNotifyPath(task, k);
       problems.push({
-        pos: source.pos(notifyPath),
+        pos: task.source.pos(notifyPath),
         path: `${task.path}.notify`,
         message: `no handler named ${JSON.stringify(name)} in this play (${mean}${known})`,
       });
@@ -316,15 +351,15 @@ export function validateArgs(task: Task, args: unknown): InputProblem[] {
 function checkArgs(task: Task, args: unknown, opts: { templatesPending: boolean }): InputProblem[] {
   const known = taskModules.get(task);
   if (!known) return [{ pos: task.pos, path: task.path, message: `task was not loaded by loadPlaybook` }];
-  const { spec, at } = known;
+  const { spec, at, root } = known;
   const templated = opts.templatesPending && hasTemplate(args);
   const skip = templated ? (path: SourcePath) => touchesTemplate(args, path) : undefined;
-  const problems = checkSchema(spec.schema, args, { source: task.source, at, root: 'plays', skip });
+  const problems = checkSchema(spec.schema, args, { source: task.source, at, root, skip });
   // A module's own checks need final values: run them once nothing is left to render.
   if (!templated && problems.length === 0 && spec.validate) {
     for (const p of spec.validate(args)) {
       const path = loosePath(args, p.path);
-      problems.push({ pos: task.source.pos([...at, ...path]), path: formatPath([...at, ...path], 'plays'), message: p.message });
+      problems.push({ pos: task.source.pos([...at, ...path]), path: formatPath([...at, ...path], root), message: p.message });
     }
   }
   return problems;
@@ -379,13 +414,4 @@ function loosePath(args: unknown, path: string): SourcePath {
     i += taken - 1;
   }
   return out;
-}
-
-function tagList(value: unknown): string[] {
-  const list = typeof value === 'string' ? value.split(',') : Array.isArray(value) ? value.map(String) : [];
-  return list.map((t) => t.trim()).filter(Boolean);
-}
-
-function isMapping(value: unknown): value is Record<string, any> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

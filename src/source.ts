@@ -232,6 +232,27 @@ function startOf(node: unknown): number | undefined {
   return range ? range[0] : undefined;
 }
 
+/**
+ * The same parsed file, seen through an include: every position it gives says where the file was
+ * included from (`via`, innermost first), so a problem names the include chain that led to it.
+ */
+export function includedSource(source: Source, via: SourcePosition[]): Source {
+  if (!via.length) return source;
+  const chained = (pos: SourcePosition): SourcePosition => ({ ...pos, via });
+  return {
+    file: source.file,
+    value: source.value,
+    pos: (path) => chained(source.pos(path)),
+    textPos: (path, offset, opts) => chained(source.textPos(path, offset, opts)),
+  };
+}
+
+/** The chain to record for a file included at `site`: that position, then the site's own chain. */
+export function includeChain(site: SourcePosition): SourcePosition[] {
+  const { via, ...here } = site;
+  return [here, ...(via ?? [])];
+}
+
 /** `plays[0].tasks[2].sysctl` → a people's path; keys that are not identifiers are quoted. */
 export function formatPath(path: SourcePath, root = ''): string {
   let out = root;

@@ -1,6 +1,6 @@
 // What the templates of a play may read, for checking them before anything connects: the same
 // names the engine puts in their context (engine/host-run.ts) — inventory vars of each host the
-// play runs on, play vars, -e, results registered by earlier tasks, `item` in a task with `loop`,
+// play runs on, profile defaults, play vars (with vars_files and profile vars), -e, results registered by earlier tasks, `item` in a task with `loop`,
 // inventory_hostname, group_names and the facts (checked against their schema).
 
 import type { Inventory } from './inventory.js';
@@ -78,7 +78,7 @@ function playNames(play: Play, inventory: Inventory, extra: string[], limited: S
     if (task.register && !registered.has(task.register)) registered = new Set([...registered, task.register]);
   }
   return {
-    base: new Set([...ALWAYS, ...Object.keys(play.vars), ...extra]),
+    base: new Set([...ALWAYS, ...Object.keys(play.defaults ?? {}), ...Object.keys(play.vars), ...extra]),
     selected,
     candidates,
     setOn(name) {

@@ -100,8 +100,10 @@ function finishedIn(recordFile: string, inputs: PlanInputs): Set<string> {
   if (record.command !== 'play')
     throw new HvtuneError(`${recordFile}: a record of hvtune ${record.command}, not of a play: nothing to resume`);
   const inventoryHashes = (i: PlanInputs) => [i.inventory, ...(i.inventoryFiles ?? [])].map((f) => f.sha256).join(' ');
+  // the playbook is every file it read: an edited profile or imported file is another playbook
+  const playbookHashes = (i: PlanInputs) => [i.playbook, ...(i.playbookFiles ?? [])].map((f) => f?.sha256).join(' ');
   for (const [what, then, now] of [
-    ['playbook', record.inputs.playbook?.sha256, inputs.playbook?.sha256],
+    ['playbook', playbookHashes(record.inputs), playbookHashes(inputs)],
     ['inventory', inventoryHashes(record.inputs), inventoryHashes(inputs)],
   ] as const) {
     if (then !== now) {

@@ -20,6 +20,7 @@ export function taskReads(task: Task, name: string): boolean {
   return (
     templateVariables(task.args).has(name) ||
     (task.when !== undefined && templateVariables(task.when, { condition: true }).has(name)) ||
+    (task.includeWhen ?? []).some((w) => templateVariables(w, { condition: true }).has(name)) ||
     (task.loop !== undefined && templateVariables(task.loop).has(name))
   );
 }
@@ -27,7 +28,10 @@ export function taskReads(task: Task, name: string): boolean {
 export function factsNeed(play: Play, modules: ReadonlyMap<string, Module>): FactsNeed {
   if (!play.gatherFacts) return { level: 'none', beforeReads: false };
   const tasks = [...play.tasks, ...play.handlers];
-  const templates = templateVariables(play.vars).has('facts') || tasks.some((t) => taskReads(t, 'facts'));
+  const templates =
+    templateVariables(play.vars).has('facts') ||
+    templateVariables(play.defaults ?? {}).has('facts') ||
+    tasks.some((t) => taskReads(t, 'facts'));
   const reads = tasks.some((t) => modules.get(t.module)?.readNeedsFacts);
   const plans = tasks.some((t) => modules.get(t.module)?.needsFacts);
   // a cross-check that judges this task against facts (memory, NUMA nodes): gathered with the reads

@@ -8,6 +8,7 @@ import type { Change, CrossTask, Module, Pending, PeerRead, PlanContext, ReadReq
 import type { ChangeRecord, PendingRecord, RunEvent, TaskStatus } from '../events.js';
 import type { InventoryHost } from '../inventory.js';
 import type { Play, Task } from '../playbook.js';
+import { liveDefaults } from './play-defaults.js';
 import { FACTS_SCRIPT, parseFacts, parseKernelVersion, type Facts } from '../facts.js';
 import { ApplyVerifyError, HvtuneError, InputError, TaskError } from '../errors.js';
 import { hasTemplate, validateArgs } from '../playbook.js';
@@ -134,8 +135,8 @@ export class HostRun {
     this.play = run.play;
     this.facts = run.facts;
     this.gather = run.gather;
-    // precedence: inventory (all < group < host) < play vars < extra vars
-    this.vars = { ...inv.vars, ...run.play.vars, ...opts.extraVars };
+    // precedence: profile defaults < inventory (all < group < host) < play vars (vars_files, profile vars) < extra vars
+    this.vars = { ...liveDefaults(run.play, inv.vars, opts.extraVars), ...inv.vars, ...run.play.vars, ...opts.extraVars };
   }
 
   /** Returns false when the host failed (it then takes no further part in the run). */
@@ -177,11 +178,14 @@ export class HostRun {
    * rendered once per host as Ansible users expect; a single mustache keeps its type.
    */
   private renderPlayVars(): void {
-    const vars = this.play.vars;
+    const defaults = liveDefaults(this.play, this.inv.vars, this.opts.extraVars);
+    // the defaults the inventory leaves in place render like play vars; they never override it
+    const vars = { ...defaults, ...this.play.vars };
     if (!hasTemplate(vars)) return;
     const ctx = {
+      ...defaults,
       ...this.inv.vars,
-      ...vars,
+      ...this.play.vars,
       ...this.opts.extraVars,
       facts: this.facts,
       inventory_hostname: this.inv.name,
@@ -222,6 +226,7 @@ export class HostRun {
       const instances: TaskInstance[] = [];
       for (const item of items) {
         const ctx = this.context(item);
+        if (task.includeWhen?.some((w) => !evalCondition(w, ctx, this.where(task)))) continue;
         if (task.when !== undefined && !evalCondition(task.when, ctx, this.where(task))) continue;
         let args = renderValue(task.args, ctx, this.where(task));
         if (module.resolve) args = this.resolveLocal(module, task, args, ctx);

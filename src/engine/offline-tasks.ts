@@ -5,6 +5,7 @@
 import type { CrossTask, Module } from '../module.js';
 import type { Facts } from '../facts.js';
 import type { InventoryHost } from '../inventory.js';
+import { liveDefaults } from './play-defaults.js';
 import { hasTemplate, validateArgs, type Play } from '../playbook.js';
 import { evalCondition, renderLoop, renderValue } from '../template.js';
 import { errorMessage } from './errors.js';
@@ -25,11 +26,13 @@ export function offlineTasks(
 ): OfflineTasks {
   const out: OfflineTasks = { tasks: [], left: [] };
   const base = { inventory_hostname: host.name, group_names: host.groups, facts };
-  let vars: Record<string, unknown> = { ...host.vars, ...play.vars, ...extraVars };
-  if (hasTemplate(play.vars)) {
+  // as the runner does: the profile defaults the host keeps, then play vars, rendered once
+  const layered = { ...liveDefaults(play, host.vars, extraVars), ...play.vars };
+  let vars: Record<string, unknown> = { ...layered, ...host.vars, ...play.vars, ...extraVars };
+  if (hasTemplate(layered)) {
     try {
       const where = { task: `play "${play.name}" vars`, path: 'vars', pos: play.pos };
-      const rendered = renderValue(play.vars, { ...vars, ...base }, where) as Record<string, unknown>;
+      const rendered = renderValue(layered, { ...vars, ...base }, where) as Record<string, unknown>;
       vars = { ...host.vars, ...rendered, ...extraVars };
     } catch (err) {
       out.left.push(`play "${play.name}" vars: ${errorMessage(err)}`);

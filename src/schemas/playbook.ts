@@ -15,6 +15,9 @@ export const TASK_KEY_HINTS: Record<string, string> = {
   ignore_error: 'ignore_errors',
   notifies: 'notify',
   tag: 'tags',
+  include: 'include_tasks',
+  include_role: 'profiles: on the play',
+  import_role: 'profiles: on the play',
 };
 
 const tags = {
@@ -63,6 +66,15 @@ const batchSize = {
   ],
 } as const;
 
+/** A profile's name: a file or folder name under a profiles/ directory, never a path. */
+export const PROFILE_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]*$';
+
+const profileNames = {
+  type: 'array',
+  items: { type: 'string', pattern: PROFILE_NAME_PATTERN },
+  'x-message': 'must be a list of profile names (profiles/NAME.yml or profiles/NAME/), e.g. [kvm-host-network]',
+} as const;
+
 export const playSchema = {
   type: 'object',
   additionalProperties: false,
@@ -96,12 +108,82 @@ export const playSchema = {
       items: { type: 'string', pattern: VARIABLE_NAME_PATTERN },
       'x-message': 'must be a list of variable names whose values are secret, e.g. [db_password, api_token]',
     },
+    // files of variables, relative to the playbook's folder; above `vars:` as in Ansible
+    vars_files: {
+      type: 'array',
+      items: { type: 'string', minLength: 1 },
+      'x-message': 'must be a list of YAML files of variables (not templated), e.g. [vars/site.yml]',
+    },
+    profiles: profileNames,
   },
-  'x-key-hints': { pre_tasks: 'tasks', post_tasks: 'tasks', gather_facts_: 'gather_facts', task: 'tasks', handler: 'handlers' },
+  'x-key-hints': {
+    pre_tasks: 'tasks',
+    post_tasks: 'tasks',
+    gather_facts_: 'gather_facts',
+    task: 'tasks',
+    handler: 'handlers',
+    roles: 'profiles',
+    profile: 'profiles',
+  },
 } as const;
 
 export const playbookSchema = {
   type: 'array',
   minItems: 1,
   items: playSchema,
+} as const;
+
+/** A playbook entry that is another playbook's plays, read at load time. */
+export const importPlaybookSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['import_playbook'],
+  properties: {
+    import_playbook: { type: 'string', minLength: 1, 'x-message': 'must be a playbook file, relative to this one' },
+    name: { type: 'string', minLength: 1 },
+    tags,
+  },
+} as const;
+
+/** Keys of a task entry that pulls in a file of tasks (import_tasks, or include_tasks read the same way). */
+export const INCLUDE_TASK_KEYS = ['import_tasks', 'include_tasks'] as const;
+export const INCLUDE_TASK_KEYWORDS = ['name', 'when', 'tags'] as const;
+
+/** A file of tasks (import_tasks, a profile's tasks.yml or handlers.yml). */
+export const tasksFileSchema = {
+  type: ['array', 'null'],
+  items: taskSchema,
+  'x-message': 'must be a list of tasks',
+} as const;
+
+/** A file of variables (vars_files, a profile's defaults.yml or vars.yml). */
+export const varsFileSchema = { ...variables, 'x-message': 'must be a mapping of variables' } as const;
+
+/** A profile folder's meta.yml. */
+export const profileMetaSchema = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  properties: {
+    description: { type: 'string' },
+    include: {
+      type: ['string', 'array'],
+      pattern: PROFILE_NAME_PATTERN,
+      items: { type: 'string', pattern: PROFILE_NAME_PATTERN },
+      'x-message': 'must be a profile name or a list of them, e.g. [kvm-host-network]',
+    },
+  },
+} as const;
+
+/** A profile in one file, profiles/NAME.yml: what a profile folder holds, as keys. */
+export const profileSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    ...profileMetaSchema.properties,
+    defaults: variables,
+    vars: variables,
+    tasks: { type: ['array', 'null'], items: taskSchema },
+    handlers: { type: ['array', 'null'], items: taskSchema },
+  },
+  'x-key-hints': { dependencies: 'include', includes: 'include', default: 'defaults', task: 'tasks', handler: 'handlers' },
 } as const;

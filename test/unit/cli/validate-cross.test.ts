@@ -46,7 +46,7 @@ describe('hvtune validate --facts: cross-checks offline', () => {
     const r = await cli(['validate', ...playbooks, '-i', inventory, '--facts', facts, '-e', 'vm_memory_hard_limit=2GiB']);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(
-      /playbooks\/memory-and-disk\.yml:\d+:\d+: zs-compute1: error \[memtune-hard-limit\] .*memtune hard_limit 2 GiB on domain vm1 is below its memory of 16 GiB/,
+      /profiles\/memory-and-disk\.yml:\d+:\d+: zs-compute1: error \[memtune-hard-limit\] .*memtune hard_limit 2 GiB on domain vm1 is below its memory of 16 GiB/,
     );
   });
 

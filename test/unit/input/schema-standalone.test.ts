@@ -17,6 +17,10 @@ const readYaml = (path: string) => parse(readFileSync(new URL(path, root), 'utf8
 const playbooks = readdirSync(new URL('playbooks/', root))
   .filter((f) => f.endsWith('.yml'))
   .map((f) => readYaml(`playbooks/${f}`) as { tasks?: Record<string, unknown>[] }[]);
+// the shipped profiles hold the playbooks' tasks: their arguments are samples too
+const profiles = readdirSync(new URL('profiles/', root))
+  .filter((f) => f.endsWith('.yml'))
+  .map((f) => readYaml(`profiles/${f}`) as { tasks?: Record<string, unknown>[] });
 
 const WRONG_VALUES: unknown[] = [null, 'yes', '', 'a b;rm -rf /', -1, 0, 1.5, 2 ** 40, true, [], [{}], ['x', 'x'], { a: {} }];
 
@@ -35,7 +39,7 @@ function valuesFor(schema: Record<string, unknown>, samples: unknown[]): unknown
 
 const modules = await loadModules();
 const argsOf = (module: string) =>
-  playbooks.flatMap((plays) => (plays ?? []).flatMap((play) => (play.tasks ?? []).map((t) => t[module]).filter((a) => a !== undefined)));
+  [...playbooks.flat(), ...profiles].flatMap((play) => (play?.tasks ?? []).map((t) => t[module]).filter((a) => a !== undefined));
 
 const cases: [string, Record<string, unknown>, unknown[]][] = [
   ['playbook', playbookSchema, [...playbooks, [{ hosts: 1, tasks: [{ name: 2, with_items: [] }] }], [{ hosts: 'all', handlers: {} }]]],

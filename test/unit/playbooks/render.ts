@@ -1,5 +1,5 @@
 // Render a playbook's tasks for one host the way the runner does before it reads anything:
-// variables (play vars < extra vars), facts, `when`, `loop`, templates, then the module's schema
+// variables (profile defaults < play vars < extra vars), facts, `when`, `loop`, templates, then the module's schema
 // on the rendered arguments. Offline: what a play would ask of a machine, from its recorded facts.
 
 import { fileURLToPath } from 'node:url';
@@ -24,10 +24,15 @@ export interface RenderedTask {
 
 export function renderPlay(playbook: Playbook, playIndex: number, facts: Facts, extraVars: Record<string, unknown> = {}): RenderedTask[] {
   const play = playbook.plays[playIndex];
-  // play vars may be templates over facts and each other, rendered once per host as the runner does
-  const raw = { ...play.vars, ...extraVars };
+  // play vars and the profile defaults no -e overrides may be templates over facts and each other,
+  // rendered once per host as the runner does
+  const defaults = Object.fromEntries(
+    Object.entries(play.defaults ?? {}).filter(([k]) => !Object.hasOwn(play.vars, k) && !Object.hasOwn(extraVars, k)),
+  );
+  const layered = { ...defaults, ...play.vars };
+  const raw = { ...layered, ...extraVars };
   const playWhere = { task: `play "${play.name}" vars`, path: 'vars', pos: play.pos };
-  const vars = { ...(renderValue(play.vars, { ...raw, facts, inventory_hostname: facts.hostname }, playWhere) as object), ...extraVars };
+  const vars = { ...(renderValue(layered, { ...raw, facts, inventory_hostname: facts.hostname }, playWhere) as object), ...extraVars };
   return play.tasks.map((task) => {
     const where = { task: task.name, path: task.path, pos: task.pos };
     const base = { ...vars, facts, inventory_hostname: facts.hostname };
