@@ -14,6 +14,7 @@ import { registerInventory } from './commands/inventory.js';
 import { registerPlan } from './commands/plan.js';
 import { registerPlay } from './commands/play.js';
 import { registerRollback } from './commands/rollback.js';
+import { registerShow } from './commands/show.js';
 import { registerSnapshot } from './commands/snapshot.js';
 import { registerValidate } from './commands/validate.js';
 import type { CliIO, Session } from './commands/session.js';
@@ -36,6 +37,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   registerDemo(program, session, runCli);
   registerPlan(program, session);
   registerApply(program, session);
+  registerShow(program, session);
   registerSnapshot(program, session);
   registerDrift(program, session);
   registerRollback(program, session);
