@@ -47,6 +47,7 @@ async function plan(cli: Session, playbookFile: string, o: PlanFlags): Promise<n
   const { io, style } = session;
   const planned = plannedTasksOf();
   const plays: string[] = [];
+  const hostOrder: string[] = [];
   const renderer = o.json ? jsonRenderer(io.stdout) : plainRenderer(io.stdout, { diff: !!o.diff, verbose: false, style });
   const junit = o.junit ? junitCollector(`hvtune plan ${playbookFile}`, { scrub: (t) => secrets.scrub(t) }) : null;
   const { report, inputs, options } = await checkRun(
@@ -56,7 +57,10 @@ async function plan(cli: Session, playbookFile: string, o: PlanFlags): Promise<n
     (e) => {
       planned.onEvent(e);
       junit?.onEvent(e);
-      if (e.type === 'play-start') plays[e.index] = e.play;
+      if (e.type === 'play-start') {
+        plays[e.index] = e.play;
+        for (const h of e.hosts) if (!hostOrder.includes(h)) hostOrder.push(h);
+      }
       renderer.handle(e);
     },
     secrets,
@@ -88,7 +92,8 @@ async function plan(cli: Session, playbookFile: string, o: PlanFlags): Promise<n
     plays,
     inputs,
     options,
-    hosts: planned.hosts,
+    // hosts in the plays' (inventory) order, not in the order they finished
+    hosts: Object.fromEntries(hostOrder.filter((h) => planned.hosts[h]).map((h) => [h, planned.hosts[h]])),
   };
   // secret tasks sealed, secret values as markers that apply resolves from -e; then signed
   const sealed = sealPlan(saved, secrets);
