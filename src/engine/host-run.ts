@@ -154,6 +154,15 @@ export class HostRun {
     return false;
   }
 
+  /**
+   * A task failed in check mode: the host goes on planning, but any_errors_fatal stops the others of
+   * its batch now, as apply would.
+   */
+  private failedInCheck(): true {
+    this.failed();
+    return true;
+  }
+
   /** Another host failed under any_errors_fatal: say so once, and run nothing more of this play. */
   private halted(): boolean {
     const signal = this.opts.signal;
@@ -266,7 +275,7 @@ export class HostRun {
         this.fail(s.task.name, s.task.module, s.error, handler);
         if (!s.task.ignoreErrors) {
           if (!this.opts.check) return false;
-          failed = true;
+          failed = this.failedInCheck();
         }
         continue;
       }
@@ -293,7 +302,7 @@ export class HostRun {
         results.push(r);
         if (r.status === 'failed' && !s.task.ignoreErrors) {
           if (!this.opts.check) return false;
-          failed = true;
+          failed = this.failedInCheck();
         }
       }
       if (s.task.register) {
