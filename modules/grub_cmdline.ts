@@ -401,7 +401,8 @@ async function finalize(_id: string, items: { change: Change; data?: unknown }[]
   } else {
     const result = await host.exec(argv, { timeoutMs: 300_000 });
     if (result.code !== 0) {
-      failure = `${joinArgv(argv)} failed with exit code ${result.code}:\n${(result.stderr || result.stdout).trimEnd()}`;
+      const how = result.code === null ? `was killed by ${result.signal ?? 'a signal'}` : `failed with exit code ${result.code}`;
+      failure = `${joinArgv(argv)} ${how}:\n${(result.stderr || result.stdout).trimEnd()}`;
     }
   }
   if (failure === null) return;

@@ -13,6 +13,7 @@ import { registerFacts } from './commands/facts.js';
 import { registerInventory } from './commands/inventory.js';
 import { registerPlan } from './commands/plan.js';
 import { registerPlay } from './commands/play.js';
+import { registerReport } from './commands/report.js';
 import { registerRollback } from './commands/rollback.js';
 import { registerShow } from './commands/show.js';
 import { registerSnapshot } from './commands/snapshot.js';
@@ -42,6 +43,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   registerDrift(program, session);
   registerRollback(program, session);
   registerInventory(program, session);
+  registerReport(program, session);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

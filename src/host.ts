@@ -113,7 +113,12 @@ p=${path}
 ${RESOLVE}
 if [ -d "$p" ]; then echo "$p is a directory" >&2; exit 1; fi
 d=$(dirname -- "$p")
-mkdir -p -- "$d"
+if ! mkdir -p -- "$d" 2>/dev/null; then
+  a=$d
+  while [ ! -e "$a" ] && [ ! -L "$a" ]; do a=$(dirname -- "$a"); done
+  if [ ! -d "$a" ]; then echo "$a is not a directory: $p cannot be written" >&2; exit 1; fi
+  mkdir -p -- "$d"
+fi
 # A writer killed outright (SIGKILL: no trap runs) leaves its temp file: one of this file's whose
 # writer (the PID it is named after) is gone is removed here.
 for o in "$d/.$(basename -- "$p").hvtune-tmp."*; do

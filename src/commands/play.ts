@@ -64,7 +64,7 @@ async function play(cli: Session, playbookFile: string, o: PlayFlags): Promise<n
   if (skip?.size) io.stderr(style.yellow(`resuming ${o.resume}: skipping ${[...skip].join(', ')} (finished in that run)`));
   // every apply leaves a run record: what changed, before and after (hvtune rollback RECORD),
   // written as the run goes so an interrupted run leaves one (hvtune play --resume RECORD)
-  const recorder = check ? null : playRecorder(inputs, { playHosts: hostsByPlay(playbook, inventory, o.limit, skip) });
+  const recorder = check ? null : playRecorder(inputs, { playHosts: hostsByPlay(playbook, inventory, o.limit, skip, o.shard) });
   const recordsDir = o.records ?? defaultRecordsDir();
   let lastWrite = 0;
   const writeProgress = () => {
@@ -76,7 +76,7 @@ async function play(cli: Session, playbookFile: string, o: PlayFlags): Promise<n
     ? jsonRenderer(io.stdout)
     : io.tty && !o.verbose
       ? // listr2 loads only for a terminal
-        (await import('../output/listr.js')).listrRenderer(playHosts(playbook, inventory, o.limit, skip), io.stdout, {
+        (await import('../output/listr.js')).listrRenderer(playHosts(playbook, inventory, o.limit, skip, o.shard), io.stdout, {
           diff: !!o.diff,
           style,
         })

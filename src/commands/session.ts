@@ -12,6 +12,7 @@ import { loadPlaybook, type Playbook } from '../playbook.js';
 import { sortProblems } from '../schema.js';
 import { playScopes } from '../template-scope.js';
 import { selectHosts, selectLimit } from '../patterns.js';
+import { inShard, parseShard, type Shard } from '../engine/shard.js';
 import { datedAdvice } from '../dated.js';
 import { loadModules } from '../../modules/index.js';
 import type { SshOptions, SshTarget } from '../transport/ssh.js';
@@ -100,6 +101,16 @@ export interface RunFlags extends ConnectionFlags {
   extraVars: string[];
   forks: number;
   facts?: string;
+  shard?: Shard;
+}
+
+/** commander's parser for --shard: K/N, checked before anything runs. */
+function shardOption(value: string): Shard {
+  try {
+    return parseShard(value);
+  } catch (err) {
+    throw new InvalidArgumentError(err instanceof InputError ? err.problems[0].message : String(err));
+  }
 }
 
 export const withRunOptions = (cmd: Command) =>
@@ -108,7 +119,12 @@ export const withRunOptions = (cmd: Command) =>
       .option('-l, --limit <pattern>', 'only hosts matching this pattern (names, groups, globs, a:b, a:&b, a:!b)')
       .option('-t, --tags <tags>', 'only tasks with these tags (comma separated, repeatable)', collect, [])
       .option('--skip-tags <tags>', 'skip tasks with these tags', collect, [])
-      .option('-e, --extra-vars <key=value>', 'extra variable (highest precedence); @file.yml loads a file', collect, []),
+      .option('-e, --extra-vars <key=value>', 'extra variable (highest precedence); @file.yml loads a file', collect, [])
+      .option(
+        '--shard <k/n>',
+        'only the K-th of N disjoint, stable slices of the selected hosts (by a hash of the host name)',
+        shardOption,
+      ),
   ).option('--facts <file>', 'use facts saved by `hvtune facts --save` instead of gathering them');
 
 export { collect };
@@ -167,14 +183,22 @@ export async function loadInputs(
 }
 
 /** The hosts each play selects, in order, within `limit` and without `skip` (play --resume). */
-export function hostsByPlay(playbook: Playbook, inventory: Inventory, limit?: string, skip?: ReadonlySet<string>): string[][] {
+export function hostsByPlay(
+  playbook: Playbook,
+  inventory: Inventory,
+  limit?: string,
+  skip?: ReadonlySet<string>,
+  shard?: Shard,
+): string[][] {
   const limited = limit ? new Set(selectLimit(inventory, limit)) : null;
-  return playbook.plays.map((p) => selectHosts(inventory, p.hosts).filter((h) => (!limited || limited.has(h)) && !skip?.has(h)));
+  return playbook.plays.map((p) =>
+    selectHosts(inventory, p.hosts).filter((h) => (!limited || limited.has(h)) && !skip?.has(h) && inShard(h, shard)),
+  );
 }
 
 /** Every host some play of the playbook runs on, in inventory order. */
-export function playHosts(playbook: Playbook, inventory: Inventory, limit?: string, skip?: ReadonlySet<string>): string[] {
-  const all = new Set(hostsByPlay(playbook, inventory, limit, skip).flat());
+export function playHosts(playbook: Playbook, inventory: Inventory, limit?: string, skip?: ReadonlySet<string>, shard?: Shard): string[] {
+  const all = new Set(hostsByPlay(playbook, inventory, limit, skip, shard).flat());
   return [...inventory.hosts.keys()].filter((h) => all.has(h));
 }
 
@@ -186,9 +210,11 @@ export async function runOptions(o: RunFlags): Promise<{
   extraVars: Record<string, unknown>;
   forks: number;
   factsOverride?: Record<string, Facts>;
+  shard?: Shard;
 }> {
   return {
     limit: o.limit,
+    shard: o.shard,
     tags: splitTags(o.tags),
     skipTags: splitTags(o.skipTags),
     extraVars: parseExtraVars(o.extraVars),

@@ -14,6 +14,7 @@ import { batchesOf, exceedsFailPercentage } from './batches.js';
 import { factsNeed, tasksUsingRegistered } from './facts-need.js';
 import { HostRun, type HostRunOptions, type HostRunPlan } from './host-run.js';
 import { forEachLimited } from './limit.js';
+import { inShard, type Shard } from './shard.js';
 import { emptyReport, foldReport, summarize } from './report.js';
 import type { ConnectedHost, Connector } from './types.js';
 
@@ -21,6 +22,8 @@ export type { ConnectedHost, Connector };
 
 export interface RunOptions extends HostRunOptions {
   limit?: string;
+  /** only the hosts of this slice (`--shard K/N`) */
+  shard?: Shard;
   forks: number;
   /** facts to use instead of gathering, host → facts */
   factsOverride?: Record<string, Facts>;
@@ -100,7 +103,9 @@ export async function runPlaybook(
 
   try {
     for (const [index, play] of playbook.plays.entries()) {
-      const selected = selectHosts(inventory, play.hosts).filter((h) => (!limited || limited.has(h)) && !opts.skip?.has(h));
+      const selected = selectHosts(inventory, play.hosts).filter(
+        (h) => (!limited || limited.has(h)) && !opts.skip?.has(h) && inShard(h, opts.shard),
+      );
       if (interrupted()) {
         untouched.push(...selected.filter((h) => !dead.has(h)));
         continue;

@@ -11,6 +11,7 @@ import { ConnectError, HvtuneError } from '../errors.js';
 import type { CommandResult } from '../module.js';
 import { joinArgv } from '../quote.js';
 import { KnownHostsFile, fingerprint, keyTypeOfBlob, knownKeyTypes } from './known-hosts.js';
+import { handshakeSlots } from './handshake-slots.js';
 
 // ssh2 is CommonJS: Node's ESM loader does not see all of its exports (utils) as named ones.
 const { Client, utils } = ssh2;
@@ -189,7 +190,8 @@ export class SshConnection {
       }
     }
     try {
-      const client = await SshConnection.handshake(target, opts, sock);
+      // the timeout runs inside the slot: it measures this host's handshake, not the queue before it
+      const client = await handshakeSlots.run(() => SshConnection.handshake(target, opts, sock));
       return new SshConnection(target, client, opts, bastion);
     } catch (err) {
       await bastion?.release();

@@ -127,7 +127,7 @@ describe('play --resume', () => {
     for (const h of ['hv5', 'hv6']) expect(await live(h, 'net.ipv4.tcp_syn_retries')).toBe('4');
 
     const other = labFile(lab(), 'other.yml', RESUMABLE.replace('tcp_syn_retries: 4', 'tcp_syn_retries: 5'));
-    const refused = await hvtune(['play', other, ...base.slice(2), '--resume', record!]);
+    const refused = await hvtune(['play', other, ...base.slice(2), '-e', 'fixed=true', '--resume', record!]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/resume refused: the playbook is not the one that run used/);
   });

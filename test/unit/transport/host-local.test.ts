@@ -116,6 +116,16 @@ describe('RemoteHost over a local shell', () => {
     expect(String((err as Error).message)).toContain('is a directory');
   });
 
+  it('names a file where a directory is expected, and changes nothing', async () => {
+    const notDir = join(dir, 'sysctl.d');
+    writeFileSync(notDir, 'a file\n');
+    const path = join(notDir, 'deeper', '60-net.conf');
+    const err = await host.writeFile(path, 'x\n').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RemoteCommandError);
+    expect((err as Error).message).toContain(`\n${notDir} is not a directory: ${path} cannot be written`);
+    expect(readFileSync(notDir, 'utf8')).toBe('a file\n');
+  });
+
   it('run() throws with the command and stderr, exec() does not', async () => {
     const err = await host.run(['cat', join(dir, 'absent')]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RemoteCommandError);
