@@ -16,6 +16,7 @@ import { registerPlay } from './commands/play.js';
 import { registerReport } from './commands/report.js';
 import { registerProbe } from './commands/probe.js';
 import { registerRollback } from './commands/rollback.js';
+import { registerShow } from './commands/show.js';
 import { registerSnapshot } from './commands/snapshot.js';
 import { registerValidate } from './commands/validate.js';
 import type { CliIO, Session } from './commands/session.js';
@@ -38,6 +39,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   registerDemo(program, session, runCli);
   registerPlan(program, session);
   registerApply(program, session);
+  registerShow(program, session);
   registerSnapshot(program, session);
   registerDrift(program, session);
   registerRollback(program, session);

@@ -131,6 +131,26 @@ export interface RunReport {
   /** hosts a play selected that the stop left never touched */
   untouched: string[];
   durationMs: number;
+  /** the counts of the closing line ("Plan: 12 changes on 3 of 40 hosts, …"), set when the run ends */
+  summary: RunSummary;
+}
+
+/** A run in a few numbers, as Terraform closes a plan. */
+export interface RunSummary {
+  check: boolean;
+  /** hosts the run worked on (reached or not) */
+  hosts: number;
+  changes: number;
+  /** hosts with at least one change */
+  changedHosts: number;
+  /** hosts with a reboot pending (a host reboots once, whatever needs it) */
+  pendingReboots: number;
+  /** other pending items, one by one: module reloads, VM restarts, service restarts */
+  pendingOther: Partial<Record<Exclude<Pending['effect'], 'reboot'>, number>>;
+  /** hosts with a failed task or that failed outside any task (unreachable ones excluded) */
+  failedHosts: number;
+  failedTasks: number;
+  unreachable: number;
 }
 
 /** 0 nothing left to change; 2 check mode with changes pending; 1 any failure or unreachable host. */

@@ -49,6 +49,8 @@ export interface SavedPlan {
   /** the run record a rollback plan undoes */
   record?: string;
   createdAt: string;
+  /** the plays' names by index (`hvtune show` prints them as check mode does) */
+  plays?: string[];
   inputs: PlanInputs;
   options: { limit?: string; tags: string[]; skipTags: string[]; extraVars: Record<string, unknown> };
   hosts: Record<string, PlanHost>;

@@ -49,6 +49,9 @@ export interface RunRecord {
   inputs: PlanInputs;
   /** the saved plan `apply` ran */
   plan?: string;
+  /** `apply --limit`: the pattern, and the plan's hosts it left out (untouched, not in `hosts`) */
+  limit?: string;
+  skipped?: string[];
   /** written while the run was still going: an interrupted run leaves this */
   inProgress?: true;
   /** the run was stopped by this signal: its tasks still `not-run` never started (`play --resume` goes on) */

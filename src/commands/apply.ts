@@ -3,8 +3,10 @@
 
 import type { Command } from 'commander';
 import { applySavedPlan } from '../engine/saved-plan.js';
-import { inventorySourcesOf, playbookDirOf, unsealPlan } from '../planfile.js';
-import { parseExtraVars } from '../inventory.js';
+import { inventorySourcesOf, playbookDirOf, unsealPlan, type SavedPlan } from '../planfile.js';
+import { parseExtraVars, type Inventory } from '../inventory.js';
+import { InputError } from '../errors.js';
+import { selectLimit } from '../patterns.js';
 import { leafStrings, markedValues } from '../secrets.js';
 import { readSignedPlan } from '../plan-signature.js';
 import { defaultRecordsDir, newRunId, writeRecord, type RunRecord } from '../records.js';
@@ -29,6 +31,7 @@ interface ApplyFlags extends ConnectionFlags {
   records?: string;
   json?: boolean;
   extraVars: string[];
+  limit?: string;
 }
 
 export function registerApply(program: Command, session: Session): void {
@@ -42,6 +45,7 @@ export function registerApply(program: Command, session: Session): void {
     .argument('<plan>', 'plan file from `hvtune plan -o` or `hvtune rollback -o`')
     .option(INVENTORY_FLAGS, 'inventory to connect with (default: the one the plan was made with; repeatable)', collect)
     .option('--records <dir>', 'where the run record goes (default: $HVTUNE_RECORDS or .hvtune/runs)')
+    .option('-l, --limit <pattern>', "apply only to the plan's hosts matching this pattern; the others are left untouched")
     .option('--json', 'print a JSON result')
     .option(
       '-e, --extra-vars <key=value>',
@@ -60,6 +64,7 @@ async function apply(cli: Session, planFile: string, o: ApplyFlags): Promise<num
   const candidates = [...leafStrings(parseExtraVars(o.extraVars)), ...[...inventory.hosts.values()].flatMap((h) => leafStrings(h.vars))];
   const plan = unsealPlan(saved, candidates, planFile);
   const secrets = markedValues(plan.secrets ?? {}, candidates);
+  const limit = o.limit ? { pattern: o.limit, hosts: limitedHosts(plan, inventory, o.limit) } : undefined;
   const session = scrubbedSession(cli, secrets);
   const runId = newRunId();
   const recordsDir = o.records ?? defaultRecordsDir();
@@ -76,6 +81,7 @@ async function apply(cli: Session, planFile: string, o: ApplyFlags): Promise<num
     runId,
     lock: hostLock(runId),
     signal: interrupt?.signal,
+    limit,
     recordSoFar: (soFar) => interrupt?.atAbort(() => session.io.stderr(`run record: ${writeRecord(recordsDir, marked(soFar()), secrets)}`)),
   });
   const recordPath = writeRecord(recordsDir, marked(record), secrets);
@@ -88,4 +94,15 @@ async function apply(cli: Session, planFile: string, o: ApplyFlags): Promise<num
   for (const l of lines.err) session.io.stderr(l);
   for (const l of lines.out) session.io.stdout(l);
   return code;
+}
+
+/** The plan's hosts `--limit` selects (in the inventory's terms); none of them is an input error. */
+function limitedHosts(plan: SavedPlan, inventory: Inventory, pattern: string): Set<string> {
+  const selected = new Set(selectLimit(inventory, pattern));
+  const hosts = new Set(Object.keys(plan.hosts).filter((h) => selected.has(h)));
+  if (hosts.size === 0)
+    throw new InputError([
+      { path: '--limit', message: `"${pattern}" selects none of the plan's hosts (${Object.keys(plan.hosts).join(', ') || 'none'})` },
+    ]);
+  return hosts;
 }

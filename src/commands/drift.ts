@@ -8,23 +8,44 @@ import { driftAgainstBaselines, driftFromPlan, type HostDrift } from '../drift.j
 import { driftLines } from '../output/state.js';
 import { checkRun } from './check-run.js';
 import { REDACTED, SecretValues } from '../secrets.js';
-import { hostConnector, loadInventory, loadModules, scrubbedSession, withRunOptions, type RunFlags, type Session } from './session.js';
+import { driftJunit, junitCollector } from '../output/junit.js';
+import {
+  hostConnector,
+  loadInventory,
+  loadModules,
+  scrubbedSession,
+  withJunit,
+  withRunOptions,
+  writeJunit,
+  type RunFlags,
+  type Session,
+} from './session.js';
 
 interface DriftFlags extends RunFlags {
   json?: boolean;
+  junit?: string;
 }
 
 export function registerDrift(program: Command, session: Session): void {
-  withRunOptions(
-    program.command('drift').description('Compare hosts with a playbook or a baseline directory: exit 0 clean, 2 drift, 1 error.'),
+  withJunit(
+    withRunOptions(
+      program.command('drift').description('Compare hosts with a playbook or a baseline directory: exit 0 clean, 2 drift, 1 error.'),
+    ),
   )
     .argument('<source>', 'playbook YAML file, or a baseline directory made by `hvtune snapshot`')
     .option('--json', 'print a JSON report')
     .action(async (source: string, o: DriftFlags) => session.setCode(await drift(session, source, o)));
 }
 
-async function againstPlaybook(session: Session, playbook: string, o: RunFlags, secrets: SecretValues): Promise<Record<string, HostDrift>> {
+async function againstPlaybook(
+  session: Session,
+  playbook: string,
+  o: DriftFlags,
+  secrets: SecretValues,
+): Promise<Record<string, HostDrift>> {
   const hosts: Record<string, HostDrift> = {};
+  // a task that would change something is a failed testcase: the host does not match
+  const junit = o.junit ? junitCollector(`hvtune drift ${playbook}`, { driftFails: true, scrub: (t) => secrets.scrub(t) }) : null;
   const modules = await loadModules();
   const hide = (v: string | null) => (v === null ? null : REDACTED);
   const { report } = await checkRun(
@@ -32,6 +53,7 @@ async function againstPlaybook(session: Session, playbook: string, o: RunFlags, 
     playbook,
     o,
     (e) => {
+      junit?.onEvent(e);
       if (e.type !== 'task-planned') return;
       const { task, module, args, changes, pending, secret } = e.planned;
       const h = (hosts[e.host] ??= { status: 'clean', items: [] });
@@ -42,6 +64,7 @@ async function againstPlaybook(session: Session, playbook: string, o: RunFlags, 
     secrets,
     'report',
   );
+  if (junit) writeJunit(o.junit!, junit.xml());
   for (const h of Object.keys(report.recap)) hosts[h] ??= { status: 'clean', items: [] };
   for (const h of Object.values(hosts)) h.status = h.items.length ? 'drift' : 'clean';
   for (const f of report.failures) {
@@ -64,6 +87,11 @@ async function drift(cli: Session, source: string, o: DriftFlags): Promise<numbe
       connect: hostConnector(inventory, o),
       forks: o.forks,
     });
+    if (o.junit)
+      writeJunit(
+        o.junit,
+        driftJunit(`hvtune drift ${source}`, hosts, (t) => secrets.scrub(t)),
+      );
   } else hosts = await againstPlaybook(session, source, o, secrets);
   const list = Object.values(hosts);
   const code = list.some((h) => h.status === 'error') ? 1 : list.some((h) => h.status === 'drift') ? 2 : 0;

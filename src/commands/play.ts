@@ -10,6 +10,7 @@ import { hostLock } from '../host-lock.js';
 import { plainRenderer, type Renderer } from '../output/plain.js';
 import { jsonRenderer } from '../output/json.js';
 import { SecretValues } from '../secrets.js';
+import { junitCollector } from '../output/junit.js';
 import {
   hostsByPlay,
   loadInputs,
@@ -17,7 +18,9 @@ import {
   runOptions,
   scrubbedSession,
   sshConnector,
+  withJunit,
   withRunOptions,
+  writeJunit,
   type RunFlags,
   type Session,
 } from './session.js';
@@ -29,16 +32,19 @@ interface PlayFlags extends RunFlags {
   verbose?: boolean;
   records?: string;
   resume?: string;
+  junit?: string;
 }
 
 export function registerPlay(program: Command, session: Session): void {
-  withRunOptions(
-    program
-      .command('play')
-      .description('Run a playbook against an inventory: read, plan, and apply (or only show, with --check).')
-      .argument('<playbook>', 'playbook YAML file')
-      .option('-C, --check', 'change nothing: show what would change (exit 2 if anything would)')
-      .option('-D, --diff', 'show unified diffs of files and before → after of values'),
+  withJunit(
+    withRunOptions(
+      program
+        .command('play')
+        .description('Run a playbook against an inventory: read, plan, and apply (or only show, with --check).')
+        .argument('<playbook>', 'playbook YAML file')
+        .option('-C, --check', 'change nothing: show what would change (exit 2 if anything would)')
+        .option('-D, --diff', 'show unified diffs of files and before → after of values'),
+    ),
   )
     .option('--json', 'print one JSON report instead of progress')
     .option('-v, --verbose', 'more output (each task as it starts, round trips)')
@@ -84,12 +90,15 @@ async function play(cli: Session, playbookFile: string, o: PlayFlags): Promise<n
   const marked = (r: RunRecord): RunRecord => (interrupt?.received ? { ...r, interrupted: interrupt.received } : r);
   interrupt?.atAbort(() => io.stderr(`run record: ${writeRecord(recordsDir, marked(recorder!.record()), secrets)}`));
   const options = { check, ...run, skip, lock, secrets, signal: interrupt?.signal };
+  const junit = o.junit ? junitCollector(`hvtune play ${playbookFile}`, { scrub: (t) => secrets.scrub(t) }) : null;
   const report = await runPlaybook(playbook, inventory, modules, sshConnector(inventory, o), options, (e) => {
     recorder?.onEvent(e);
+    junit?.onEvent(e);
     renderer.handle(e);
     if (e.type === 'host-done' || e.type === 'play-end') writeProgress();
   });
   await renderer.done();
+  if (junit) writeJunit(o.junit!, junit.xml());
   if (recorder) io.stderr(`run record: ${writeRecord(recordsDir, marked(recorder.record(report)), secrets)}`);
   return interrupt?.exitCode ?? exitCode(report);
 }

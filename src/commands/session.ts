@@ -21,6 +21,7 @@ import type { HostConnector } from '../engine/saved-plan.js';
 import type { Style } from '../output/format.js';
 import type { Interrupt } from '../interrupt.js';
 import { loadFactsFile } from '../facts/saved.js';
+import { writePrivateFile } from '../private-file.js';
 
 export interface CliIO {
   stdout: (s: string) => void;
@@ -127,6 +128,15 @@ export const withRunOptions = (cmd: Command) =>
   ).option('--facts <file>', 'use facts saved by `hvtune facts --save` instead of gathering them');
 
 export { collect };
+
+/** `--junit FILE` (play, plan, drift): JUnit XML for CI systems. */
+export const withJunit = (cmd: Command) =>
+  cmd.option('--junit <file>', 'also write the result as JUnit XML (a testcase per host × task), for CI systems');
+
+/** Write a JUnit report whole (temp file and rename); its texts were scrubbed of secrets as it was built. */
+export function writeJunit(path: string, xml: string): void {
+  writePrivateFile(path, xml);
+}
 
 // ---- inputs ----
 

@@ -92,7 +92,8 @@ interface TaskSlot {
   error?: string;
 }
 
-const RESTART_EFFECTS = new Set(['reboot', 'module-reload', 'vm-restart', 'service-restart']);
+/** Effects that check mode reports as pending: what apply would leave to a reboot or do itself. */
+export const RESTART_EFFECTS = new Set(['reboot', 'module-reload', 'vm-restart', 'service-restart']);
 
 /** Hostname and kernel release, read with the batch (modules name the kernel in their errors). */
 const KERNEL_FILES: ReadRequest[] = [
@@ -149,6 +150,8 @@ export class HostRun {
       return false;
     }
     const tasks = this.play.tasks.filter((t) => this.tagged(t));
+    // check mode plans every task even after one failed (runTasks), but as apply would stop there,
+    // the host's handlers are not planned
     if (!(await this.runTasks(tasks, false))) return this.failed();
     this.recheckFileReboots();
     if (!(await this.runFinalizers())) return this.failed();
@@ -161,6 +164,15 @@ export class HostRun {
   private failed(): false {
     if (this.run.halt && this.run.halt.reason === null) this.run.halt.reason = `${this.inv.name} failed (any_errors_fatal)`;
     return false;
+  }
+
+  /**
+   * A task failed in check mode: the host goes on planning, but any_errors_fatal stops the others of
+   * its batch now, as apply would.
+   */
+  private failedInCheck(): true {
+    this.failed();
+    return true;
   }
 
   /** Another host failed under any_errors_fatal: say so once, and run nothing more of this play. */
@@ -269,12 +281,19 @@ export class HostRun {
     await this.run.ready;
     if (!handler && !this.crossCheck(slots, reads)) return false;
 
+    // Apply stops the host at its first failure (Ansible's rule); check mode fails that task and
+    // plans the others, on the files as they would be without what the failed task would write
+    // (it noted none), so one run shows every problem.
+    let failed = false;
     for (let s of slots) {
-      if (this.halted()) return true;
+      if (this.halted()) return !failed;
       if (this.run.deferred.has(s.task)) s = this.slot(s.task, handler);
       if (s.error !== undefined) {
         this.fail(s.task.name, s.task.module, s.error, handler);
-        if (!s.task.ignoreErrors) return false;
+        if (!s.task.ignoreErrors) {
+          if (!this.opts.check) return false;
+          failed = this.failedInCheck();
+        }
         continue;
       }
       if (s.skipped !== undefined) {
@@ -295,10 +314,13 @@ export class HostRun {
       }
       const results = [];
       for (const [i, inst] of s.instances!.entries()) {
-        if (i > 0 && this.halted()) return true;
+        if (i > 0 && this.halted()) return !failed;
         const r = await this.runInstance(inst, reads);
         results.push(r);
-        if (r.status === 'failed' && !s.task.ignoreErrors) return false;
+        if (r.status === 'failed' && !s.task.ignoreErrors) {
+          if (!this.opts.check) return false;
+          failed = this.failedInCheck();
+        }
       }
       if (s.task.register) {
         this.registered[s.task.register] = {
@@ -309,7 +331,7 @@ export class HostRun {
         };
       }
     }
-    return true;
+    return !failed;
   }
 
   /**

@@ -4,6 +4,7 @@
 import { HvtuneError } from '../errors.js';
 import type { RunReport } from '../events.js';
 import type { RunRecord } from '../records.js';
+import { emptyReport, summarize } from './report.js';
 
 /** Merge the `--json` reports of disjoint shards: a host in two of them is an error. */
 export function mergeReports(reports: { file: string; report: RunReport }[]): RunReport {
@@ -23,6 +24,7 @@ export function mergeReports(reports: { file: string; report: RunReport }[]): Ru
     stopped: null,
     untouched: [],
     durationMs: 0,
+    summary: emptyReport(reports[0].report.check).summary,
   };
   const stops: string[] = [];
   for (const { file, report } of reports) {
@@ -46,6 +48,8 @@ export function mergeReports(reports: { file: string; report: RunReport }[]): Ru
   merged.stopped = stops.length ? stops.join('; ') : null;
   // host order: by name, the same whatever order the files were given in
   merged.recap = Object.fromEntries(Object.entries(merged.recap).sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true })));
+  // the summary of the whole run, from the merged counts
+  merged.summary = summarize(merged);
   return merged;
 }
 

@@ -1,7 +1,7 @@
 // The run report is a fold over the event stream: every command and renderer sees the same events,
 // and the report holds exactly what they told.
 
-import type { HostRecap, RunEvent, RunReport } from '../events.js';
+import type { HostRecap, RunEvent, RunReport, RunSummary } from '../events.js';
 
 export function emptyReport(check: boolean): RunReport {
   return {
@@ -16,6 +16,25 @@ export function emptyReport(check: boolean): RunReport {
     stopped: null,
     untouched: [],
     durationMs: 0,
+    summary: summarize({ check, recap: {}, failures: [], changes: [] }),
+  };
+}
+
+/** The closing counts of a run: changes, hosts, pending reboots and restarts, failures. */
+export function summarize(report: Pick<RunReport, 'check' | 'recap' | 'failures' | 'changes'>): RunSummary {
+  const hosts = Object.values(report.recap);
+  const pendingOther: RunSummary['pendingOther'] = {};
+  for (const h of hosts) for (const p of h.pending) if (p.effect !== 'reboot') pendingOther[p.effect] = (pendingOther[p.effect] ?? 0) + 1;
+  return {
+    check: report.check,
+    hosts: hosts.length,
+    changes: report.changes.length,
+    changedHosts: hosts.filter((h) => h.changed > 0).length,
+    pendingReboots: hosts.filter((h) => h.pending.some((p) => p.effect === 'reboot')).length,
+    pendingOther,
+    failedHosts: hosts.filter((h) => h.failed > 0 && !h.unreachable).length,
+    failedTasks: report.failures.filter((f) => f.task !== null).length,
+    unreachable: hosts.filter((h) => h.unreachable).length,
   };
 }
 

@@ -35,8 +35,11 @@ export function staleness(task: Pick<PlannedTask, 'task' | 'changes' | 'restore'
     );
 }
 
-/** interrupted: an interrupt came before the host was started, or between its tasks */
-export type HostOutcome = 'applied' | 'nothing' | 'stale' | 'failed' | 'unreachable' | 'interrupted';
+/**
+ * interrupted: an interrupt came before the host was started, or between its tasks; skipped: left
+ * out by `apply --limit`, untouched
+ */
+export type HostOutcome = 'applied' | 'nothing' | 'stale' | 'failed' | 'unreachable' | 'interrupted' | 'skipped';
 
 export interface ApplyResult {
   code: 0 | 1;
@@ -62,6 +65,8 @@ export async function applySavedPlan(
     signal?: AbortSignal;
     /** hears, at the start, how to build the record as it stands (an abort writes it at once) */
     recordSoFar?: (record: () => RunRecord) => void;
+    /** `apply --limit`: the pattern and the plan's hosts it selects; the others are not touched */
+    limit?: { pattern: string; hosts: ReadonlySet<string> };
   },
 ): Promise<ApplyResult> {
   const startedAt = new Date().toISOString();
@@ -69,6 +74,9 @@ export async function applySavedPlan(
   const warnings = changedInputs(plan.inputs).map((w) => `${w}: applying the saved plan as it was made`);
   const recordHosts: Record<string, RecordHost> = {};
   const id = opts.runId ?? newRunId();
+  const names = Object.keys(plan.hosts);
+  const skipped = opts.limit ? names.filter((h) => !opts.limit!.hosts.has(h)) : [];
+  for (const name of skipped) hosts[name] = { status: 'skipped', changes: 0, problems: [] };
   const recordOf = (inProgress: boolean): RunRecord => ({
     format: 'hvtune-run',
     version: 1,
@@ -79,66 +87,71 @@ export async function applySavedPlan(
     ...(inProgress ? { inProgress: true as const } : {}),
     inputs: plan.inputs,
     plan: opts.planFile,
+    ...(opts.limit ? { limit: opts.limit.pattern, skipped } : {}),
     hosts: recordHosts,
   });
   opts.recordSoFar?.(() => recordOf(true));
 
-  await forEachLimited(Object.keys(plan.hosts), opts.forks, async (name) => {
-    const saved = plan.hosts[name];
-    const count = saved.tasks.reduce((n, t) => n + t.changes.length, 0);
-    const out = (hosts[name] = {
-      status: 'nothing' as HostOutcome,
-      changes: count,
-      problems: [] as string[],
-      error: undefined as string | undefined,
-    });
-    const rec: RecordHost = (recordHosts[name] = {
-      result: 'ok',
-      facts: saved.facts,
-      tasks: saved.tasks.map((t) => ({ ...t, result: 'not-run' })),
-    });
-    if (count === 0) return;
-    if (opts.signal?.aborted) return void Object.assign(out, { status: 'interrupted', error: 'not started: the run was interrupted' });
-    const fail = (status: HostOutcome, error: string) => {
-      Object.assign(out, { status, error });
-      Object.assign(rec, { result: status === 'stale' ? 'refused' : status, error });
-    };
-    const unknown = saved.tasks.find((t) => !resolveModule(opts.modules, t.module));
-    const invHost = opts.inventory.hosts.get(name);
-    if (unknown) return fail('failed', `module ${unknown.module} is not known to this hvtune`);
-    if (!invHost) return fail('failed', `${name} is not in the inventory ${opts.inventory.file}`);
-    let host: ConnectedHandle;
-    try {
-      host = await opts.connect(invHost, saved.facts);
-    } catch (err) {
-      return fail('unreachable', errorMessage(err));
-    }
-    try {
-      const held = opts.lock?.(host);
-      held?.catch(() => undefined); // awaited below, once the host is read
-      const tasks = saved.tasks.map((t) => ({ planned: t, module: resolveModule(opts.modules, t.module)! }));
-      const fresh = await planTasks(
-        host,
-        saved.facts,
-        tasks.map((t) => ({ module: t.module, args: t.planned.args, restore: t.planned.restore ? t.planned.changes : undefined })),
-        { overlay: true },
-      );
-      await held;
-      out.problems = saved.tasks.flatMap((t, i) => staleness(t, fresh[i]));
-      if (out.problems.length) return fail('stale', `the host changed since the plan was made; nothing was changed on it`);
-      await applyPlanned(host, withUnsealedChanges(tasks, fresh), (i, outcome) => Object.assign(rec.tasks[i], outcome), opts.signal);
-      const skipped = rec.tasks.filter((t) => t.result === 'not-run').length;
-      if (skipped) Object.assign(out, { status: 'interrupted', error: `interrupted: ${skipped} task(s) not started` });
-      else out.status = 'applied';
-    } catch (err) {
-      fail('failed', errorMessage(err));
-    } finally {
-      await host.close().catch(() => undefined);
-    }
-  });
+  await forEachLimited(
+    names.filter((h) => !skipped.includes(h)),
+    opts.forks,
+    async (name) => {
+      const saved = plan.hosts[name];
+      const count = saved.tasks.reduce((n, t) => n + t.changes.length, 0);
+      const out = (hosts[name] = {
+        status: 'nothing' as HostOutcome,
+        changes: count,
+        problems: [] as string[],
+        error: undefined as string | undefined,
+      });
+      const rec: RecordHost = (recordHosts[name] = {
+        result: 'ok',
+        facts: saved.facts,
+        tasks: saved.tasks.map((t) => ({ ...t, result: 'not-run' })),
+      });
+      if (count === 0) return;
+      if (opts.signal?.aborted) return void Object.assign(out, { status: 'interrupted', error: 'not started: the run was interrupted' });
+      const fail = (status: HostOutcome, error: string) => {
+        Object.assign(out, { status, error });
+        Object.assign(rec, { result: status === 'stale' ? 'refused' : status, error });
+      };
+      const unknown = saved.tasks.find((t) => !resolveModule(opts.modules, t.module));
+      const invHost = opts.inventory.hosts.get(name);
+      if (unknown) return fail('failed', `module ${unknown.module} is not known to this hvtune`);
+      if (!invHost) return fail('failed', `${name} is not in the inventory ${opts.inventory.file}`);
+      let host: ConnectedHandle;
+      try {
+        host = await opts.connect(invHost, saved.facts);
+      } catch (err) {
+        return fail('unreachable', errorMessage(err));
+      }
+      try {
+        const held = opts.lock?.(host);
+        held?.catch(() => undefined); // awaited below, once the host is read
+        const tasks = saved.tasks.map((t) => ({ planned: t, module: resolveModule(opts.modules, t.module)! }));
+        const fresh = await planTasks(
+          host,
+          saved.facts,
+          tasks.map((t) => ({ module: t.module, args: t.planned.args, restore: t.planned.restore ? t.planned.changes : undefined })),
+          { overlay: true },
+        );
+        await held;
+        out.problems = saved.tasks.flatMap((t, i) => staleness(t, fresh[i]));
+        if (out.problems.length) return fail('stale', `the host changed since the plan was made; nothing was changed on it`);
+        await applyPlanned(host, withUnsealedChanges(tasks, fresh), (i, outcome) => Object.assign(rec.tasks[i], outcome), opts.signal);
+        const skipped = rec.tasks.filter((t) => t.result === 'not-run').length;
+        if (skipped) Object.assign(out, { status: 'interrupted', error: `interrupted: ${skipped} task(s) not started` });
+        else out.status = 'applied';
+      } catch (err) {
+        fail('failed', errorMessage(err));
+      } finally {
+        await host.close().catch(() => undefined);
+      }
+    },
+  );
 
   const record = recordOf(false);
-  const code = Object.values(hosts).some((h) => h.status !== 'applied' && h.status !== 'nothing') ? 1 : 0;
+  const code = Object.values(hosts).some((h) => !['applied', 'nothing', 'skipped'].includes(h.status)) ? 1 : 0;
   return { code, hosts, warnings, record };
 }
 

@@ -1,6 +1,6 @@
 // Text shared by the plain and terminal renderers.
 
-import type { ChangeRecord, HostRecap, PendingRecord, RunEvent, RunReport } from '../events.js';
+import type { ChangeRecord, HostRecap, PendingRecord, RunEvent, RunReport, RunSummary } from '../events.js';
 
 export interface Style {
   green(s: string): string;
@@ -107,5 +107,28 @@ export function recapLines(report: RunReport, s: Style): string[] {
   const rt = Object.entries(report.roundTrips);
   if (rt.length)
     lines.push(s.dim(`round trips per host: ${rt.map(([h, n]) => `${h}=${n}`).join(' ')}; ${(report.durationMs / 1000).toFixed(2)} s`));
+  lines.push(summaryLine(report.summary, s));
   return lines;
+}
+
+const PENDING_NAMES: Record<keyof RunSummary['pendingOther'], string> = {
+  'module-reload': 'module reload',
+  'vm-restart': 'VM restart',
+  'service-restart': 'service restart',
+};
+const counted = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+
+/** The closing line, Terraform's way: "Plan: 12 changes on 3 of 40 hosts, 3 pending reboots, 1 failed". */
+export function summaryLine(sum: RunSummary, s: Style): string {
+  const parts = [
+    `${counted(sum.changes, 'change')} on ${sum.changedHosts} of ${counted(sum.hosts, 'host')}`,
+    counted(sum.pendingReboots, 'pending reboot'),
+    ...Object.entries(sum.pendingOther).map(([effect, n]) =>
+      counted(n, `pending ${PENDING_NAMES[effect as keyof RunSummary['pendingOther']]}`),
+    ),
+    `${sum.failedHosts} failed${sum.failedTasks > sum.failedHosts ? ` (${counted(sum.failedTasks, 'task')})` : ''}`,
+    ...(sum.unreachable ? [`${sum.unreachable} unreachable`] : []),
+  ];
+  const text = `${sum.check ? 'Plan' : 'Applied'}: ${parts.join(', ')}`;
+  return s.bold(sum.failedHosts || sum.unreachable ? s.red(text) : text);
 }

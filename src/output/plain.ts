@@ -10,10 +10,18 @@ export interface Renderer {
 
 export function plainRenderer(out: (s: string) => void, opts: { diff: boolean; verbose: boolean; style: Style }): Renderer {
   const s = opts.style;
+  const diffs = sameDiffs();
+  const printDiffs = () => {
+    for (const { diff, hosts } of diffs.take()) {
+      out(s.bold(hosts.length > 1 ? `same diff on ${hosts.join(', ')}:` : `diff on ${hosts[0]}:`));
+      out(colorDiff(diff, s).replace(/^/gm, '    ').trimEnd());
+    }
+  };
   return {
     handle(e) {
       switch (e.type) {
         case 'play-start':
+          diffs.hostOrder(e.hosts);
           out(s.bold(`PLAY [${e.play}] on ${e.hosts.length} host(s)${e.check ? ' (check mode)' : ''}`));
           if (e.batches) out(batchesLine(e.batches));
           break;
@@ -32,7 +40,8 @@ export function plainRenderer(out: (s: string) => void, opts: { diff: boolean; v
             out(s.yellow(`${head} | changed`));
             for (const c of e.changes) {
               out(`    ${changeLine(c, s)}`);
-              if (opts.diff && c.diff) out(colorDiff(c.diff, s).replace(/^/gm, '    ').trimEnd());
+              // a fleet often gets the same file: each diff is printed once, with its hosts, at the play's end
+              if (opts.diff && c.diff) diffs.add(c.diff, e.host);
             }
           }
           for (const w of taskWarnings(e)) out(s.yellow(`    warning: ${w.replace(/\n/g, '\n    ')}`));
@@ -51,12 +60,38 @@ export function plainRenderer(out: (s: string) => void, opts: { diff: boolean; v
         case 'host-failed':
           out(s.red(`${e.host} | FAILED: ${e.error}`));
           break;
+        case 'play-end':
+          printDiffs();
+          break;
         case 'run-end':
+          printDiffs();
           out('');
           for (const l of recapLines(e.report, s)) out(l);
           break;
       }
     },
     done: async () => undefined,
+  };
+}
+
+/** Diffs by their text, each with the hosts that would get it, hosts in the play's (inventory) order. */
+export function sameDiffs() {
+  const byText = new Map<string, string[]>();
+  let order: string[] = [];
+  return {
+    hostOrder(hosts: string[]) {
+      order = hosts;
+    },
+    add(diff: string, host: string) {
+      const hosts = byText.get(diff) ?? byText.set(diff, []).get(diff)!;
+      if (!hosts.includes(host)) hosts.push(host);
+    },
+    /** The diffs so far, and forget them. */
+    take(): { diff: string; hosts: string[] }[] {
+      const rank = (h: string) => (order.includes(h) ? order.indexOf(h) : order.length);
+      const list = [...byText].map(([diff, hosts]) => ({ diff, hosts: hosts.sort((a, b) => rank(a) - rank(b)) }));
+      byText.clear();
+      return list;
+    },
   };
 }

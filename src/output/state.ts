@@ -29,6 +29,7 @@ export function applyLines(
   const err = result.warnings.map((w) => s.yellow(`warning: ${w}`));
   for (const [name, h] of Object.entries(result.hosts)) {
     if (h.status === 'nothing') out.push(s.green(`${name} | nothing to do`));
+    else if (h.status === 'skipped') out.push(s.dim(`${name} | skipped: not in --limit (untouched)`));
     else if (h.status === 'applied') {
       out.push(s.yellow(`${name} | applied ${h.changes} change(s)`));
       for (const t of plan.hosts[name].tasks)
@@ -42,7 +43,7 @@ export function applyLines(
   const counts = (st: HostOutcome) => Object.values(result.hosts).filter((h) => h.status === st).length;
   out.push('');
   out.push(
-    `applied on ${counts('applied')} host(s), nothing to do on ${counts('nothing')}, refused ${counts('stale')} (stale), failed ${counts('failed') + counts('unreachable')}`,
+    `applied on ${counts('applied')} host(s), nothing to do on ${counts('nothing')}, refused ${counts('stale')} (stale), failed ${counts('failed') + counts('unreachable')}${counts('skipped') ? `, skipped ${counts('skipped')} (--limit)` : ''}`,
   );
   if (counts('stale'))
     out.push('A refused host was changed after the plan was made: run hvtune plan again, review, and apply the new plan.');

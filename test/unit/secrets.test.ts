@@ -100,6 +100,7 @@ describe('plain output through a scrubbed session', () => {
       handler: false,
     };
     r.handle(done);
+    r.handle({ type: 'play-end', play: 'p' }); // diffs are printed at the play's end, once per distinct diff
     const text = lines.join('\n');
     expect(text).toContain('set agent.key: "none" → "<redacted>"');
     expect(text).toContain('+<redacted>');

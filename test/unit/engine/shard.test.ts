@@ -64,6 +64,8 @@ describe('report merge', () => {
     ]);
     expect(Object.keys(merged.recap)).toEqual(['hv1', 'hv2', 'hv10']);
     expect(merged.durationMs).toBe(3000);
+    // the closing summary counts the whole run, not one shard
+    expect(merged.summary).toMatchObject({ check: true, hosts: 3, changedHosts: 1, failedHosts: 0 });
     expect(exitCode({ ...merged, changes: [{} as never] })).toBe(2);
     const failed = mergeReports([
       { file: 'a.json', report: a },
