@@ -50,9 +50,10 @@ describe('listr renderer in a 30-row terminal', () => {
     });
     expect(r.status, r.stderr).toBe(0);
     // log-update erases the previous frame line by line, then draws the next one
+    const esc = String.fromCharCode(27);
     const frames = r.stdout
-      .split(/(?:\x1b\[2K\x1b\[1A)+\x1b\[2K\x1b\[G/)
-      .map((f) => f.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, ''));
+      .split(new RegExp(`(?:${esc}\\[2K${esc}\\[1A)+${esc}\\[2K${esc}\\[G`))
+      .map((f) => f.replace(new RegExp(`${esc}\\[[0-9;?]*[A-Za-z]`, 'g'), '').replace(/\r/g, ''));
     const drawn = frames.filter((f) => /\d+\/60 done/.test(f));
     expect(drawn.length).toBeGreaterThan(5);
     const final = drawn.at(-1)!;
