@@ -75,7 +75,7 @@ async function play(cli: Session, playbookFile: string, o: PlayFlags): Promise<n
   }
   if (o.listHosts || o.listTasks || o.listTags) {
     const listing = { hosts: !!o.listHosts, tasks: !!o.listTasks, tags: !!o.listTags };
-    const lines = listingLines(playbookFile, playbook, hostsByPlay(playbook, inventory, o.limit), {
+    const lines = listingLines(playbookFile, playbook, hostsByPlay(playbook, inventory, o.limit, undefined, o.shard), {
       ...listing,
       onlyTags: splitTags(o.tags),
       skipTags: splitTags(o.skipTags),

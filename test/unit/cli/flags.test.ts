@@ -101,10 +101,16 @@ describe('listing without connecting', () => {
     expect(connections).toBe(0);
   });
 
-  it('--list-hosts follows --limit', async () => {
+  it('--list-hosts follows --limit and --shard', async () => {
     const r = await cli(['play', playbook(), '-i', inventory, '--list-hosts', '--limit', 'hv2']);
     expect(r.stdout).toMatch(/hosts \(1\):\n {6}hv2\n/);
     expect(r.stdout).toMatch(/hosts \(0\):$/);
+    const listed = async (shard: string) => {
+      const s = await cli(['play', playbook(), '-i', inventory, '--list-hosts', '--shard', shard]);
+      return s.stdout.split('\n').filter((l) => /^ {6}\S/.test(l));
+    };
+    const [one, two] = [await listed('1/2'), await listed('2/2')];
+    expect([...one, ...two].map((l) => l.trim()).sort()).toEqual(['hv1', 'hv2', 'xs1']);
   });
 
   it('--list-tasks: a task tagged never is left out unless --tags names one of its tags', async () => {
