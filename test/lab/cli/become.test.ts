@@ -119,6 +119,12 @@ describe('-K: become with a password, real sudo', () => {
     // a second run with the same password changes nothing
     const again = await run(args(book, '-K', '--json'), PASSWORD);
     expect(again.code, again.stderr).toBe(0);
-    expect((JSON.parse(again.stdout) as RunReport).changes).toEqual([]);
+    const converged = JSON.parse(again.stdout) as RunReport;
+    expect(converged.changes).toEqual([]);
+    // what -K costs: the password check, one round trip more than the same run as root
+    const asRoot = await run(args(book, '--json').filter((a, i, all) => a !== '-u' && all[i - 1] !== '-u'));
+    const rootReport = JSON.parse(asRoot.stdout) as RunReport;
+    expect(rootReport.changes).toEqual([]);
+    expect(converged.roundTrips[host.name]).toBe(rootReport.roundTrips[host.name] + 1);
   });
 });
