@@ -2,12 +2,27 @@
 // Entry point: the compiled CLI (npm run build makes dist/).
 import { runCli } from '../dist/src/cli.js';
 import { installInterrupt } from '../dist/src/interrupt.js';
+import { askSecret } from '../dist/src/prompt.js';
 
-const stderr = (s) => process.stderr.write(s + '\n');
+// A reader that went away (`hvtune … | head`) is not an error of the run: stop writing to it and
+// let the run end as it would (an apply still finishes its hosts and writes its record).
+const quietOnEpipe = (stream) => {
+  let open = true;
+  stream.on('error', (err) => {
+    if (err.code !== 'EPIPE') throw err;
+    open = false;
+  });
+  return (s) => {
+    if (open) stream.write(s + '\n');
+  };
+};
+const stdout = quietOnEpipe(process.stdout);
+const stderr = quietOnEpipe(process.stderr);
 const code = await runCli(process.argv.slice(2), {
-  stdout: (s) => process.stdout.write(s + '\n'),
+  stdout,
   stderr,
   tty: !!process.stdout.isTTY && !process.env.CI,
   interrupt: installInterrupt(process, stderr),
+  askSecret: (prompt) => askSecret(prompt, process.stdin, process.stderr),
 });
 process.exitCode = code;

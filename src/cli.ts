@@ -2,6 +2,9 @@
 // tests run it in-process; bin/hvtune.js calls it with the process's own. Each command registers
 // itself from its own file in commands/; what they share is in commands/session.ts.
 
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { HvtuneError, InputError, formatProblem } from './errors.js';
 import { colors, noColors } from './output/format.js';
@@ -19,7 +22,7 @@ import { registerRollback } from './commands/rollback.js';
 import { registerShow } from './commands/show.js';
 import { registerSnapshot } from './commands/snapshot.js';
 import { registerValidate } from './commands/validate.js';
-import type { CliIO, Session } from './commands/session.js';
+import { BecomePassword, type CliIO, type Session } from './commands/session.js';
 
 export type { CliIO };
 
@@ -30,7 +33,17 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     .description('Declarative performance tuning of KVM/libvirt and XenServer hosts and guests over SSH.')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout(s.trimEnd()), writeErr: (s) => io.stderr(s.trimEnd()) })
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .version(`hvtune ${version()}`, '--version', 'print the version of hvtune');
+
+  // -K: asked once, before anything connects, for every command that takes it
+  program.hook('preAction', async (_program, action) => {
+    if (!action.opts().askBecomePass) return;
+    if (!io.askSecret) throw new HvtuneError('-K: no terminal to ask the become password on');
+    const password = await io.askSecret('BECOME password: ');
+    if (password === '') throw new HvtuneError('-K: no password given');
+    action.setOptionValue('becomePassword', new BecomePassword(password));
+  });
 
   registerPlay(program, session);
   registerFacts(program, session);
@@ -62,4 +75,14 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     throw err;
   }
   return code;
+}
+
+/** The version in package.json (two levels up from dist/src/cli.js, one from src/cli.ts). */
+function version(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 3; i++, dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  }
+  return 'unknown';
 }

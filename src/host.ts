@@ -273,7 +273,7 @@ export class RemoteHost implements HostHandle {
   async read(requests: ReadRequest[]): Promise<ReadResult[]> {
     if (requests.length === 0) return [];
     const nonce = newNonce();
-    const result = await this.connection.exec('sh -s', { stdin: buildReadScript(requests, nonce) });
+    const result = await this.connection.exec('sh -s', { stdin: buildReadScript(requests, nonce), stdinIsScript: true });
     try {
       return parseReadOutput(result.stdout, requests, nonce);
     } catch (err) {

@@ -354,9 +354,9 @@ function takeConnection(
       String(v) === 'sudo' ? null : `ansible_become_method: ${v} is not supported: hvtune becomes root with sudo`,
     ansible_become_user: (v) => (String(v) === 'root' ? null : `ansible_become_user: ${v} is not supported: hvtune becomes root`),
     ansible_become_pass: () =>
-      'ansible_become_pass is not supported: hvtune runs sudo without a password (sudo -n); allow it in sudoers for the user',
+      'ansible_become_pass is not supported: hvtune keeps no password in an inventory; run with -K to be asked for it once, or allow sudo without one for the user',
     ansible_become_password: () =>
-      'ansible_become_password is not supported: hvtune runs sudo without a password (sudo -n); allow it in sudoers for the user',
+      'ansible_become_password is not supported: hvtune keeps no password in an inventory; run with -K to be asked for it once, or allow sudo without one for the user',
   };
   for (const [key, check] of Object.entries(refuse)) {
     if (!(key in vars)) continue;

@@ -5,7 +5,8 @@ import type { RunEvent, RunReport } from '../events.js';
 import { runPlaybook } from '../engine/run.js';
 import { planInputs, type PlanInputs, type SavedPlan } from '../planfile.js';
 import type { SecretValues } from '../secrets.js';
-import { loadInputs, runOptions, sshConnector, type Inputs, type RunFlags, type Session } from './session.js';
+import { checkTags } from '../tags.js';
+import { loadInputs, runOptions, splitTags, sshConnector, type Inputs, type RunFlags, type Session } from './session.js';
 
 export interface CheckRun {
   report: RunReport;
@@ -25,6 +26,7 @@ export async function checkRun(
 ): Promise<CheckRun> {
   const loaded = await loadInputs(playbookFile, o.inventory, o.extraVars, session.io.stderr, { limit: o.limit });
   const { inventory, playbook, modules } = loaded;
+  checkTags(playbook, splitTags(o.tags));
   const run = await runOptions(o);
   const report = await runPlaybook(
     playbook,

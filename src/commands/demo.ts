@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import type { CliIO, Session } from './session.js';
+import { parseForks, type CliIO, type Session } from './session.js';
 
 /** Runs `hvtune ARGS` in this process (the CLI hands its own entry point: no import back into it). */
 export type RunCli = (argv: string[], io: CliIO) => Promise<number>;
@@ -15,10 +15,8 @@ export function registerDemo(program: Command, session: Session, runCli: RunCli)
   program
     .command('demo')
     .description('Start a lab of real SSH hosts, run the example playbook with --check --diff, apply it, run it again, tear the lab down.')
-    .option('--hosts <n>', 'lab hosts', '3')
-    .action(async (o: { hosts: string }) =>
-      session.setCode(await runDemo({ hosts: Math.max(1, Number(o.hosts) || 3) }, session.io, runCli)),
-    );
+    .option('--hosts <n>', 'lab hosts', parseForks, 3)
+    .action(async (o: { hosts: number }) => session.setCode(await runDemo({ hosts: o.hosts }, session.io, runCli)));
 }
 
 /** The project's root (where package.json is), from src/ in tests or dist/src/ when built. */

@@ -11,12 +11,15 @@ import { plainRenderer, type Renderer } from '../output/plain.js';
 import { jsonRenderer } from '../output/json.js';
 import { SecretValues } from '../secrets.js';
 import { junitCollector } from '../output/junit.js';
+import { checkTags } from '../tags.js';
+import { listingLines } from '../output/listing.js';
 import {
   hostsByPlay,
   loadInputs,
   playHosts,
   runOptions,
   scrubbedSession,
+  splitTags,
   sshConnector,
   withJunit,
   withRunOptions,
@@ -29,11 +32,17 @@ interface PlayFlags extends RunFlags {
   check?: boolean;
   diff?: boolean;
   json?: boolean;
-  verbose?: boolean;
+  verbose: number;
   records?: string;
   resume?: string;
   junit?: string;
+  listHosts?: boolean;
+  listTasks?: boolean;
+  listTags?: boolean;
+  syntaxCheck?: boolean;
 }
+
+const increase = (_: string, n: number) => n + 1;
 
 export function registerPlay(program: Command, session: Session): void {
   withJunit(
@@ -47,7 +56,16 @@ export function registerPlay(program: Command, session: Session): void {
     ),
   )
     .option('--json', 'print one JSON report instead of progress')
-    .option('-v, --verbose', 'more output (each task as it starts, round trips)')
+    .option(
+      '-v, --verbose',
+      "more output, repeatable: -v each task and each change's details, -vv each task's time and reads, -vvv every command sent to a host",
+      increase,
+      0,
+    )
+    .option('--list-hosts', "print each play's hosts and exit, without connecting")
+    .option('--list-tasks', 'print the tasks that would run and exit, without connecting')
+    .option('--list-tags', "print each play's tags and exit, without connecting")
+    .option('--syntax-check', 'check the playbook and inventory (as hvtune validate) and exit, without connecting')
     .option('--records <dir>', 'where the run record of an apply goes, for hvtune rollback (default: $HVTUNE_RECORDS or .hvtune/runs)')
     .option('--resume <record>', 'go on with an interrupted run: skip the hosts its run record says finished')
     .action(async (playbookFile: string, o: PlayFlags) => session.setCode(await play(session, playbookFile, o)));
@@ -57,6 +75,21 @@ async function play(cli: Session, playbookFile: string, o: PlayFlags): Promise<n
   const secrets = new SecretValues();
   const { io, style } = scrubbedSession(cli, secrets);
   const { inventory, playbook, modules } = await loadInputs(playbookFile, o.inventory, o.extraVars, io.stderr, { limit: o.limit });
+  if (o.syntaxCheck) {
+    io.stdout(`playbook: ${playbookFile}: valid`);
+    return 0;
+  }
+  if (o.listHosts || o.listTasks || o.listTags) {
+    const listing = { hosts: !!o.listHosts, tasks: !!o.listTasks, tags: !!o.listTags };
+    const lines = listingLines(playbookFile, playbook, hostsByPlay(playbook, inventory, o.limit, undefined, o.shard), {
+      ...listing,
+      onlyTags: splitTags(o.tags),
+      skipTags: splitTags(o.skipTags),
+    });
+    for (const l of lines) io.stdout(l);
+    return 0;
+  }
+  checkTags(playbook, splitTags(o.tags));
   const check = !!o.check;
   const run = await runOptions(o);
   const inputs = planInputs(playbookFile, inventory, playbook);
@@ -90,8 +123,19 @@ async function play(cli: Session, playbookFile: string, o: PlayFlags): Promise<n
   const marked = (r: RunRecord): RunRecord => (interrupt?.received ? { ...r, interrupted: interrupt.received } : r);
   interrupt?.atAbort(() => io.stderr(`run record: ${writeRecord(recordsDir, marked(recorder!.record()), secrets)}`));
   const options = { check, ...run, skip, lock, secrets, signal: interrupt?.signal };
+  if (o.becomePassword) secrets.add(o.becomePassword.reveal(), 'become password');
+  // -vvv: each command line as sent, the script too when it travels on stdin
+  const trace =
+    o.verbose >= 3
+      ? (host: string, line: string, script?: string) => {
+          const say = o.json ? io.stderr : io.stdout;
+          say(style.dim(`${host} | ssh: ${line}`));
+          if (script !== undefined) say(style.dim(script.trimEnd().replace(/^/gm, `${host} |   `)));
+        }
+      : undefined;
+  const connector = sshConnector(inventory, { ...o, trace });
   const junit = o.junit ? junitCollector(`hvtune play ${playbookFile}`, { scrub: (t) => secrets.scrub(t) }) : null;
-  const report = await runPlaybook(playbook, inventory, modules, sshConnector(inventory, o), options, (e) => {
+  const report = await runPlaybook(playbook, inventory, modules, connector, options, (e) => {
     recorder?.onEvent(e);
     junit?.onEvent(e);
     renderer.handle(e);

@@ -30,6 +30,8 @@ export interface CliIO {
   tty: boolean;
   /** SIGINT/SIGTERM of the process (bin/hvtune.js); absent when the CLI runs in-process */
   interrupt?: Interrupt;
+  /** Ask for a secret on the terminal without echo (`-K`); absent where nobody can answer */
+  askSecret?: (prompt: string) => Promise<string>;
 }
 
 /** A command's view of the CLI: where to write, in which style, and how it ended. */
@@ -78,17 +80,60 @@ export function parseSeconds(value: string): number {
   return n;
 }
 
+/**
+ * The become password of `-K`, kept out of every printed or saved form of the flags: it is
+ * only read where a connection is made.
+ */
+export class BecomePassword {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toJSON(): string {
+    return '<redacted>';
+  }
+  toString(): string {
+    return '<redacted>';
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return 'BecomePassword <redacted>';
+  }
+}
+
 export interface ConnectionFlags {
   knownHosts: string;
   acceptNewHostKeys?: boolean;
   timeout: number;
+  /** -u: the remote user of every host, over the inventory's */
+  user?: string;
+  /** -b: become root with sudo on every host */
+  become?: boolean;
+  /** -K: ask for the become password before connecting */
+  askBecomePass?: boolean;
+  /** what -K was answered (set before the command's action runs, by cli.ts) */
+  becomePassword?: BecomePassword;
+  /** -vvv: every command line as sent */
+  trace?: SshOptions['trace'];
+}
+
+/** A remote user name as sudo and sshd accept one. */
+export function parseUser(value: string): string {
+  if (!/^[a-z_][a-z0-9_.-]*\$?$/i.test(value) || value.length > 32)
+    throw new InvalidArgumentError(`expected a user name (letters, digits, _ . -), got ${JSON.stringify(value)}`);
+  return value;
 }
 
 export const withConnection = (cmd: Command) =>
   cmd
     .option('--known-hosts <file>', 'known_hosts file to verify host keys against', '~/.ssh/known_hosts')
     .option('--accept-new-host-keys', 'record keys of hosts not yet in known_hosts (a changed key is always refused)')
-    .option('--timeout <seconds>', 'connection timeout', parseSeconds, 10);
+    .option('--timeout <seconds>', 'connection timeout', parseSeconds, 10)
+    .option('-u, --user <user>', "connect as this user on every host (over the inventory's user)", parseUser)
+    .option('-b, --become', 'run every command as root with sudo (when the user is not root)')
+    .option('-K, --ask-become-pass', "ask once for sudo's password (never stored); implies --become");
 
 export const withForks = (cmd: Command) => cmd.option('-f, --forks <n>', 'hosts handled at once', parseForks, 20);
 
@@ -226,23 +271,33 @@ export async function runOptions(o: RunFlags): Promise<{
 // ---- reaching hosts ----
 
 export function sshOptions(flags: ConnectionFlags): SshOptions {
-  return { knownHostsFile: flags.knownHosts, acceptNewHostKeys: !!flags.acceptNewHostKeys, connectTimeoutMs: flags.timeout * 1000 };
+  return {
+    knownHostsFile: flags.knownHosts,
+    acceptNewHostKeys: !!flags.acceptNewHostKeys,
+    connectTimeoutMs: flags.timeout * 1000,
+    ...(flags.trace ? { trace: flags.trace } : {}),
+  };
 }
 
+/** What the command line says of every host's connection (-u, -b, -K); bastions keep their own. */
+export type ConnectionOverrides = Pick<ConnectionFlags, 'user' | 'become' | 'askBecomePass' | 'becomePassword'>;
+
 /** Inventory host → SSH target, the bastion chain included. */
-export function sshTarget(inv: Inventory, host: InventoryHost, seen = new Set<string>()): SshTarget {
+export function sshTarget(inv: Inventory, host: InventoryHost, over: ConnectionOverrides = {}, seen = new Set<string>()): SshTarget {
   const c = host.connection;
   seen.add(host.name);
   const jumpHost = c.jump && !seen.has(c.jump) ? (inv.hosts.get(c.jump) ?? inv.bastions?.get(c.jump)) : undefined;
+  const become = c.become || !!over.become || !!over.askBecomePass;
   return {
     name: host.name,
     address: c.address,
     port: c.port,
-    user: c.user,
+    user: over.user ?? c.user,
     identityFile: c.identity_file,
     password: c.password,
-    become: c.become,
-    jump: jumpHost ? sshTarget(inv, jumpHost, seen) : undefined,
+    become,
+    ...(become && over.becomePassword ? { becomePassword: over.becomePassword.reveal() } : {}),
+    jump: jumpHost ? sshTarget(inv, jumpHost, {}, seen) : undefined,
     rebootCommand: c.reboot_command,
   };
 }
@@ -255,7 +310,7 @@ export function sshConnector(inv: Inventory, flags: ConnectionFlags): Connector 
   const opts = sshOptions(flags);
   return async (host): Promise<ConnectedHost> => {
     const { connectHost } = await loadTransport();
-    const remote = await connectHost(sshTarget(inv, host), opts, {
+    const remote = await connectHost(sshTarget(inv, host, flags), opts, {
       hostname: host.name,
       kernel: { release: 'unknown', version: [0, 0, 0] },
     });
@@ -270,7 +325,7 @@ export function sshConnector(inv: Inventory, flags: ConnectionFlags): Connector 
 /** A plain host handle (saved plans, baselines, facts): facts gathered on connect unless given. */
 export function hostConnector(inv: Inventory, flags: ConnectionFlags): HostConnector {
   const opts = sshOptions(flags);
-  return async (host, facts) => (await loadTransport()).connectHost(sshTarget(inv, host), opts, facts);
+  return async (host, facts) => (await loadTransport()).connectHost(sshTarget(inv, host, flags), opts, facts);
 }
 
 export { loadInventory, loadModules };

@@ -20,6 +20,7 @@ import { lazyDiff } from './diff.js';
 import { REDACTED, type SecretValues } from '../secrets.js';
 import { PlannedFiles, planTask, readTasks, type TaskRead } from './plan.js';
 import type { ConnectedHost } from './types.js';
+import { taskSelected } from '../tags.js';
 
 export interface HostRunOptions {
   check: boolean;
@@ -209,10 +210,7 @@ export class HostRun {
   }
 
   private tagged(task: Task): boolean {
-    const tags = new Set([...this.play.tags, ...task.tags]);
-    if (this.opts.tags.length && !this.opts.tags.some((t) => tags.has(t) || t === 'all')) return tags.has('always');
-    if (this.opts.skipTags.some((t) => tags.has(t))) return false;
-    return true;
+    return taskSelected([...this.play.tags, ...task.tags], this.opts.tags, this.opts.skipTags);
   }
 
   private context(item?: unknown): Record<string, unknown> {

@@ -116,3 +116,21 @@ export function foldReport(report: RunReport, e: RunEvent): RunReport {
   }
   return report;
 }
+
+/**
+ * The report with its hosts in `order` (the inventory's) wherever it lists them: the recap, round
+ * trips, changes, pending items and failures otherwise follow the order hosts finished in, which
+ * differs between runs. Each host's own items keep their order.
+ */
+export function inHostOrder(report: RunReport, order: readonly string[]): RunReport {
+  const rank = new Map(order.map((h, i) => [h, i]));
+  const at = (h: string) => rank.get(h) ?? order.length;
+  const byHost = <T>(entries: [string, T][]) => Object.fromEntries([...entries].sort((a, b) => at(a[0]) - at(b[0])));
+  const sorted = <T extends { host: string }>(list: T[]) => [...list].sort((a, b) => at(a.host) - at(b.host));
+  report.recap = byHost(Object.entries(report.recap));
+  report.roundTrips = byHost(Object.entries(report.roundTrips));
+  report.changes = sorted(report.changes);
+  report.pending = sorted(report.pending);
+  report.failures = sorted(report.failures);
+  return report;
+}

@@ -15,7 +15,7 @@ import { factsNeed, tasksUsingRegistered } from './facts-need.js';
 import { HostRun, type HostRunOptions, type HostRunPlan } from './host-run.js';
 import { forEachLimited } from './limit.js';
 import { inShard, type Shard } from './shard.js';
-import { emptyReport, foldReport, summarize } from './report.js';
+import { emptyReport, foldReport, inHostOrder, summarize } from './report.js';
 import type { ConnectedHost, Connector } from './types.js';
 
 export type { ConnectedHost, Connector };
@@ -225,6 +225,7 @@ export async function runPlaybook(
     await Promise.all([...connections.values()].map((p) => p.then((c) => c.close()).catch(() => undefined)));
   }
   report.durationMs = Date.now() - started;
+  inHostOrder(report, [...inventory.hosts.keys()]);
   report.summary = summarize(report);
   send({ type: 'run-end', report });
   return report;

@@ -105,9 +105,9 @@ export function recapLines(report: RunReport, s: Style): string[] {
     if (report.untouched.length) lines.push(s.red(`never touched: ${report.untouched.join(' ')}`));
   }
   const rt = Object.entries(report.roundTrips);
-  if (rt.length)
-    lines.push(s.dim(`round trips per host: ${rt.map(([h, n]) => `${h}=${n}`).join(' ')}; ${(report.durationMs / 1000).toFixed(2)} s`));
-  lines.push(summaryLine(report.summary, s));
+  if (rt.length) lines.push(s.dim(`round trips per host: ${roundTripsText(rt)}; ${(report.durationMs / 1000).toFixed(2)} s`));
+  // a report read from an older --json has no summary
+  if (report.summary) lines.push(summaryLine(report.summary, s));
   return lines;
 }
 
@@ -131,4 +131,25 @@ export function summaryLine(sum: RunSummary, s: Style): string {
   ];
   const text = `${sum.check ? 'Plan' : 'Applied'}: ${parts.join(', ')}`;
   return s.bold(sum.failedHosts || sum.unreachable ? s.red(text) : text);
+}
+
+/** Hosts listed one by one up to this many; beyond, a summary. */
+const ROUND_TRIPS_LISTED = 10;
+/** Outliers named in the summary, the most round trips first. */
+const OUTLIERS_NAMED = 5;
+
+/**
+ * Each host's round trips, or past ROUND_TRIPS_LISTED hosts min/median/max and the hosts above the
+ * median (the ones that cost more than the rest: retries, reboots, a failing task).
+ */
+export function roundTripsText(perHost: [string, number][]): string {
+  if (perHost.length <= ROUND_TRIPS_LISTED) return perHost.map(([h, n]) => `${h}=${n}`).join(' ');
+  const counts = perHost.map(([, n]) => n).sort((a, b) => a - b);
+  const mid = counts.length >> 1;
+  const median = counts.length % 2 ? counts[mid] : (counts[mid - 1] + counts[mid]) / 2;
+  const above = perHost.filter(([, n]) => n > median).sort((a, b) => b[1] - a[1]);
+  const named = above.slice(0, OUTLIERS_NAMED).map(([h, n]) => `${h}=${n}`);
+  if (above.length > OUTLIERS_NAMED) named.push(`and ${above.length - OUTLIERS_NAMED} more`);
+  const summary = `${perHost.length} hosts, min ${counts[0]}, median ${median}, max ${counts[counts.length - 1]}`;
+  return above.length ? `${summary}; above the median: ${named.join(', ')}` : summary;
 }

@@ -1,24 +1,58 @@
-// Terminal progress: listr2, one row per host with the task running and its counts; diffs,
-// warnings and the recap are printed once the rows are done so they do not fight the spinner.
+// Terminal progress: listr2, a counter ("23/60 done") over a row per host now working, with the
+// task running and its counts, and a row per failed host, kept (output/fleet-view.ts chooses them,
+// so a fleet fits the terminal); diffs, warnings and the recap are printed once the rows are done
+// so they do not fight the spinner.
 
 import { Listr, type ListrTaskWrapper } from 'listr2';
 import type { HostRecap, RunEvent, RunReport } from '../events.js';
 import { batchesLine, changeLine, colorDiff, crossCheckText, recapLines, taskWarnings, type Style } from './format.js';
+import { FleetView } from './fleet-view.js';
 import type { Renderer } from './plain.js';
+
+type Wrapper = ListrTaskWrapper<unknown, any, any>;
+
+/**
+ * listr2 draws a task only while it is enabled (its renderer checks on every frame); the field
+ * is not in its types. Hiding rows this way keeps listr2's own drawing of the ones shown.
+ */
+function setShown(task: Wrapper | undefined, shown: boolean): void {
+  if (task) (task.task as unknown as { enabled: boolean }).enabled = shown;
+}
+
+/** A row whose promise ends when the run does: the counter and the "more" note. */
+function pendingRow(): { promise: Promise<void>; resolve(): void; task?: Wrapper } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((res) => (resolve = res));
+  return { promise, resolve };
+}
 
 interface Row {
   resolve(): void;
   reject(err: Error): void;
-  task?: ListrTaskWrapper<unknown, any, any>;
+  task?: Wrapper;
   title: string;
   counts: { ok: number; changed: number; failed: number; skipped: number };
 }
 
-export function listrRenderer(hosts: string[], out: (s: string) => void, opts: { diff: boolean; style: Style }): Renderer {
+export function listrRenderer(hosts: string[], out: (s: string) => void, opts: { diff: boolean; style: Style; rows?: number }): Renderer {
   const s = opts.style;
   const rows = new Map<string, Row>();
   const details = new Map<string, string[]>();
   let report: RunReport | undefined;
+  const view = new FleetView(hosts, opts.rows ?? process.stdout.rows ?? 24);
+  const counter = pendingRow();
+  const more = pendingRow();
+  /** Show the rows the view chooses, with its counter and note. */
+  const redraw = () => {
+    const frame = view.frame();
+    const shown = new Set(frame.shown);
+    if (counter.task) counter.task.title = s.bold(frame.counter);
+    for (const [host, row] of rows) setShown(row.task, shown.has(host));
+    if (more.task) {
+      setShown(more.task, frame.more !== null);
+      if (frame.more) more.task.title = s.dim(frame.more);
+    }
+  };
 
   const tasks = hosts.map((host) => {
     let resolve!: () => void;
@@ -31,14 +65,23 @@ export function listrRenderer(hosts: string[], out: (s: string) => void, opts: {
     rows.set(host, row);
     return {
       title: host,
-      task: (_ctx: unknown, task: ListrTaskWrapper<unknown, any, any>) => {
+      task: (_ctx: unknown, task: Wrapper) => {
         row.task = task;
         task.title = row.title;
+        redraw();
         return promise;
       },
     };
   });
-  const listr = new Listr(tasks, {
+  const fixed = (row: ReturnType<typeof pendingRow>) => ({
+    title: '',
+    task: (_ctx: unknown, task: Wrapper) => {
+      row.task = task;
+      redraw();
+      return row.promise;
+    },
+  });
+  const listr = new Listr([fixed(counter), ...tasks, fixed(more)], {
     concurrent: true,
     exitOnError: false,
     rendererOptions: { collapseErrors: false },
@@ -61,6 +104,7 @@ export function listrRenderer(hosts: string[], out: (s: string) => void, opts: {
 
   return {
     handle(e: RunEvent) {
+      view.handle(e);
       switch (e.type) {
         case 'task-start': {
           const row = rows.get(e.host);
@@ -101,8 +145,13 @@ export function listrRenderer(hosts: string[], out: (s: string) => void, opts: {
         case 'run-end':
           report = e.report;
           for (const [host, row] of rows) finish(host, row, e.report.recap[host]);
+          counter.resolve();
+          more.resolve();
           break;
       }
+      if (e.type === 'host-start' || e.type === 'host-done' || e.type === 'play-start' || e.type === 'run-end') redraw();
+      else if (e.type === 'task-done' && e.status === 'failed') redraw();
+      else if (e.type === 'host-unreachable' || e.type === 'host-failed') redraw();
     },
     async done() {
       await running;

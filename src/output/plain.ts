@@ -1,4 +1,6 @@
-// Plain lines, for logs and pipes: one line per event, diffs inline when asked.
+// Plain lines, for logs and pipes: one line per event, diffs inline when asked. Verbosity (`-v`
+// levels): 1 each task as it starts and each change's target, effect and diff; 2 also each task's
+// time and what its read observed; 3 (commands/play.ts) also every command line sent to a host.
 
 import type { RunEvent } from '../events.js';
 import { batchesLine, changeLine, colorDiff, crossCheckText, recapLines, taskWarnings, type Style } from './format.js';
@@ -8,7 +10,13 @@ export interface Renderer {
   done(): Promise<void>;
 }
 
-export function plainRenderer(out: (s: string) => void, opts: { diff: boolean; verbose: boolean; style: Style }): Renderer {
+/** A read's observation in one line, cut to a readable length. */
+function observedLine(observed: unknown): string {
+  const text = JSON.stringify(observed) ?? 'undefined';
+  return text.length > 300 ? `${text.slice(0, 300)}… (${text.length} characters)` : text;
+}
+
+export function plainRenderer(out: (s: string) => void, opts: { diff: boolean; verbose: boolean | number; style: Style }): Renderer {
   const s = opts.style;
   const diffs = sameDiffs();
   const printDiffs = () => {
@@ -16,6 +24,12 @@ export function plainRenderer(out: (s: string) => void, opts: { diff: boolean; v
       out(s.bold(hosts.length > 1 ? `same diff on ${hosts.join(', ')}:` : `diff on ${hosts[0]}:`));
       out(colorDiff(diff, s).replace(/^/gm, '    ').trimEnd());
     }
+  };
+  const level = Number(opts.verbose);
+  const started = new Map<string, number>();
+  const took = (host: string, id: number) => {
+    const t = started.get(`${host}#${id}`);
+    return level >= 2 && t !== undefined ? s.dim(` (${((Date.now() - t) / 1000).toFixed(2)} s)`) : '';
   };
   return {
     handle(e) {
@@ -29,19 +43,28 @@ export function plainRenderer(out: (s: string) => void, opts: { diff: boolean; v
           out(s.bold(`BATCH ${e.batch}/${e.of}: ${e.hosts.join(' ')}`));
           break;
         case 'task-start':
-          if (opts.verbose) out(s.dim(`${e.host} | ${e.task}…`));
+          started.set(`${e.host}#${e.id}`, Date.now());
+          if (level >= 1) out(s.dim(`${e.host} | ${e.task}…`));
+          break;
+        case 'task-planned':
+          // a secret task's observation is the secret itself: never printed
+          if (level >= 2 && !e.planned.secret) out(s.dim(`${e.host} | ${e.planned.task} | read: ${observedLine(e.observed)}`));
           break;
         case 'task-done': {
           const head = `${e.host} | ${e.handler ? 'handler ' : ''}${e.task}`;
-          if (e.status === 'failed') out(s.red(`${head} | FAILED: ${e.error}`));
-          else if (e.status === 'skipped') out(s.dim(`${head} | skipped (${e.reason})`));
-          else if (e.status === 'ok') out(s.green(`${head} | ok`));
+          const time = took(e.host, e.id);
+          if (e.status === 'failed') out(s.red(`${head} | FAILED: ${e.error}`) + time);
+          else if (e.status === 'skipped') out(s.dim(`${head} | skipped (${e.reason})`) + time);
+          else if (e.status === 'ok') out(s.green(`${head} | ok`) + time);
           else {
-            out(s.yellow(`${head} | changed`));
+            out(s.yellow(`${head} | changed`) + time);
             for (const c of e.changes) {
               out(`    ${changeLine(c, s)}`);
-              // a fleet often gets the same file: each diff is printed once, with its hosts, at the play's end
+              if (level >= 1) out(s.dim(`      target ${c.target}, effect ${c.effect}`));
+              // a fleet often gets the same file: with --diff each diff is printed once, with its
+              // hosts, at the play's end; -v alone shows it in place
               if (opts.diff && c.diff) diffs.add(c.diff, e.host);
+              else if (level >= 1 && c.diff) out(colorDiff(c.diff, s).replace(/^/gm, '    ').trimEnd());
             }
           }
           for (const w of taskWarnings(e)) out(s.yellow(`    warning: ${w.replace(/\n/g, '\n    ')}`));

@@ -3,6 +3,7 @@
 // same connection (ssh2 multiplexes), at most a few at a time because sshd caps sessions per
 // connection (MaxSessions, 10 by default).
 
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import type { Duplex } from 'node:stream';
@@ -30,6 +31,11 @@ export interface SshTarget {
   agent?: string;
   /** Wrap commands with `sudo -n sh -c …` when user is not root. */
   become?: boolean;
+  /**
+   * With become: sudo's password (`-K`), given to `sudo -S` on stdin before the command's own
+   * input, so it appears in no command line and no output.
+   */
+  becomePassword?: string;
   /** Bastion, reached first; the target is reached through a forwarded channel. */
   jump?: SshTarget;
   /** argv that reboots the host (HostHandle.reboot); default systemctl reboot */
@@ -44,10 +50,14 @@ export interface SshOptions {
   /** Default 10000. */
   connectTimeoutMs: number;
   commandTimeoutMs?: number;
+  /** Told every command line as it is sent (`-vvv`); `script` is stdin when stdin is the script (`sh -s`). */
+  trace?: (host: string, line: string, script?: string) => void;
 }
 
 export interface ExecOptions {
   stdin?: string | Buffer;
+  /** stdin is the script the command runs (`sh -s`): a trace shows it */
+  stdinIsScript?: boolean;
   timeoutMs?: number;
 }
 
@@ -141,10 +151,27 @@ function describeError(err: Error & { code?: string; level?: string }, target: S
   return err.code ? `${err.code}: ${err.message}` : err.message;
 }
 
-/** The line sent to sshd: with become and a user other than root, through `sudo -n` (never prompts). */
-export function remoteCommandLine(target: Pick<SshTarget, 'user' | 'become'>, command: string): string {
-  return target.become && target.user !== 'root' ? joinArgv(['sudo', '-n', 'sh', '-c', command]) : command;
+/**
+ * The line sent to sshd: with become and a user other than root, through sudo. Without a password,
+ * `sudo -n` (never prompts). With one (`passwordMarker` given), `sudo -S` reads it from the first
+ * line of stdin; the marker line that follows tells the inner shell where the command's own input
+ * starts, whether sudo read the password or not (cached credentials, NOPASSWD): the shell reads
+ * lines up to the marker and drops them.
+ */
+export function remoteCommandLine(target: Pick<SshTarget, 'user' | 'become'>, command: string, passwordMarker?: string): string {
+  if (!target.become || target.user === 'root') return command;
+  if (passwordMarker === undefined) return joinArgv(['sudo', '-n', 'sh', '-c', command]);
+  const skip = `IFS= read -r l; [ "$l" = ${passwordMarker} ] || IFS= read -r l; unset l\n`;
+  return joinArgv(['sudo', '-S', '-p', '', 'sh', '-c', skip + command]);
 }
+
+/** What stdin starts with for remoteCommandLine's password form: the password, then the marker. */
+export function becomeStdinPrefix(password: string, marker: string): Buffer {
+  return Buffer.from(`${password}\n${marker}\n`);
+}
+
+/** A fresh marker: letters and digits only, so it needs no quoting in the inner shell's test. */
+export const newPasswordMarker = () => `hvtune-become-${randomBytes(12).toString('hex')}`;
 
 /** The server would not open a channel (session limit, or the connection is closing). */
 class ChannelRefused extends HvtuneError {}
@@ -161,6 +188,8 @@ export class SshConnection {
   private gone = false;
   /** Channels of hold(), each with the promise of its end. */
   private readonly held = new Map<ClientChannel, Promise<void>>();
+  /** With a become password: the marker line after it on stdin (remoteCommandLine). */
+  private readonly passwordMarker?: string;
 
   private constructor(
     readonly target: SshTarget,
@@ -168,6 +197,7 @@ export class SshConnection {
     private readonly opts: SshOptions,
     private readonly bastion?: SharedBastion,
   ) {
+    if (target.becomePassword !== undefined && target.become && target.user !== 'root') this.passwordMarker = newPasswordMarker();
     this.ended = new Promise((resolve) =>
       client.once('close', () => {
         this.gone = true;
@@ -189,14 +219,51 @@ export class SshConnection {
         throw err;
       }
     }
+    let connection: SshConnection;
     try {
       // the timeout runs inside the slot: it measures this host's handshake, not the queue before it
       const client = await handshakeSlots.run(() => SshConnection.handshake(target, opts, sock));
-      return new SshConnection(target, client, opts, bastion);
+      connection = new SshConnection(target, client, opts, bastion);
     } catch (err) {
       await bastion?.release();
       throw err;
     }
+    try {
+      await connection.checkBecomePassword();
+    } catch (err) {
+      await connection.close();
+      throw err;
+    }
+    return connection;
+  }
+
+  /**
+   * A wrong password fails the host here, before any command: in a command, sudo -S would go on
+   * reading the lines after it (the marker, the command's input) as further attempts.
+   */
+  private async checkBecomePassword(): Promise<void> {
+    if (this.passwordMarker === undefined) return;
+    // -k: ignore cached credentials, so the password itself is checked; only the password on
+    // stdin, so a second attempt reads nothing
+    const line = joinArgv(['sudo', '-S', '-k', '-p', '', 'true']);
+    this.trace(line);
+    this.roundTrips++;
+    const r = await this.runChannel(line, 'sudo -S -k true', Buffer.from(`${this.target.becomePassword}\n`), this.opts.connectTimeoutMs);
+    if (r.code !== 0) {
+      const said = r.stderr.replace(/^\s*(Sorry, try again\.\s*)+/m, '').trim();
+      throw new ConnectError(hostLabel(this.target), `become: sudo refused the password of ${this.target.user}${said ? `: ${said}` : ''}`);
+    }
+  }
+
+  private trace(line: string, script?: string): void {
+    this.opts.trace?.(this.target.name, line, script);
+  }
+
+  /** stdin as sent: behind the become password and its marker when there is one. */
+  private stdinFor(stdin: string | Buffer | undefined): string | Buffer | undefined {
+    if (this.passwordMarker === undefined) return stdin;
+    const prefix = becomeStdinPrefix(this.target.becomePassword!, this.passwordMarker);
+    return stdin === undefined ? prefix : Buffer.concat([prefix, Buffer.from(stdin)]);
   }
 
   /** True once the connection is closed, by us or by the other side. */
@@ -318,12 +385,14 @@ export class SshConnection {
   /** Run one command line. Never trims output, never treats stderr as failure. */
   async exec(command: string, opts: ExecOptions = {}): Promise<CommandResult> {
     this.roundTrips++;
-    const line = remoteCommandLine(this.target, command);
+    const line = remoteCommandLine(this.target, command, this.passwordMarker);
+    this.trace(line, opts.stdinIsScript && opts.stdin !== undefined ? String(opts.stdin) : undefined);
+    const stdin = this.stdinFor(opts.stdin);
     for (;;) {
       await this.acquire();
       const othersOpen = this.active - 1;
       try {
-        return await this.runChannel(line, command, opts.stdin, opts.timeoutMs ?? this.opts.commandTimeoutMs);
+        return await this.runChannel(line, command, stdin, opts.timeoutMs ?? this.opts.commandTimeoutMs);
       } catch (err) {
         // sshd refuses sessions beyond its MaxSessions (or before it has reaped closed ones):
         // open fewer at once and wait for a running one to finish, instead of failing the command.
@@ -394,7 +463,9 @@ export class SshConnection {
    * counted, and outside the channel limit, so it travels beside the first batch of reads.
    */
   hold(command: string, ready: (stdout: string) => boolean, opts: { shown?: string; timeoutMs?: number } = {}): Promise<HoldResult> {
-    const line = remoteCommandLine(this.target, command);
+    const line = remoteCommandLine(this.target, command, this.passwordMarker);
+    this.trace(line);
+    const prefix = this.stdinFor(undefined);
     const shown = opts.shown ?? command;
     const timeoutMs = opts.timeoutMs ?? 30_000;
     return new Promise((resolve, reject) => {
@@ -445,6 +516,7 @@ export class SshConnection {
               result: { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(errOut).toString('utf8'), code, signal },
             });
         });
+        if (prefix !== undefined) channel.write(prefix);
         // stdin stays open: its end (close(), or the connection's) is what ends the command
       };
       try {
