@@ -78,6 +78,7 @@ const DEFAULT_SHUTDOWN_TIMEOUT = 120;
 /** The kernel's tun device (MAX_TAP_QUEUES) gives a tap at most 256 queues. */
 const MAX_TAP_QUEUES = 256;
 const MARK = '::hvtune::';
+const COALESCE_TYPES = ['network', 'bridge'];
 
 const virsh = (args: LibvirtDomainArgs) => ['virsh', '-q', '-c', args.uri ?? DEFAULT_URI];
 const names = (args: LibvirtDomainArgs) => (Array.isArray(args.name) ? args.name : [args.name]);
@@ -298,6 +299,14 @@ function checkPatched(domain: string, args: LibvirtDomainArgs, doc: ReturnType<t
   for (const vcpu of Object.keys(args.cputune?.vcpupin ?? {})) {
     if (Number(vcpu) >= counts.max)
       throw new TaskError(`${domain}: vcpupin ${vcpu}: the domain has ${counts.max} vCPUs (0-${counts.max - 1})`);
+  }
+  for (const nic of args.interfaces ?? []) {
+    const type = nic.coalesce ? findDevice(doc, 'interface', nic.match)?.getAttribute('type') : undefined;
+    // libvirt refuses <coalesce> at define on any other kind of interface.
+    if (type && !COALESCE_TYPES.includes(type))
+      throw new TaskError(
+        `${domain}: ${describeMatch('interface', nic.match)}: coalesce works on interfaces of type ${COALESCE_TYPES.join(' or ')}, not ${type}`,
+      );
   }
   for (const nic of args.interfaces ?? []) {
     const q = nic.driver?.queues;
