@@ -79,7 +79,8 @@ export const sriovSchema = {
     },
     vfs: {
       type: 'object',
-      description: 'VF number → settings (ip link set DEV vf N …). Numbers below numvfs.',
+      description:
+        'VF number (below numvfs) → {mac, vlan, qos, spoofchk, trust, state} (ip link set DEV vf N …); each set live and put back at boot by the udev rule.',
       propertyNames: { pattern: '^[0-9]{1,4}$', 'x-message': 'must be a VF number' },
       additionalProperties: {
         type: 'object',

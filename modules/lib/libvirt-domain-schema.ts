@@ -227,7 +227,6 @@ export const libvirtDomainSchema = {
         'PCI devices passed through to the guest (<hostdev mode="subsystem" type="pci" managed="yes">), by address or as a VF of a PF. ' +
         'Only these are touched; state: absent removes one. Takes effect at the next start.',
       items: {
-        ...pciSource('Which device'),
         oneOf: pciSource('').oneOf.map((o) => ({
           ...o,
           properties: { ...o.properties, state: { enum: ['present', 'absent'], default: 'present' } },
