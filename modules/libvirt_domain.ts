@@ -502,11 +502,27 @@ async function apply(changes: Change[], host: HostHandle, args: LibvirtDomainArg
   }
 }
 
+/** A source names what one kind of interface uses: a PCI device for hostdev, a host NIC for direct. */
+function validate(args: LibvirtDomainArgs): { path: string; message: string }[] {
+  const problems: { path: string; message: string }[] = [];
+  (args.interfaces ?? []).forEach((nic, i) => {
+    if (!nic.source) return;
+    const wants = 'dev' in nic.source ? 'direct' : 'hostdev';
+    if (nic.type !== wants)
+      problems.push({
+        path: `/interfaces/${i}/source`,
+        message: `a source ${wants === 'direct' ? '{dev, mode}' : '{pci} or {pf, vf}'} needs type: ${wants}${nic.type ? `, not ${nic.type}` : ''}`,
+      });
+  });
+  return problems;
+}
+
 export const libvirt_domain = {
   name: 'libvirt_domain',
   description:
     'Element-level tuning of libvirt domain XML (cputune, numatune, guest NUMA, CPU topology, hugepages, Hyper-V, PCI/VF passthrough, macvtap, virtio queues, disk cache and bus) plus live tuning through virsh',
   schema: libvirtDomainSchema,
+  validate,
   read,
   parse,
   plan,
