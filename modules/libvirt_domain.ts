@@ -6,11 +6,14 @@ import type { Change, HostHandle, Module, Pending, PlanResult, ReadRequest, Read
 import { ApplyVerifyError, TaskError } from '../src/errors.js';
 import { globMatch, isGlob } from '../src/glob.js';
 import { sh } from '../src/quote.js';
-import { cpusMissing } from './lib/cpuset.js';
+import { cpusMissing, parseCpuset } from './lib/cpuset.js';
 import {
   canonicalXml,
   describeMatch,
+  describePciSource,
+  domainMemoryKiB,
   findDevice,
+  numaCells,
   parseDomainXml,
   patchItems,
   serializeDomainXml,
@@ -18,7 +21,9 @@ import {
   type DomainTuning,
   type LiveTuning,
   type PatchItem,
+  type PciSource,
 } from './lib/domain-xml.js';
+import { isPciAddress, vfAddress } from './lib/sriov.js';
 import { libvirtDomainSchema } from './lib/libvirt-domain-schema.js';
 import { blkioWeightScheduler } from './lib/cross/blkio-weight-scheduler.js';
 import { memtuneHardLimit } from './lib/cross/memtune-hard-limit.js';
@@ -49,21 +54,50 @@ export interface LibvirtDomainObserved {
   hostNodes: string | null;
   names: string[];
   domains: DomainObserved[];
+  /** `PF/VF` → what the host shows of that VF's PCI address (only for VFs the task names). */
+  vfs?: Record<string, VfLookup>;
 }
 
-type ChangeData =
+export interface VfLookup {
+  /** The device/virtfnN link's target: the VF exists. */
+  link: string | null;
+  /** The PF's PCI address and SR-IOV capability, to compute the address of a VF not created yet. */
+  pf: string | null;
+  offset: number | null;
+  stride: number | null;
+  total: number | null;
+}
+
+/** `PF/VF` → PCI address, as the plan resolved them: apply checks against the same addresses. */
+type VfAddresses = Record<string, string>;
+
+type ChangeData = (
   | { op: 'define'; domain: string; xml: string; original: string }
   | { op: 'live'; domain: string; key: string; argv: string[] }
-  | { op: 'restart'; domain: string; timeoutSeconds: number; allowDestroy: boolean };
+  | { op: 'restart'; domain: string; timeoutSeconds: number; allowDestroy: boolean }
+) & { vfAddresses?: VfAddresses };
 
 const DEFAULT_URI = 'qemu:///system';
 const DEFAULT_SHUTDOWN_TIMEOUT = 120;
 /** The kernel's tun device (MAX_TAP_QUEUES) gives a tap at most 256 queues. */
 const MAX_TAP_QUEUES = 256;
 const MARK = '::hvtune::';
+const COALESCE_TYPES = ['network', 'bridge'];
 
 const virsh = (args: LibvirtDomainArgs) => ['virsh', '-q', '-c', args.uri ?? DEFAULT_URI];
 const names = (args: LibvirtDomainArgs) => (Array.isArray(args.name) ? args.name : [args.name]);
+const vfKey = (pf: string, vf: number) => `${pf}/${vf}`;
+
+/** Every VF of a PF the task names (hostdevs, hostdev interfaces), once each. */
+function namedVfs(args: LibvirtDomainArgs): { pf: string; vf: number }[] {
+  const sources: PciSource[] = [
+    ...(args.hostdevs ?? []),
+    ...(args.interfaces ?? []).flatMap((i) => (i.source && !('dev' in i.source) ? [i.source] : [])),
+  ];
+  const seen = new Map<string, { pf: string; vf: number }>();
+  for (const s of sources) if ('pf' in s) seen.set(vfKey(s.pf, s.vf), { pf: s.pf, vf: s.vf });
+  return [...seen.values()];
+}
 
 function read(args: LibvirtDomainArgs): ReadRequest[] {
   const uri = args.uri ?? DEFAULT_URI;
@@ -72,6 +106,13 @@ function read(args: LibvirtDomainArgs): ReadRequest[] {
   const script = sh`LC_ALL=C; export LC_ALL; uri=${uri}
 echo '::hvtune:: cpus'; cat /sys/devices/system/cpu/online 2>/dev/null
 echo '::hvtune:: nodes'; cat /sys/devices/system/node/online 2>/dev/null
+for pv in ${namedVfs(args).map((v) => `${v.pf}/${v.vf}`)}; do
+  pf=\${pv%/*}; vf=\${pv#*/}; d=/sys/class/net/$pf/device
+  echo '::hvtune:: vf'; printf 'key=%s\\n' "$pv"
+  t=$(readlink "$d/virtfn$vf" 2>/dev/null) && printf 'link=%s\\n' "\${t##*/}"
+  sed -n 's/^PCI_SLOT_NAME=/pf=/p' "$d/uevent" 2>/dev/null
+  for f in offset stride totalvfs; do v=$(cat "$d/sriov_$f" 2>/dev/null) && printf '%s=%s\\n' "$f" "$v"; done
+done
 if ! all=$(virsh -q -c "$uri" list --all --name 2>&1); then echo '::hvtune:: error'; printf '%s\\n' "$all"; exit 0; fi
 echo '::hvtune:: domains'; printf '%s\\n' "$all"
 printf '%s\\n' "$all" | while IFS= read -r d; do
@@ -119,6 +160,20 @@ export function parseReadOutput(stdout: string): LibvirtDomainObserved {
     else if (s.name === 'domain') out.domains.push({ name: s.lines[0] ?? '', state: (s.lines[1] ?? '').trim(), persisted: '', live: null });
     else if (s.name === 'persisted' && dom) dom.persisted = s.lines.join('\n').replace(/\n*$/, '\n');
     else if (s.name === 'live' && dom) dom.live = s.lines.join('\n').replace(/\n*$/, '\n');
+    else if (s.name === 'vf') {
+      const kv = Object.fromEntries(s.lines.map((l) => /^([a-z]+)=(.*)$/.exec(l.trim())).flatMap((m) => (m ? [[m[1], m[2]]] : [])));
+      const num = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : null);
+      if (kv.key) {
+        out.vfs ??= {};
+        out.vfs[kv.key] = {
+          link: kv.link?.toLowerCase() || null,
+          pf: kv.pf?.toLowerCase() || null,
+          offset: num(kv.offset),
+          stride: num(kv.stride),
+          total: num(kv.totalvfs),
+        };
+      }
+    }
   }
   return out;
 }
@@ -144,12 +199,48 @@ function checkHostResources(args: LibvirtDomainArgs, obs: LibvirtDomainObserved)
     const missing = obs.hostCpus === null ? '' : cpusMissing(cpuset, obs.hostCpus);
     if (missing) throw new TaskError(`${what}: CPU ${missing} is not online on this host (online CPUs: ${obs.hostCpus})`);
   }
-  const nodeset = args.numatune?.nodeset;
-  if (nodeset !== undefined && obs.hostNodes !== null) {
+  const vcpuSet = args.vcpu_placement?.cpuset;
+  if (vcpuSet !== undefined && obs.hostCpus !== null) {
+    const missing = cpusMissing(vcpuSet, obs.hostCpus);
+    if (missing) throw new TaskError(`vcpu_placement cpuset: CPU ${missing} is not online on this host (online CPUs: ${obs.hostCpus})`);
+  }
+  const nodesets: [string, string][] = [];
+  if (args.numatune?.nodeset !== undefined) nodesets.push(['numatune nodeset', args.numatune.nodeset]);
+  for (const mn of args.numatune?.memnode ?? [])
+    if (mn.nodeset !== undefined) nodesets.push([`numatune memnode ${mn.cellid} nodeset`, mn.nodeset]);
+  for (const [what, nodeset] of nodesets) {
+    if (obs.hostNodes === null) continue;
     const missing = cpusMissing(nodeset, obs.hostNodes);
-    if (missing) throw new TaskError(`numatune nodeset: NUMA node ${missing} does not exist on this host (nodes: ${obs.hostNodes})`);
+    if (missing) throw new TaskError(`${what}: NUMA node ${missing} does not exist on this host (nodes: ${obs.hostNodes})`);
   }
 }
+
+/** The PCI address of each VF the task names, from the host's sysfs; an error names what is missing. */
+function resolveVfs(args: LibvirtDomainArgs, obs: LibvirtDomainObserved): VfAddresses {
+  const out: VfAddresses = {};
+  for (const { pf, vf } of namedVfs(args)) {
+    const seen = obs.vfs?.[vfKey(pf, vf)];
+    if (seen?.link) {
+      out[vfKey(pf, vf)] = seen.link;
+      continue;
+    }
+    if (!seen || seen.total === null)
+      throw new TaskError(`VF ${vf} of ${pf}: ${pf} does not offer SR-IOV here (no /sys/class/net/${pf}/device/sriov_totalvfs)`);
+    if (vf >= seen.total) throw new TaskError(`VF ${vf} of ${pf}: ${pf} offers at most ${seen.total} VFs (0-${seen.total - 1})`);
+    if (!seen.pf || !isPciAddress(seen.pf) || seen.offset === null || seen.stride === null)
+      throw new TaskError(`VF ${vf} of ${pf}: no virtfn${vf} link and no SR-IOV offset/stride to compute its PCI address`);
+    // Not created yet (an earlier sriov task creates it): the kernel will number it this way.
+    out[vfKey(pf, vf)] = vfAddress(seen.pf, seen.offset, seen.stride, vf);
+  }
+  return out;
+}
+
+const resolverOf = (addresses: VfAddresses) => (src: PciSource) => {
+  if ('pci' in src) return src.pci.toLowerCase();
+  const pci = addresses[vfKey(src.pf, src.vf)];
+  if (!pci) throw new TaskError(`${describePciSource(src)}: its PCI address was not read from the host`);
+  return pci;
+};
 
 function selectDomains(args: LibvirtDomainArgs, obs: LibvirtDomainObserved, warnings: string[]): DomainObserved[] {
   for (const pattern of names(args)) {
@@ -163,12 +254,63 @@ function selectDomains(args: LibvirtDomainArgs, obs: LibvirtDomainObserved, warn
   return obs.domains;
 }
 
+function checkNuma(domain: string, args: LibvirtDomainArgs, doc: ReturnType<typeof parseDomainXml>, maxVcpus: number): void {
+  const cells = numaCells(doc);
+  if (args.cpu?.numa !== undefined) {
+    const ids = cells.map((c) => c.id).sort((a, b) => a - b);
+    if (ids.some((id, i) => id !== i))
+      throw new TaskError(`${domain}: cpu numa: cell ids must be 0, 1, 2… without gaps (got ${ids.join(', ')})`);
+    const owner = new Map<number, number>();
+    for (const c of cells) {
+      for (const cpu of parseCpuset(c.cpus)) {
+        if (cpu >= maxVcpus)
+          throw new TaskError(
+            `${domain}: cpu numa cell ${c.id}: vCPU ${cpu} does not exist (the domain has ${maxVcpus} vCPUs: 0-${maxVcpus - 1})`,
+          );
+        if (owner.has(cpu)) throw new TaskError(`${domain}: cpu numa: vCPU ${cpu} is in cell ${owner.get(cpu)} and cell ${c.id}`);
+        owner.set(cpu, c.id);
+      }
+    }
+    const total = cells.reduce((sum, c) => sum + c.kib, 0);
+    const memory = domainMemoryKiB(doc);
+    if (memory !== null && total !== memory)
+      throw new TaskError(
+        `${domain}: cpu numa: the cells hold ${total} KiB but the domain has ${memory} KiB of memory (libvirt would resize the domain to the cells' sum): make them add up`,
+      );
+  }
+  for (const mn of args.numatune?.memnode ?? []) {
+    if (!cells.some((c) => c.id === mn.cellid))
+      throw new TaskError(
+        `${domain}: numatune memnode ${mn.cellid}: the domain has no guest NUMA cell ${mn.cellid} (cells: ${cells.map((c) => c.id).join(', ') || 'none; declare cpu numa'})`,
+      );
+  }
+}
+
 function checkPatched(domain: string, args: LibvirtDomainArgs, doc: ReturnType<typeof parseDomainXml>): void {
   const counts = vcpuCounts(doc);
   if (!counts) return;
+  checkNuma(domain, args, doc, counts.max);
+  const topo = args.cpu?.topology;
+  if (topo) {
+    const product = topo.sockets * (topo.dies ?? 1) * topo.cores * topo.threads;
+    if (product !== counts.max)
+      throw new TaskError(
+        `${domain}: cpu topology: ${topo.sockets} sockets × ${topo.dies ?? 1} dies × ${topo.cores} cores × ${topo.threads} threads = ${product} vCPUs, but the domain has ${counts.max}`,
+      );
+  }
+  if (args.vcpu_placement?.placement === 'auto' && args.vcpu_placement.cpuset !== undefined)
+    throw new TaskError(`${domain}: vcpu_placement: placement auto takes the CPUs from numad; drop cpuset or use placement static`);
   for (const vcpu of Object.keys(args.cputune?.vcpupin ?? {})) {
     if (Number(vcpu) >= counts.max)
       throw new TaskError(`${domain}: vcpupin ${vcpu}: the domain has ${counts.max} vCPUs (0-${counts.max - 1})`);
+  }
+  for (const nic of args.interfaces ?? []) {
+    const type = nic.coalesce ? findDevice(doc, 'interface', nic.match)?.getAttribute('type') : undefined;
+    // libvirt refuses <coalesce> at define on any other kind of interface.
+    if (type && !COALESCE_TYPES.includes(type))
+      throw new TaskError(
+        `${domain}: ${describeMatch('interface', nic.match)}: coalesce works on interfaces of type ${COALESCE_TYPES.join(' or ')}, not ${type}`,
+      );
   }
   for (const nic of args.interfaces ?? []) {
     const q = nic.driver?.queues;
@@ -194,6 +336,8 @@ export function liveArgv(args: LibvirtDomainArgs, domain: string, live: LiveTuni
       return [...base, 'emulatorpin', '--domain', domain, '--cpulist', value, ...tail];
     case 'shares':
       return [...base, 'schedinfo', '--domain', domain, '--set', `cpu_shares=${value}`, ...tail];
+    case 'schedinfo':
+      return [...base, 'schedinfo', '--domain', domain, '--set', `${live.field}=${value}`, ...tail];
     case 'blkiotune-weight':
       return [...base, 'blkiotune', '--domain', domain, '--weight', value, ...tail];
     case 'memtune':
@@ -201,19 +345,22 @@ export function liveArgv(args: LibvirtDomainArgs, domain: string, live: LiveTuni
   }
 }
 
-function itemsOf(args: LibvirtDomainArgs): PatchItem[] {
+function itemsOf(args: LibvirtDomainArgs, vfAddresses: VfAddresses = {}): PatchItem[] {
   try {
-    return patchItems(args);
+    return patchItems(args, resolverOf(vfAddresses));
   } catch (e) {
     throw new TaskError((e as Error).message);
   }
 }
 
-function planDomain(args: LibvirtDomainArgs, dom: DomainObserved, changes: Change[], pending: Pending[]): void {
-  const items = itemsOf(args);
+/** An interface the task adds when it is missing: a new kind (hostdev, direct) named by its MAC. */
+const addsInterface = (nic: NonNullable<LibvirtDomainArgs['interfaces']>[number]) => nic.type !== undefined && 'mac' in nic.match;
+
+function planDomain(args: LibvirtDomainArgs, dom: DomainObserved, changes: Change[], pending: Pending[], vfAddresses: VfAddresses): void {
+  const items = itemsOf(args, vfAddresses);
   const persisted = hostXml(dom.name, 'persistent', dom.persisted);
   for (const dev of [
-    ...(args.interfaces ?? []).map((i) => ['interface', i.match] as const),
+    ...(args.interfaces ?? []).filter((i) => !addsInterface(i)).map((i) => ['interface', i.match] as const),
     ...(args.disks ?? []).map((d) => ['disk', d.match] as const),
   ]) {
     if (!findDevice(persisted, dev[0], dev[1])) throw new TaskError(`${dom.name}: no ${describeMatch(dev[0], dev[1])} in the domain`);
@@ -228,7 +375,7 @@ function planDomain(args: LibvirtDomainArgs, dom: DomainObserved, changes: Chang
       target: `domain:${dom.name}`,
       effect: 'persistent',
       diff: { path: `domain:${dom.name} (persistent XML)`, before: canonicalXml(persisted), after: canonicalXml(patched) },
-      data: { op: 'define', domain: dom.name, xml: serializeDomainXml(patched), original: dom.persisted } satisfies ChangeData,
+      data: { op: 'define', domain: dom.name, xml: serializeDomainXml(patched), original: dom.persisted, vfAddresses } satisfies ChangeData,
     });
   }
   if (dom.live === null) return;
@@ -247,7 +394,13 @@ function planDomain(args: LibvirtDomainArgs, dom: DomainObserved, changes: Chang
       effect: 'live',
       before: now,
       after: it.desired,
-      data: { op: 'live', domain: dom.name, key: it.key, argv: liveArgv(args, dom.name, it.live, it.desired) } satisfies ChangeData,
+      data: {
+        op: 'live',
+        domain: dom.name,
+        key: it.key,
+        argv: liveArgv(args, dom.name, it.live, it.desired),
+        vfAddresses,
+      } satisfies ChangeData,
     });
   }
   if (needRestart.length === 0) return;
@@ -257,7 +410,13 @@ function planDomain(args: LibvirtDomainArgs, dom: DomainObserved, changes: Chang
       summary: `restart ${dom.name} (shut down, wait ${timeout} s${args.allow_destroy ? ', then force off' : ''}, start) for ${needRestart.join(', ')}`,
       target: `domain:${dom.name}`,
       effect: 'vm-restart',
-      data: { op: 'restart', domain: dom.name, timeoutSeconds: timeout, allowDestroy: args.allow_destroy === true } satisfies ChangeData,
+      data: {
+        op: 'restart',
+        domain: dom.name,
+        timeoutSeconds: timeout,
+        allowDestroy: args.allow_destroy === true,
+        vfAddresses,
+      } satisfies ChangeData,
     });
   } else {
     pending.push({
@@ -271,10 +430,11 @@ function planDomain(args: LibvirtDomainArgs, dom: DomainObserved, changes: Chang
 function plan(args: LibvirtDomainArgs, obs: LibvirtDomainObserved): PlanResult {
   if (obs.error !== null) throw new TaskError(`cannot list libvirt domains (${args.uri ?? DEFAULT_URI}): ${obs.error.split('\n')[0]}`);
   checkHostResources(args, obs);
+  const vfAddresses = resolveVfs(args, obs);
   const warnings: string[] = [];
   const changes: Change[] = [];
   const pending: Pending[] = [];
-  for (const dom of selectDomains(args, obs, warnings)) planDomain(args, dom, changes, pending);
+  for (const dom of selectDomains(args, obs, warnings)) planDomain(args, dom, changes, pending, vfAddresses);
   return { changes, pending, warnings };
 }
 
@@ -302,7 +462,7 @@ async function define(host: HostHandle, args: LibvirtDomainArgs, d: Extract<Chan
       host,
       args,
       d.domain,
-      itemsOf(args),
+      itemsOf(args, d.vfAddresses),
       true,
       'libvirt dropped or rewrote this element; the previous definition was restored',
     );
@@ -328,7 +488,7 @@ async function restart(host: HostHandle, args: LibvirtDomainArgs, d: Extract<Cha
     }
   }
   await host.run([...virsh(args), 'start', '--domain', d.domain]);
-  await verify(host, args, d.domain, itemsOf(args), false, 'the restarted domain does not run with its definition');
+  await verify(host, args, d.domain, itemsOf(args, d.vfAddresses), false, 'the restarted domain does not run with its definition');
 }
 
 const ORDER: Record<ChangeData['op'], number> = { define: 0, live: 1, restart: 2 };
@@ -340,17 +500,33 @@ async function apply(changes: Change[], host: HostHandle, args: LibvirtDomainArg
     else if (op.op === 'restart') await restart(host, args, op);
     else {
       await host.run(op.argv);
-      const item = itemsOf(args).filter((it) => it.key === op.key);
+      const item = itemsOf(args, op.vfAddresses).filter((it) => it.key === op.key);
       await verify(host, args, op.domain, item, false, 'virsh accepted the live change but the running domain does not show it');
     }
   }
 }
 
+/** A source names what one kind of interface uses: a PCI device for hostdev, a host NIC for direct. */
+function validate(args: LibvirtDomainArgs): { path: string; message: string }[] {
+  const problems: { path: string; message: string }[] = [];
+  (args.interfaces ?? []).forEach((nic, i) => {
+    if (!nic.source) return;
+    const wants = 'dev' in nic.source ? 'direct' : 'hostdev';
+    if (nic.type !== wants)
+      problems.push({
+        path: `/interfaces/${i}/source`,
+        message: `a source ${wants === 'direct' ? '{dev, mode}' : '{pci} or {pf, vf}'} needs type: ${wants}${nic.type ? `, not ${nic.type}` : ''}`,
+      });
+  });
+  return problems;
+}
+
 export const libvirt_domain = {
   name: 'libvirt_domain',
   description:
-    'Element-level tuning of libvirt domain XML (cputune, numatune, hugepages, CPU mode, virtio queues, disk cache) plus live tuning through virsh',
+    'Element-level tuning of libvirt domain XML (cputune, numatune, guest NUMA, CPU topology, hugepages, Hyper-V, PCI/VF passthrough, macvtap, virtio queues, disk cache and bus) plus live tuning through virsh',
   schema: libvirtDomainSchema,
+  validate,
   read,
   parse,
   plan,

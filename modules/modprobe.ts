@@ -10,7 +10,7 @@
 import type { Change, HostHandle, Module, Pending, PlanContext, ReadRequest, ReadResult } from '../src/module.js';
 import { ApplyVerifyError, TaskError } from '../src/errors.js';
 import { joinArgv, sh } from '../src/quote.js';
-import { adviseUnlessAbsent } from './lib/advice.js';
+import { adviseOnModuleOptions } from './lib/advice.js';
 import {
   MANAGED,
   MODPROBE_DIRS,
@@ -653,7 +653,7 @@ export const modprobe = {
   description: 'Kernel module options (/etc/modprobe.d), loading at boot (/etc/modules-load.d) and live parameters (/sys/module).',
   schema,
   validate,
-  advise: adviseUnlessAbsent,
+  advise: adviseOnModuleOptions,
   read,
   parse,
   plan,

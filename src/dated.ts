@@ -47,6 +47,14 @@ export const IFCONFIG_TXQUEUELEN: Advice = {
     'and the ethtool module sets txqueuelen and persists it across reboots',
 };
 
+export const MAX_VFS: Advice = {
+  id: 'max_vfs',
+  message:
+    'the max_vfs module option (igb, ixgbe) is the legacy way to create SR-IOV VFs: current drivers take the count ' +
+    'from /sys/class/net/IF/device/sriov_numvfs (i40e, ice and mlx5 have no max_vfs at all); use the sriov module ' +
+    '({device: IF, numvfs: N}), which sets it live, persists it and refuses to remove VFs running domains hold',
+};
+
 const OLD_SCHEDULERS: Record<string, string> = { cfq: 'bfq', noop: 'none', deadline: 'mq-deadline' };
 const OLD_SCHEDULER_WORD = /(?<![\w-])(cfq|noop|deadline)(?![\w-])/;
 

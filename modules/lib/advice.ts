@@ -2,7 +2,7 @@
 // put something at a path.
 
 import type { Advice, ArgLeaf } from '../../src/module.js';
-import { KVM_HUGEPAGES } from '../../src/dated.js';
+import { KVM_HUGEPAGES, MAX_VFS } from '../../src/dated.js';
 
 /** A task that removes what it names (state: absent) gives no advice: removing a dated setting is the fix. */
 export function adviseUnlessAbsent(_leaf: ArgLeaf, args: { state?: string }, generic: Advice[]): Advice[] {
@@ -13,4 +13,10 @@ export function adviseUnlessAbsent(_leaf: ArgLeaf, args: { state?: string }, gen
 export function adviseOnFile(leaf: ArgLeaf, args: { path: string; state?: string }, generic: Advice[]): Advice[] {
   if (args.state === 'absent') return [];
   return leaf.path[0] === 'path' && args.path === '/etc/default/qemu-kvm' ? [...generic, KVM_HUGEPAGES] : generic;
+}
+
+/** modprobe: the legacy max_vfs option of igb/ixgbe names the sriov module that replaces it. */
+export function adviseOnModuleOptions(leaf: ArgLeaf, args: { state?: string }, generic: Advice[]): Advice[] {
+  if (args.state === 'absent') return adviseUnlessAbsent(leaf, args, generic);
+  return leaf.isKey && leaf.path.length === 2 && leaf.path[0] === 'options' && leaf.path[1] === 'max_vfs' ? [...generic, MAX_VFS] : generic;
 }

@@ -5,28 +5,68 @@
 import { createRequire } from 'node:module';
 import type { Document, Element, Node } from '@xmldom/xmldom';
 import { normaliseCpuset, normaliseCpusetLenient } from './cpuset.js';
+import { pciAttributes, pciFromAttributes } from './sriov.js';
 
 export type NumaMode = 'strict' | 'preferred' | 'interleave' | 'restrictive';
 export type CpuMode = 'host-passthrough' | 'host-model' | 'custom' | 'maximum';
 export type MemorySize = string | number;
 export type InterfaceMatch = { mac: string } | { target: string } | { index: number };
+/** Hyper-V enlightenments that are only on or off (`<features><hyperv><NAME state='on'/>`). */
+export const HYPERV_SWITCHES = [
+  'relaxed',
+  'vapic',
+  'vpindex',
+  'runtime',
+  'synic',
+  'stimer',
+  'reset',
+  'frequencies',
+  'reenlightenment',
+  'tlbflush',
+  'ipi',
+] as const;
+
+/** A PCI device: by address, or VF `vf` of the PF `pf` (resolved on the host through virtfnN). */
+export type PciSource = { pci: string } | { pf: string; vf: number };
+export type DirectMode = 'bridge' | 'vepa' | 'private' | 'passthrough';
+export type HostdevTuning = PciSource & { state?: 'present' | 'absent' };
 
 export interface InterfaceTuning {
   match: InterfaceMatch;
+  /** hostdev: a VF passed through (`<interface type='hostdev'>`); direct: macvtap on a host NIC. */
+  type?: 'hostdev' | 'direct';
+  source?: PciSource | { dev: string; mode?: DirectMode };
+  vlan?: number;
   model?: string;
   driver?: { name?: 'vhost' | 'qemu'; queues?: number; rx_queue_size?: number; tx_queue_size?: number };
+  coalesce?: { rx_frames?: number };
 }
 export interface DiskTuning {
   match: { target: string };
+  bus?: string;
   driver?: { cache?: string; io?: string };
 }
+export interface NumaCell {
+  id: number;
+  cpus: string;
+  memory: MemorySize;
+}
+export type HypervTuning = Partial<Record<(typeof HYPERV_SWITCHES)[number], boolean>> & { spinlocks?: number | false };
 /** The declarable settings, keyed exactly as in the playbook. */
 export interface DomainTuning {
   vcpus?: number;
-  cputune?: { vcpupin?: Record<string, string | number>; emulatorpin?: string; shares?: number };
-  numatune?: { mode?: NumaMode; nodeset?: string };
+  vcpu_placement?: { placement?: 'static' | 'auto'; cpuset?: string };
+  cputune?: { vcpupin?: Record<string, string | number>; emulatorpin?: string; shares?: number; quota?: number; period?: number };
+  numatune?: { mode?: NumaMode; nodeset?: string; memnode?: { cellid: number; mode?: NumaMode; nodeset?: string }[] };
   memory_backing?: { hugepages?: boolean };
-  cpu?: { mode?: CpuMode };
+  cpu?: {
+    mode?: CpuMode;
+    topology?: { sockets: number; dies?: number; cores: number; threads: number };
+    cache?: 'passthrough' | 'emulate' | 'disable';
+    numa?: NumaCell[];
+  };
+  features?: { hyperv?: HypervTuning };
+  hostdevs?: HostdevTuning[];
   interfaces?: InterfaceTuning[];
   disks?: DiskTuning[];
   blkiotune?: { weight?: number };
@@ -38,6 +78,7 @@ export type LiveTuning =
   | { kind: 'vcpupin'; vcpu: number }
   | { kind: 'emulatorpin' }
   | { kind: 'shares' }
+  | { kind: 'schedinfo'; field: 'vcpu_quota' | 'vcpu_period' }
   | { kind: 'blkiotune-weight' }
   | { kind: 'memtune'; field: 'hard_limit' | 'soft_limit' | 'swap_hard_limit' };
 
@@ -236,8 +277,41 @@ export function vcpuCounts(doc: Document): { max: number; current: number } | nu
   return { max, current };
 }
 
+/** A PCI source as one address; a VF of a PF is resolved by the caller, which reads the host. */
+export type PciResolver = (src: PciSource) => string;
+
+export const describePciSource = (src: PciSource) => ('pci' in src ? src.pci.toLowerCase() : `VF ${src.vf} of ${src.pf}`);
+
+const addressOnly: PciResolver = (src) => {
+  if ('pci' in src) return src.pci.toLowerCase();
+  throw new Error(`${describePciSource(src)}: its PCI address was not read from the host`);
+};
+
+/** Guest NUMA cells as `<cpu><numa>` holds them: id → cpus, memory in KiB. */
+export function numaCells(doc: Document): { id: number; cpus: string; kib: number }[] {
+  const numa = child(child(root(doc), 'cpu'), 'numa');
+  if (!numa) return [];
+  return children(numa, 'cell').map((c) => ({
+    id: Number(c.getAttribute('id')),
+    cpus: normaliseCpusetLenient(c.getAttribute('cpus') ?? ''),
+    kib: memoryKiB(c.getAttribute('memory') ?? '0', c.getAttribute('unit') || 'KiB'),
+  }));
+}
+
+/** `<memory>` in KiB, or null. */
+export function domainMemoryKiB(doc: Document): number | null {
+  const el = child(root(doc), 'memory');
+  return el ? memoryKiB(text(el)!, el.getAttribute('unit') || 'KiB') : null;
+}
+
+const formatCells = (cells: { id: number; cpus: string; kib: number }[]) =>
+  [...cells]
+    .sort((a, b) => a.id - b.id)
+    .map((c) => `cell ${c.id}: cpus ${c.cpus}, ${c.kib} KiB`)
+    .join('; ');
+
 /** Every setting of `t`, in playbook order. Values are normalised (cpusets, KiB, booleans). */
-export function patchItems(t: DomainTuning): PatchItem[] {
+export function patchItems(t: DomainTuning, resolve: PciResolver = addressOnly): PatchItem[] {
   const items: PatchItem[] = [];
   const elementPath = (doc: Document, path: string[]): Element | null =>
     path.reduce<Element | null>((el, tag) => child(el, tag), root(doc));
@@ -285,6 +359,10 @@ export function patchItems(t: DomainTuning): PatchItem[] {
       },
     });
   }
+  if (t.vcpu_placement?.placement !== undefined) items.push(attrItem(['vcpu'], 'placement', t.vcpu_placement.placement));
+  if (t.vcpu_placement?.cpuset !== undefined) {
+    items.push(attrItem(['vcpu'], 'cpuset', normaliseCpuset(t.vcpu_placement.cpuset), normaliseCpusetLenient));
+  }
   const ct = t.cputune ?? {};
   for (const [vcpu, cpuset] of Object.entries(ct.vcpupin ?? {}).sort(([a], [b]) => Number(a) - Number(b))) {
     const desired = normaliseCpuset(String(cpuset));
@@ -314,9 +392,35 @@ export function patchItems(t: DomainTuning): PatchItem[] {
     items.push({ ...item, live: { kind: 'emulatorpin' } });
   }
   if (ct.shares !== undefined) items.push(textItem(['cputune', 'shares'], String(ct.shares), { kind: 'shares' }));
+  if (ct.period !== undefined) items.push(textItem(['cputune', 'period'], String(ct.period), { kind: 'schedinfo', field: 'vcpu_period' }));
+  if (ct.quota !== undefined) items.push(textItem(['cputune', 'quota'], String(ct.quota), { kind: 'schedinfo', field: 'vcpu_quota' }));
   if (t.numatune?.mode !== undefined) items.push(attrItem(['numatune', 'memory'], 'mode', t.numatune.mode));
   if (t.numatune?.nodeset !== undefined) {
     items.push(attrItem(['numatune', 'memory'], 'nodeset', normaliseCpuset(t.numatune.nodeset), normaliseCpusetLenient));
+  }
+  for (const mn of t.numatune?.memnode ?? []) {
+    const find = (doc: Document) =>
+      children(child(root(doc), 'numatune') ?? root(doc), 'memnode').find((e) => e.getAttribute('cellid') === String(mn.cellid)) ?? null;
+    const memnodeItem = (name: string, desired: string, norm: (v: string) => string): PatchItem => ({
+      key: `numatune/memnode[cellid=${mn.cellid}]@${name}`,
+      desired,
+      live: null,
+      get: (doc) => {
+        const v = attr(child(root(doc), 'numatune') ? find(doc) : null, name);
+        return v === null ? null : norm(v);
+      },
+      set: (doc) => {
+        let el = child(root(doc), 'numatune') ? find(doc) : null;
+        if (!el) {
+          el = doc.createElement('memnode');
+          el.setAttribute('cellid', String(mn.cellid));
+          ensureChild(root(doc), 'numatune').appendChild(el);
+        }
+        el.setAttribute(name, desired);
+      },
+    });
+    if (mn.mode !== undefined) items.push(memnodeItem('mode', mn.mode, (v) => v));
+    if (mn.nodeset !== undefined) items.push(memnodeItem('nodeset', normaliseCpuset(mn.nodeset), normaliseCpusetLenient));
   }
   if (t.memory_backing?.hugepages !== undefined) {
     const want = t.memory_backing.hugepages;
@@ -353,8 +457,32 @@ export function patchItems(t: DomainTuning): PatchItem[] {
       },
     });
   }
-  for (const nic of t.interfaces ?? []) items.push(...deviceItems('interface', nic.match, { model: nic.model }, nic.driver ?? {}));
-  for (const disk of t.disks ?? []) items.push(...deviceItems('disk', disk.match, {}, disk.driver ?? {}));
+  const topo = t.cpu?.topology;
+  if (topo) {
+    for (const name of ['sockets', 'dies', 'cores', 'threads'] as const) {
+      if (topo[name] !== undefined) items.push(attrItem(['cpu', 'topology'], name, String(topo[name])));
+    }
+  }
+  if (t.cpu?.cache !== undefined) items.push(attrItem(['cpu', 'cache'], 'mode', t.cpu.cache));
+  if (t.cpu?.numa !== undefined) items.push(numaItem(t.cpu.numa));
+  const hv = t.features?.hyperv ?? {};
+  for (const name of HYPERV_SWITCHES) {
+    if (hv[name] !== undefined) items.push(attrItem(['features', 'hyperv', name], 'state', hv[name] ? 'on' : 'off'));
+  }
+  if (hv.spinlocks !== undefined) {
+    items.push(attrItem(['features', 'hyperv', 'spinlocks'], 'state', hv.spinlocks === false ? 'off' : 'on'));
+    if (hv.spinlocks !== false) items.push(attrItem(['features', 'hyperv', 'spinlocks'], 'retries', String(hv.spinlocks)));
+  }
+  for (const hd of t.hostdevs ?? []) items.push(hostdevItem(resolve(hd), hd.state ?? 'present'));
+  for (const nic of t.interfaces ?? []) {
+    items.push(...interfaceItems(nic, resolve));
+    items.push(...deviceItems('interface', nic.match, { model: nic.model }, nic.driver ?? {}));
+    if (nic.coalesce?.rx_frames !== undefined) items.push(coalesceItem(nic.match, nic.coalesce.rx_frames));
+  }
+  for (const disk of t.disks ?? []) {
+    if (disk.bus !== undefined) items.push(diskBusItem(disk.match, disk.bus));
+    items.push(...deviceItems('disk', disk.match, {}, disk.driver ?? {}));
+  }
   if (t.blkiotune?.weight !== undefined)
     items.push(textItem(['blkiotune', 'weight'], String(t.blkiotune.weight), { kind: 'blkiotune-weight' }));
   for (const field of ['hard_limit', 'soft_limit', 'swap_hard_limit'] as const) {
@@ -401,4 +529,193 @@ function deviceItems(
   if (model.model !== undefined) items.push(item('model', 'type', model.model));
   for (const [name, value] of Object.entries(driver)) if (value !== undefined) items.push(item('driver', name, String(value)));
   return items;
+}
+
+// ---- guest NUMA, passthrough devices, interface sources -------------------------------------
+
+function numaItem(cells: NumaCell[]): PatchItem {
+  const want = cells.map((c) => ({ id: c.id, cpus: normaliseCpuset(c.cpus), kib: memoryKiB(c.memory) }));
+  return {
+    key: 'cpu/numa',
+    desired: formatCells(want),
+    live: null,
+    get: (doc) => (child(child(root(doc), 'cpu'), 'numa') ? formatCells(numaCells(doc)) : null),
+    set: (doc) => {
+      const numa = ensureChild(ensureChild(root(doc), 'cpu'), 'numa');
+      // Cells keep what the playbook does not name (memAccess, distances); undeclared cells go.
+      for (const c of children(numa, 'cell')) if (!want.some((w) => String(w.id) === c.getAttribute('id'))) numa.removeChild(c);
+      for (const w of want) {
+        let cell = children(numa, 'cell').find((c) => c.getAttribute('id') === String(w.id));
+        if (!cell) {
+          cell = doc.createElement('cell');
+          cell.setAttribute('id', String(w.id));
+          numa.appendChild(cell);
+        }
+        cell.setAttribute('cpus', w.cpus);
+        cell.setAttribute('memory', String(w.kib));
+        cell.setAttribute('unit', 'KiB');
+      }
+    },
+  };
+}
+
+const pciOf = (el: Element | null): string | null => {
+  const a = child(child(el, 'source'), 'address');
+  return a ? pciFromAttributes((n) => attr(a, n)) : null;
+};
+
+function addressElement(doc: Document, pci: string, withType: boolean): Element {
+  const a = doc.createElement('address');
+  if (withType) a.setAttribute('type', 'pci');
+  for (const [k, v] of Object.entries(pciAttributes(pci))) a.setAttribute(k, v);
+  return a;
+}
+
+function hostdevItem(pci: string, state: 'present' | 'absent'): PatchItem {
+  const find = (doc: Document) =>
+    children(child(root(doc), 'devices') ?? root(doc), 'hostdev').find((h) => h.getAttribute('type') === 'pci' && pciOf(h) === pci) ?? null;
+  return {
+    key: `hostdev[pci=${pci}]`,
+    desired: state,
+    live: null,
+    get: (doc) => (find(doc) ? 'present' : 'absent'),
+    set: (doc) => {
+      const devices = ensureChild(root(doc), 'devices');
+      const found = find(doc);
+      if (state === 'absent') {
+        if (found) devices.removeChild(found);
+        return;
+      }
+      if (found) return;
+      // managed='yes': libvirt detaches the device from its host driver at start and gives it back at stop.
+      const hd = doc.createElement('hostdev');
+      hd.setAttribute('mode', 'subsystem');
+      hd.setAttribute('type', 'pci');
+      hd.setAttribute('managed', 'yes');
+      const source = doc.createElement('source');
+      source.appendChild(addressElement(doc, pci, false));
+      hd.appendChild(source);
+      devices.appendChild(hd);
+    },
+  };
+}
+
+/** How an interface's `<source>` reads: `pci ADDRESS` (hostdev) or `dev NAME mode MODE` (direct). */
+function sourceText(el: Element | null): string | null {
+  const src = child(el, 'source');
+  if (!src) return null;
+  const pci = pciOf(el);
+  if (pci) return `pci ${pci}`;
+  const dev = attr(src, 'dev');
+  // libvirt's default macvtap mode is vepa.
+  return dev === null ? null : `dev ${dev} mode ${attr(src, 'mode') ?? 'vepa'}`;
+}
+
+function interfaceItems(nic: InterfaceTuning, resolve: PciResolver): PatchItem[] {
+  const base = describeMatch('interface', nic.match);
+  const items: PatchItem[] = [];
+  const need = (doc: Document) => {
+    const dev = findDevice(doc, 'interface', nic.match);
+    if (!dev) throw new Error(`no ${base} in the domain`);
+    return dev;
+  };
+  if (nic.type !== undefined) {
+    const type = nic.type;
+    items.push({
+      key: `${base}@type`,
+      desired: type,
+      live: null,
+      get: (doc) => attr(findDevice(doc, 'interface', nic.match), 'type'),
+      set: (doc) => {
+        let dev = findDevice(doc, 'interface', nic.match);
+        if (!dev) {
+          // A new interface, named by its MAC (the only match that can name one not there yet).
+          if (!('mac' in nic.match)) throw new Error(`no ${base} in the domain`);
+          dev = doc.createElement('interface');
+          const mac = doc.createElement('mac');
+          mac.setAttribute('address', nic.match.mac.toLowerCase());
+          dev.appendChild(mac);
+          ensureChild(root(doc), 'devices').appendChild(dev);
+        }
+        dev.setAttribute('type', type);
+        // What belonged to the old kind of interface (a tap's name, a network source, vhost queues) goes.
+        for (const tag of ['source', 'target', ...(type === 'hostdev' ? ['model', 'driver'] : [])]) {
+          for (const c of children(dev, tag)) dev.removeChild(c);
+        }
+        if (type === 'hostdev') dev.setAttribute('managed', 'yes');
+        else dev.removeAttribute('managed');
+      },
+    });
+  }
+  if (nic.source !== undefined) {
+    const src = nic.source;
+    const desired = 'dev' in src ? `dev ${src.dev} mode ${src.mode ?? 'vepa'}` : `pci ${resolve(src)}`;
+    items.push({
+      key: `${base}/source`,
+      desired,
+      live: null,
+      get: (doc) => sourceText(findDevice(doc, 'interface', nic.match)),
+      set: (doc) => {
+        const dev = need(doc);
+        for (const c of children(dev, 'source')) dev.removeChild(c);
+        const el = doc.createElement('source');
+        if ('dev' in src) {
+          el.setAttribute('dev', src.dev);
+          el.setAttribute('mode', src.mode ?? 'vepa');
+        } else el.appendChild(addressElement(doc, desired.slice(4), true));
+        dev.appendChild(el);
+      },
+    });
+  }
+  if (nic.vlan !== undefined) {
+    const id = String(nic.vlan);
+    items.push({
+      key: `${base}/vlan/tag@id`,
+      desired: id,
+      live: null,
+      get: (doc) => attr(child(child(findDevice(doc, 'interface', nic.match), 'vlan'), 'tag'), 'id'),
+      set: (doc) => {
+        const dev = need(doc);
+        for (const c of children(dev, 'vlan')) dev.removeChild(c);
+        const vlan = doc.createElement('vlan');
+        const tag = doc.createElement('tag');
+        tag.setAttribute('id', id);
+        vlan.appendChild(tag);
+        dev.appendChild(vlan);
+      },
+    });
+  }
+  return items;
+}
+
+function coalesceItem(match: InterfaceMatch, frames: number): PatchItem {
+  const base = describeMatch('interface', match);
+  return {
+    key: `${base}/coalesce/rx/frames@max`,
+    desired: String(frames),
+    live: null,
+    get: (doc) => attr(child(child(child(findDevice(doc, 'interface', match), 'coalesce'), 'rx'), 'frames'), 'max'),
+    set: (doc) => {
+      const dev = findDevice(doc, 'interface', match);
+      if (!dev) throw new Error(`no ${base} in the domain`);
+      ensureChild(ensureChild(ensureChild(dev, 'coalesce'), 'rx'), 'frames').setAttribute('max', String(frames));
+    },
+  };
+}
+
+function diskBusItem(match: { target: string }, bus: string): PatchItem {
+  const base = describeMatch('disk', match);
+  return {
+    key: `${base}/target@bus`,
+    desired: bus,
+    live: null,
+    get: (doc) => attr(child(findDevice(doc, 'disk', match), 'target'), 'bus'),
+    set: (doc) => {
+      const dev = findDevice(doc, 'disk', match);
+      if (!dev) throw new Error(`no ${base} in the domain`);
+      ensureChild(dev, 'target').setAttribute('bus', bus);
+      // The old bus's address (a PCI slot for virtio, a drive for sata) no longer fits: libvirt assigns one.
+      for (const a of children(dev, 'address')) dev.removeChild(a);
+    },
+  };
 }

@@ -21,6 +21,30 @@ const memory = (description: string) => ({
   'x-message': 'must be a size such as 2GiB, 512MiB or a number of KiB',
 });
 
+const PCI_ADDRESS = '^[0-9A-Fa-f]{4}:[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\\.[0-7]$';
+const NETDEV = '^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,14}$';
+const NUMA_MODE = { enum: ['strict', 'preferred', 'interleave', 'restrictive'], description: 'Allocation policy.' } as const;
+const pciSource = (what: string) => ({
+  description: `${what}: {pci: "0000:3b:02.2"} or a VF of an SR-IOV NIC, {pf: ens1f0, vf: 3} (its address read on the host from /sys/class/net/PF/device/virtfnN).`,
+  oneOf: [
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['pci'],
+      properties: { pci: { type: 'string', pattern: PCI_ADDRESS, description: 'PCI address (domain:bus:slot.function).' } },
+    },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['pf', 'vf'],
+      properties: {
+        pf: { type: 'string', pattern: NETDEV, description: 'The physical function: a network interface name.' },
+        vf: { type: 'integer', minimum: 0, maximum: 4095, description: 'VF number.' },
+      },
+    },
+  ],
+});
+
 export const libvirtDomainSchema = {
   type: 'object',
   additionalProperties: false,
@@ -48,10 +72,19 @@ export const libvirtDomainSchema = {
       description:
         'vCPUs the domain starts with (<vcpu>, or its current= attribute when a hot-plug maximum is set). Takes effect at the next start.',
     },
+    vcpu_placement: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Where vCPUs may run without per-vCPU pins (<vcpu placement cpuset>). Takes effect at the next start.',
+      properties: {
+        placement: { enum: ['static', 'auto'], description: 'auto: numad chooses the host CPUs and memory node (numad must run).' },
+        cpuset: cpuset('Host CPUs every vCPU may run on (with placement static).'),
+      },
+    },
     cputune: {
       type: 'object',
       additionalProperties: false,
-      description: 'CPU placement and weight (<cputune>). All three apply live on a running domain.',
+      description: 'CPU placement, weight and bandwidth (<cputune>). All of them apply live on a running domain.',
       properties: {
         vcpupin: {
           type: 'object',
@@ -67,6 +100,18 @@ export const libvirtDomainSchema = {
           maximum: 262144,
           description: 'CPU weight relative to other domains (virsh schedinfo cpu_shares).',
         },
+        period: {
+          type: 'integer',
+          minimum: 1000,
+          maximum: 1000000,
+          description: 'CFS period of each vCPU in µs (virsh schedinfo vcpu_period).',
+        },
+        quota: {
+          type: 'integer',
+          minimum: -1,
+          maximum: 17592186044415,
+          description: 'CPU time each vCPU may use per period in µs, -1 = unlimited (virsh schedinfo vcpu_quota); 1000 at least.',
+        },
       },
     },
     numatune: {
@@ -74,8 +119,23 @@ export const libvirtDomainSchema = {
       additionalProperties: false,
       description: 'Guest memory NUMA policy (<numatune><memory/>). Takes effect at the next start.',
       properties: {
-        mode: { enum: ['strict', 'preferred', 'interleave', 'restrictive'], description: 'Allocation policy.' },
+        mode: NUMA_MODE,
         nodeset: cpuset('Host NUMA nodes, e.g. the node of the NIC (/sys/class/net/IF/device/numa_node).'),
+        memnode: {
+          type: 'array',
+          minItems: 1,
+          description: 'Per guest NUMA cell (cpu numa): which host nodes back its memory (<memnode cellid mode nodeset/>).',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['cellid'],
+            properties: {
+              cellid: { type: 'integer', minimum: 0, maximum: 255, description: 'Guest NUMA cell id.' },
+              mode: { enum: ['strict', 'preferred', 'interleave', 'restrictive'], description: 'Allocation policy.' },
+              nodeset: cpuset('Host NUMA nodes.'),
+            },
+          },
+        },
       },
     },
     memory_backing: {
@@ -96,6 +156,81 @@ export const libvirtDomainSchema = {
           description:
             'host-passthrough exposes the host CPU as is; switching away from custom drops <model>/<feature>, which only custom uses.',
         },
+        topology: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['sockets', 'cores', 'threads'],
+          description: 'Guest CPU topology (<topology/>): sockets × dies × cores × threads must equal the vCPUs.',
+          properties: {
+            sockets: { type: 'integer', minimum: 1, maximum: 4096 },
+            dies: { type: 'integer', minimum: 1, maximum: 4096 },
+            cores: { type: 'integer', minimum: 1, maximum: 4096 },
+            threads: { type: 'integer', minimum: 1, maximum: 4096 },
+          },
+        },
+        cache: {
+          enum: ['passthrough', 'emulate', 'disable'],
+          description: 'CPU cache information the guest sees (<cache mode/>); passthrough needs mode host-passthrough.',
+        },
+        numa: {
+          type: 'array',
+          minItems: 1,
+          description:
+            'Guest NUMA cells (<numa><cell id cpus memory/>): ids 0, 1…, each vCPU in one cell, memory adding up to the domain memory. Cells not listed are removed.',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['id', 'cpus', 'memory'],
+            properties: {
+              id: { type: 'integer', minimum: 0, maximum: 255, description: 'Cell id.' },
+              cpus: cpuset('Guest vCPUs of the cell.'),
+              memory: memory('Memory of the cell.'),
+            },
+          },
+        },
+      },
+    },
+    features: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Hypervisor features (<features>). Takes effect at the next start.',
+      properties: {
+        hyperv: {
+          type: 'object',
+          additionalProperties: false,
+          description:
+            'Hyper-V enlightenments for Windows guests (<hyperv><NAME state/>): true = on, false = off. spinlocks: retries before a spinning vCPU yields (4095 or more), false = off.',
+          properties: {
+            ...Object.fromEntries(
+              [
+                'relaxed',
+                'vapic',
+                'vpindex',
+                'runtime',
+                'synic',
+                'stimer',
+                'reset',
+                'frequencies',
+                'reenlightenment',
+                'tlbflush',
+                'ipi',
+              ].map((n) => [n, { type: 'boolean' }]),
+            ),
+            spinlocks: { anyOf: [{ type: 'integer', minimum: 4095, maximum: 4294967295 }, { const: false }] },
+          },
+        },
+      },
+    },
+    hostdevs: {
+      type: 'array',
+      description:
+        'PCI devices passed through to the guest (<hostdev mode="subsystem" type="pci" managed="yes">), by address or as a VF of a PF. ' +
+        'Only these are touched; state: absent removes one. Takes effect at the next start.',
+      items: {
+        oneOf: pciSource('').oneOf.map((o) => ({
+          ...o,
+          properties: { ...o.properties, state: { enum: ['present', 'absent'], default: 'present' } },
+        })),
       },
     },
     interfaces: {
@@ -128,6 +263,38 @@ export const libvirtDomainSchema = {
                 properties: { index: { type: 'integer', minimum: 0, maximum: 1023, description: 'Position among the interfaces.' } },
               },
             ],
+          },
+          type: {
+            enum: ['hostdev', 'direct'],
+            description:
+              'hostdev: a VF passed through (<interface type="hostdev">, source {pci} or {pf, vf}); direct: macvtap on a host NIC (source {dev, mode}). ' +
+              "An interface matched by MAC that is not there yet is added; the old kind's source, target (and for hostdev model, driver) go.",
+          },
+          source: {
+            description: 'For type hostdev: {pci: …} or {pf: ens1f0, vf: 2}; for type direct: {dev: ens1f0, mode: bridge}.',
+            oneOf: [
+              ...pciSource('').oneOf,
+              {
+                type: 'object',
+                additionalProperties: false,
+                required: ['dev'],
+                properties: {
+                  dev: { type: 'string', pattern: NETDEV, description: 'Host network interface of the macvtap.' },
+                  mode: {
+                    enum: ['bridge', 'vepa', 'private', 'passthrough'],
+                    default: 'vepa',
+                    description: 'macvtap mode; bridge lets guests on the same NIC talk to each other.',
+                  },
+                },
+              },
+            ],
+          },
+          vlan: { type: 'integer', minimum: 1, maximum: 4094, description: 'VLAN tag (<vlan><tag id/>), e.g. of a VF.' },
+          coalesce: {
+            type: 'object',
+            additionalProperties: false,
+            description: 'Interrupt coalescing of the tap (<coalesce><rx><frames max/>).',
+            properties: { rx_frames: { type: 'integer', minimum: 0, maximum: 4294967295, description: 'RX frames per interrupt.' } },
           },
           model: { type: 'string', pattern: '^[a-z0-9_-]{1,32}$', description: 'Device model, e.g. virtio.' },
           driver: {
@@ -163,6 +330,10 @@ export const libvirtDomainSchema = {
             required: ['target'],
             description: 'Which disk: {target: vda}.',
             properties: { target: { type: 'string', pattern: '^[a-z]{1,8}[0-9]{0,3}$', description: 'Guest device name (vda, sdb).' } },
+          },
+          bus: {
+            enum: ['virtio', 'scsi', 'sata', 'ide', 'usb'],
+            description: 'Disk bus (<target bus/>); its old <address> is dropped for libvirt to assign one that fits.',
           },
           driver: {
             type: 'object',

@@ -37,11 +37,11 @@ const FILES: Record<string, string> = {
   // a lab host's NIC is its veth; without a udev daemon, persist: auto finds nothing to use
   'vars/lab.yml': 'host_nic: eth0\nnic_persist: udev\n',
   'profiles/kvm-latency.yml': [
-    'description: kvm-host-network with a bigger conntrack table, 4 VFs, and short FIN timeouts',
+    "description: kvm-host-network with a bigger conntrack table, the guests' firewall kept, and short FIN timeouts",
     'include: [kvm-host-network]',
     'defaults:',
     '  conntrack_max: 2000000',
-    '  sriov_vfs: 4',
+    '  guest_firewall: true',
     '  fin_timeout: 15',
     'tasks:',
     '  - name: Short FIN timeout',
@@ -103,19 +103,20 @@ describe('a site profile that includes a shipped one', () => {
     const tasks = [...new Set(changesOn(r.report, 'hv1').map((c) => c.task))];
     expect(tasks.slice(-2)).toEqual(['Short FIN timeout', 'Keepalive on AMD hosts']);
     expect(tasks).toContain('Conntrack hash table');
-    expect(tasks).toContain('SR-IOV virtual functions on igb NICs');
+    // guest_firewall: true, the site's second override, keeps bridged traffic going through iptables
+    expect(tasks).not.toContain('Bridged traffic skips iptables');
     expect(await lab().readFile('hv1', '/etc/modprobe.d/hvtune-nf_conntrack.conf')).toBeNull();
   });
 
   test('applied: each value from its place on the host; a second run changes nothing', async () => {
+    const bridgeBefore = await sysctl('net.bridge.bridge-nf-call-iptables');
     const r = await run(false);
     expect(r.code, r.stderr).toBe(0);
     // the two values the site profile overrides
     expect(await lab().readFile('hv1', '/etc/modprobe.d/hvtune-nf_conntrack.conf')).toContain('options nf_conntrack hashsize=500000');
-    expect(await lab().readFile('hv1', '/etc/modprobe.d/hvtune-igb.conf')).toContain('options igb max_vfs=4');
+    expect(await sysctl('net.bridge.bridge-nf-call-iptables')).toBe(bridgeBefore);
     // the shipped profile's own values, untouched by the site
     expect(await lab().readFile('hv1', '/etc/modprobe.d/hvtune-vhost_net.conf')).toContain('options vhost_net experimental_zcopytx=1');
-    expect(await sysctl('net.bridge.bridge-nf-call-iptables')).toBe('0');
     // the vars file's NIC
     expect((await lab().exec('hv1', ['ethtool', '-k', 'eth0'])).stdout).toMatch(/^generic-receive-offload: on/m);
     // the site's task, with the inventory's value over the profile default (15)
@@ -136,11 +137,11 @@ describe('a site profile that includes a shipped one', () => {
     const record = /run record: (\S+)/.exec(first.stderr)?.[1];
     expect(record, first.stderr).toBeDefined();
     const profile = join(repo, 'profiles/kvm-latency.yml');
-    writeFileSync(profile, FILES['profiles/kvm-latency.yml'].replace('sriov_vfs: 4', 'sriov_vfs: 2'));
+    writeFileSync(profile, FILES['profiles/kvm-latency.yml'].replace('conntrack_max: 2000000', 'conntrack_max: 3000000'));
     const resumed = await run(false, ['--resume', record!]);
     expect(resumed.code).toBe(1);
     expect(resumed.stderr).toMatch(/resume refused: the playbook is not the one that run used/);
-    expect(await lab().readFile('hv1', '/etc/modprobe.d/hvtune-igb.conf')).toContain('options igb max_vfs=4');
+    expect(await lab().readFile('hv1', '/etc/modprobe.d/hvtune-nf_conntrack.conf')).toContain('options nf_conntrack hashsize=500000');
     writeFileSync(profile, FILES['profiles/kvm-latency.yml']);
   });
 });

@@ -236,3 +236,88 @@ describe('a running TCG domain', () => {
     expect(await virsh('vcpupin', 'vm2', '--live')).toMatch(/^\s*0\s+1\s*$/m);
   });
 });
+
+// The rest of the domain XML (issue 18) on a shut-off domain: what libvirt keeps at define is real;
+// starting it is not tried (a tier-1 host has no PCI passthrough, and macvtap needs a real NIC).
+describe('guest NUMA, topology, Hyper-V, passthrough and macvtap interfaces on a shut-off domain', () => {
+  const rest = `
+- name: the rest of the domain XML
+  hosts: all
+  tasks:
+    - name: a Windows-style guest with two NUMA cells, a VF and a macvtap NIC
+      libvirt_domain:
+        name: vm3
+        vcpu_placement: {placement: static, cpuset: "0-1"}
+        cputune: {period: 100000, quota: 50000}
+        cpu:
+          topology: {sockets: 1, cores: 1, threads: 2}
+          numa: [{id: 0, cpus: "0", memory: 32MiB}, {id: 1, cpus: "1", memory: 32MiB}]
+        numatune: {memnode: [{cellid: 0, mode: strict, nodeset: "0"}, {cellid: 1, mode: preferred, nodeset: "0"}]}
+        features: {hyperv: {relaxed: true, vapic: true, spinlocks: 8191}}
+        hostdevs: [{pci: "0000:3b:02.4"}]
+        interfaces:
+          - {match: {mac: "52:54:00:aa:00:01"}, type: direct, source: {dev: ens1f1, mode: bridge}}
+          - {match: {mac: "52:54:00:aa:00:02"}, type: hostdev, source: {pci: "0000:3b:02.3"}, vlan: 100}
+        disks: [{match: {target: vda}, bus: sata}]
+`;
+  let original = '';
+
+  test('check shows one define and changes nothing', async () => {
+    original = await inactiveXml('vm3');
+    const r = await play(lab(), rest, { check: true, diff: true });
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(changesOn(r.report, 'hv1').map((c) => [c.target, c.effect])).toEqual([['domain:vm3', 'persistent']]);
+    expect(await inactiveXml('vm3')).toBe(original);
+  });
+
+  test('apply: libvirt keeps every element (hvtune reads each back), a second run changes nothing', async () => {
+    const r = await play(lab(), rest);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const xml = canonicalXml(await inactiveXml('vm3'));
+    for (const line of [
+      "<vcpu cpuset='0-1' placement='static'>2</vcpu>",
+      '<quota>50000</quota>',
+      // libvirt adds dies='1' itself
+      "<topology cores='1' dies='1' sockets='1' threads='2'/>",
+      "<cell cpus='1' id='1' memory='32768' unit='KiB'/>",
+      "<memnode cellid='0' mode='strict' nodeset='0'/>",
+      "<spinlocks retries='8191' state='on'/>",
+      "<interface type='direct'>",
+      "<source dev='ens1f1' mode='bridge'/>",
+      "<interface managed='yes' type='hostdev'>",
+      "<tag id='100'/>",
+      "<target bus='sata' dev='vda'/>",
+    ]) {
+      expect(xml, `${line} in\n${xml}`).toContain(line);
+    }
+    expect(fields(await virsh('schedinfo', 'vm3', '--config'))).toMatchObject({ vcpu_period: '100000', vcpu_quota: '50000' });
+    const again = await play(lab(), rest);
+    expect(again.code).toBe(0);
+    expect(changesOn(again.report, 'hv1')).toEqual([]);
+  });
+
+  test('cells that do not add up to the memory: check fails with the numbers, nothing changes', async () => {
+    const before = await inactiveXml('vm3');
+    const bad = rest.replace('{id: 1, cpus: "1", memory: 32MiB}', '{id: 1, cpus: "1", memory: 16MiB}');
+    const r = await play(lab(), bad, { check: true });
+    expect(r.code).toBe(1);
+    expect(r.report.failures.map((f) => f.message).join('\n')).toContain(
+      'vm3: cpu numa: the cells hold 49152 KiB but the domain has 65536 KiB of memory',
+    );
+    expect(await inactiveXml('vm3')).toBe(before);
+  });
+
+  test('coalescing on an interface libvirt cannot coalesce: hvtune says so before virsh does', async () => {
+    const r = await play(
+      lab(),
+      rest.replace('        interfaces:\n', '        interfaces:\n          - {match: {index: 0}, coalesce: {rx_frames: 32}}\n'),
+      {
+        check: true,
+      },
+    );
+    expect(r.code).toBe(1);
+    expect(r.report.failures.map((f) => f.message).join('\n')).toContain(
+      'vm3: interface[0]: coalesce works on interfaces of type network or bridge, not ethernet',
+    );
+  });
+});

@@ -77,6 +77,7 @@ describe('hvtune modules and doc', () => {
       'ethtool',
       'libvirt_domain',
       'xenserver_vif',
+      'sriov',
     ]) {
       expect(list.stdout).toMatch(new RegExp(`^${m} `, 'm'));
     }
@@ -84,6 +85,10 @@ describe('hvtune modules and doc', () => {
     expect(doc.code).toBe(0);
     expect(doc.stdout).toMatch(/= values/);
     expect(doc.stdout).toMatch(/- file/);
+    const sriov = await cli(['doc', 'sriov']);
+    expect(sriov.code).toBe(0);
+    expect(sriov.stdout).toMatch(/= device/);
+    expect(sriov.stdout).toMatch(/= numvfs/);
     const unknown = await cli(['doc', 'sysctll']);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/did you mean sysctl/);

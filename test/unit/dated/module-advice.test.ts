@@ -32,6 +32,15 @@ describe('the modules of the registry', () => {
     ]);
   });
 
+  it('modprobe max_vfs names the sriov module that replaces it; other options give no advice', () => {
+    expect(lines('    - modprobe: {module: igb, options: {max_vfs: 7}}\n')).toEqual([
+      expect.stringMatching(
+        /^site\.yml:3:41 plays\[0\]\.tasks\[0\]\.modprobe\.options\.max_vfs: the max_vfs module option .* use the sriov module/,
+      ),
+    ]);
+    expect(lines('    - modprobe: {module: igb, options: {RSS: 4}}\n')).toEqual([]);
+  });
+
   it('a module without a hook keeps what the generic rules found', () => {
     expect(lines('    - service: {name: tcp_tw_recycle, state: started}\n')).toEqual([
       expect.stringContaining('service.name: net.ipv4.tcp_tw_recycle was removed'),

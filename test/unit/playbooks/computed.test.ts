@@ -75,7 +75,9 @@ describe('playbooks/kvm-host-network.yml', () => {
     expect(ran(tasks)).toContain('Bridged traffic skips iptables');
     const kept = renderPlay(playbook, 0, seed003, { guest_firewall: true, trade_security_for_speed: true, sriov_vfs: 0 });
     expect(ran(kept)).not.toContain('Bridged traffic skips iptables');
-    expect(ran(kept)).not.toContain('SR-IOV virtual functions on igb NICs');
+    expect(ran(tasks)).not.toContain('SR-IOV virtual functions on the NIC');
+    const vfs = renderPlay(playbook, 0, seed003, { sriov_vfs: 7 });
+    expect(taskArgs(vfs, 'SR-IOV virtual functions on the NIC')).toEqual({ device: 'ens1f0', numvfs: 7 });
     expect(taskArgs(kept, 'CPU vulnerability mitigations off (opt-in)').present).toEqual(['mitigations=off']);
   });
 });

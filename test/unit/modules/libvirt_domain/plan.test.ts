@@ -90,3 +90,36 @@ describe('libvirt_domain schema: domain names and globs', () => {
     expect(ok(name)).toBe(false);
   });
 });
+
+describe('libvirt_domain arguments: an interface source fits its type', () => {
+  test.each([
+    [{ match: { index: 0 }, source: { pci: '0000:3b:02.2' } }, 'a source {pci} or {pf, vf} needs type: hostdev'],
+    [
+      { match: { index: 0 }, type: 'hostdev', source: { dev: 'ens1f1', mode: 'bridge' } },
+      'a source {dev, mode} needs type: direct, not hostdev',
+    ],
+  ])('%j', (nic, message) => {
+    expect(libvirt_domain.validate({ name: 'vm1', interfaces: [nic] } as never)).toEqual([{ path: '/interfaces/0/source', message }]);
+  });
+  test('a matching pair passes', () => {
+    const nic = { match: { mac: '52:54:00:3b:02:02' }, type: 'hostdev', source: { pf: 'ens1f0', vf: 2 } };
+    expect(libvirt_domain.validate({ name: 'vm1', interfaces: [nic] } as never)).toEqual([]);
+    expect(
+      checkSchema(libvirt_domain.schema, {
+        name: 'vm1',
+        interfaces: [nic],
+        hostdevs: [
+          { pf: 'ens1f0', vf: 2 },
+          { pci: '0000:3b:02.3', state: 'absent' },
+        ],
+      }),
+    ).toEqual([]);
+  });
+  test.each([
+    { hostdevs: [{ pci: '3b:02.2' }] },
+    { hostdevs: [{ pf: 'ens1f0;id', vf: 1 }] },
+    { cpu: { numa: [{ id: 0, cpus: '0', memory: '1 GiB; x' }] } },
+  ])('%j is refused by the schema', (extra) => {
+    expect(checkSchema(libvirt_domain.schema, { name: 'vm1', ...extra }).length).toBeGreaterThan(0);
+  });
+});
