@@ -20,6 +20,7 @@ import {
   type PatchItem,
 } from './lib/domain-xml.js';
 import { libvirtDomainSchema } from './lib/libvirt-domain-schema.js';
+import { resolveRelativeMemory } from './lib/relative-memory.js';
 
 export interface LibvirtDomainArgs extends DomainTuning {
   name: string | string[];
@@ -197,17 +198,18 @@ export function liveArgv(args: LibvirtDomainArgs, domain: string, live: LiveTuni
   }
 }
 
-function itemsOf(args: LibvirtDomainArgs): PatchItem[] {
+/** The settings of `args` for one domain; `doc` is that domain's XML (relative memory limits). */
+function itemsOf(args: LibvirtDomainArgs, doc: ReturnType<typeof parseDomainXml>, domain: string): PatchItem[] {
   try {
-    return patchItems(args);
+    return patchItems(resolveRelativeMemory(args, doc, domain));
   } catch (e) {
     throw new TaskError((e as Error).message);
   }
 }
 
 function planDomain(args: LibvirtDomainArgs, dom: DomainObserved, changes: Change[], pending: Pending[]): void {
-  const items = itemsOf(args);
   const persisted = hostXml(dom.name, 'persistent', dom.persisted);
+  const items = itemsOf(args, persisted, dom.name);
   for (const dev of [
     ...(args.interfaces ?? []).map((i) => ['interface', i.match] as const),
     ...(args.disks ?? []).map((d) => ['disk', d.match] as const),
@@ -281,8 +283,10 @@ async function dumpXml(host: HostHandle, args: LibvirtDomainArgs, domain: string
   return parseDomainXml(r.stdout);
 }
 
-async function verify(host: HostHandle, args: LibvirtDomainArgs, domain: string, items: PatchItem[], inactive: boolean, hint: string) {
+/** Read the domain back and check every setting of `args` (only `key`, when given). */
+async function verify(host: HostHandle, args: LibvirtDomainArgs, domain: string, key: string | null, inactive: boolean, hint: string) {
   const doc = await dumpXml(host, args, domain, inactive);
+  const items = itemsOf(args, doc, domain).filter((it) => key === null || it.key === key);
   const wrong = items.find((it) => it.get(doc) !== it.desired);
   if (wrong) throw new ApplyVerifyError(host.name, `domain:${domain}/${wrong.key}`, wrong.desired, wrong.get(doc), hint);
 }
@@ -294,14 +298,7 @@ async function define(host: HostHandle, args: LibvirtDomainArgs, d: Extract<Chan
   };
   await defineFrom(d.xml);
   try {
-    await verify(
-      host,
-      args,
-      d.domain,
-      itemsOf(args),
-      true,
-      'libvirt dropped or rewrote this element; the previous definition was restored',
-    );
+    await verify(host, args, d.domain, null, true, 'libvirt dropped or rewrote this element; the previous definition was restored');
   } catch (e) {
     await defineFrom(d.original);
     throw e;
@@ -324,7 +321,7 @@ async function restart(host: HostHandle, args: LibvirtDomainArgs, d: Extract<Cha
     }
   }
   await host.run([...virsh(args), 'start', '--domain', d.domain]);
-  await verify(host, args, d.domain, itemsOf(args), false, 'the restarted domain does not run with its definition');
+  await verify(host, args, d.domain, null, false, 'the restarted domain does not run with its definition');
 }
 
 const ORDER: Record<ChangeData['op'], number> = { define: 0, live: 1, restart: 2 };
@@ -336,8 +333,7 @@ async function apply(changes: Change[], host: HostHandle, args: LibvirtDomainArg
     else if (op.op === 'restart') await restart(host, args, op);
     else {
       await host.run(op.argv);
-      const item = itemsOf(args).filter((it) => it.key === op.key);
-      await verify(host, args, op.domain, item, false, 'virsh accepted the live change but the running domain does not show it');
+      await verify(host, args, op.domain, op.key, false, 'virsh accepted the live change but the running domain does not show it');
     }
   }
 }
