@@ -21,6 +21,7 @@ import {
 } from './lib/domain-xml.js';
 import { libvirtDomainSchema } from './lib/libvirt-domain-schema.js';
 import { resolveRelativeMemory } from './lib/relative-memory.js';
+import { BLKIO_WEIGHT } from './lib/risky-settings.js';
 
 export interface LibvirtDomainArgs extends DomainTuning {
   name: string | string[];
@@ -269,7 +270,7 @@ function planDomain(args: LibvirtDomainArgs, dom: DomainObserved, changes: Chang
 function plan(args: LibvirtDomainArgs, obs: LibvirtDomainObserved): PlanResult {
   if (obs.error !== null) throw new TaskError(`cannot list libvirt domains (${args.uri ?? DEFAULT_URI}): ${obs.error.split('\n')[0]}`);
   checkHostResources(args, obs);
-  const warnings: string[] = [];
+  const warnings: string[] = args.blkiotune?.weight !== undefined ? [BLKIO_WEIGHT] : [];
   const changes: Change[] = [];
   const pending: Pending[] = [];
   for (const dom of selectDomains(args, obs, warnings)) planDomain(args, dom, changes, pending);

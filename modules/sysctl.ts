@@ -5,6 +5,7 @@ import { ApplyVerifyError, RemoteCommandError, TaskError } from '../src/errors.j
 import { sh } from '../src/quote.js';
 import { SYSCTL_DIRS, bootValues, keyToProcPath, normaliseSysctlValue, updateSysctlConf } from './lib/sysctl-conf.js';
 import { INTEGER_TUPLES, missingKeyHint } from './lib/sysctl-keys.js';
+import { loweredKernelLimit, riskySysctl } from './lib/risky-settings.js';
 
 type Value = string | number | number[];
 
@@ -155,6 +156,8 @@ function plan(args: SysctlArgs, observed: SysctlObserved, ctx: PlanContext) {
   const warnings: string[] = [];
 
   for (const [key, value] of desired) {
+    const risky = riskySysctl(key, value);
+    if (risky) warnings.push(risky);
     const { live, writable } = observed.keys[key] ?? { live: null, writable: false };
     if (live === null) {
       problems.push(`${key} does not exist on Linux ${kernel.release}: ${missingKeyHint(key, kernel.version)}`);
@@ -168,6 +171,8 @@ function plan(args: SysctlArgs, observed: SysctlObserved, ctx: PlanContext) {
       continue;
     }
     if (normaliseSysctlValue(live) === value) continue;
+    const lowered = loweredKernelLimit(key, normaliseSysctlValue(live), value);
+    if (lowered) warnings.push(lowered);
     if (!writable) {
       problems.push(`${key} is read-only on this host (Linux ${kernel.release}); in a network namespace set it on the host itself`);
       continue;
