@@ -158,3 +158,16 @@ describe('tcp-tuning.yml: congestion control', () => {
     expect(ran(await tcp({ tcp_congestion: 'cubic' }))).not.toContain('Congestion control module loaded at boot (opt-in)');
   });
 });
+
+describe('firewall-teardown.yml', () => {
+  it("declares the raw table for the guests' bridge; the host's filter table is flushed only when asked", async () => {
+    const tasks = renderPlay(await loadProjectPlaybook('firewall-teardown.yml'), 0, facts);
+    expect(taskArgs(tasks, 'no connection tracking for guest traffic')).toEqual({
+      table: 'raw',
+      chains: { PREROUTING: ['-i br_ens1f0 -j CT --notrack'], OUTPUT: ['-o br_ens1f0 -j CT --notrack'] },
+    });
+    expect(ran(tasks)).not.toContain('filter table empty (opt-in)');
+    const flushed = renderPlay(await loadProjectPlaybook('firewall-teardown.yml'), 0, facts, { flush_filter: true });
+    expect(taskArgs(flushed, 'filter table empty (opt-in)')).toEqual({ table: 'filter', chains: {} });
+  });
+});
