@@ -63,7 +63,7 @@ const schema = {
     },
     file: {
       type: 'string',
-      pattern: '^/etc/iptables/[A-Za-z0-9_.-]+$',
+      pattern: '^/etc/iptables/[A-Za-z0-9_][A-Za-z0-9_.-]*$',
       description:
         'The file that persists the table: its block of this table is replaced, other tables kept (default /etc/iptables/rules.v4 ' +
         'or rules.v6, which netfilter-persistent restores at boot).',

@@ -29,7 +29,7 @@ const relativeMemory = (description: string) => ({
   description:
     `${description} A number is KiB; units: KiB, MiB, GiB, TiB (powers of 1024), KB, MB, GB, TB (powers of 1000); ` +
     "or relative to the domain's memory: memory+25% or memory+1GiB.",
-  'x-message': "must be a size such as 2GiB or a number of KiB, or relative to the domain's memory: memory+25%, memory+1GiB",
+  'x-message': "must be a size such as 2GiB, 512MiB or a number of KiB, or relative to the domain's memory (memory+25%, memory+1GiB)",
 });
 
 export const libvirtDomainSchema = {
