@@ -8,6 +8,7 @@ import { ApplyVerifyError, TaskError } from '../src/errors.js';
 import { joinArgv } from '../src/quote.js';
 import {
   type GrubAssignment,
+  SELF_REF,
   appendAssignment,
   argKey,
   baseIndex,
@@ -90,7 +91,10 @@ const schema = {
       'Arguments the kernel command line must have. key=value replaces any other value of that key ' +
         '(never a duplicate); a bare flag is added once.',
     ),
-    absent: argList('Arguments to remove: a key (any value, and the bare flag) or key=value (only that value).'),
+    absent: argList(
+      'Arguments to remove: a key (any value, and the bare flag) or key=value (only that value), from whichever ' +
+        'variable holds them (the plan says where).',
+    ),
     variable: {
       type: 'string',
       enum: ['GRUB_CMDLINE_LINUX', 'GRUB_CMDLINE_LINUX_DEFAULT'],
@@ -229,14 +233,53 @@ export function editGrubFiles(args: GrubCmdlineArgs, files: Record<string, strin
   if (chain[base].file !== MAIN_FILE) {
     notes.push(`${chain[base].file} is sourced after ${MAIN_FILE} and decides ${variable}: hvtune edits it there`);
   }
-  const edited = editChain(chain, args.present ?? [], args.absent ?? []);
-  for (const path of Object.keys(next)) {
+  rewriteChain(next, chain, editChain(chain, args.present ?? [], args.absent ?? []), variable);
+  const removedElsewhere = removeFromOther(next, variable, args.absent ?? []);
+  return { files: next, notes, removedElsewhere };
+}
+
+function rewriteChain(files: Record<string, string>, chain: GrubAssignment[], edited: string[][], variable: string): void {
+  for (const path of Object.keys(files)) {
     const edits = chain
       .map((assignment, i) => ({ assignment, args: edited[i] }))
       .filter((e) => e.assignment.file === path && e.args.join(' ') !== e.assignment.args.join(' '));
-    if (edits.length) next[path] = rewriteFile(next[path], edits, variable);
+    if (edits.length) files[path] = rewriteFile(files[path], edits, variable);
   }
-  return { files: next, notes };
+}
+
+const otherVariable = (variable: Variable): Variable =>
+  variable === 'GRUB_CMDLINE_LINUX' ? 'GRUB_CMDLINE_LINUX_DEFAULT' : 'GRUB_CMDLINE_LINUX';
+
+/**
+ * `absent` means gone from the boot line, which is both variables: an argument the other variable
+ * holds (Debian's stock `quiet` in GRUB_CMDLINE_LINUX_DEFAULT) is removed where it is. Returns
+ * where. An other variable hvtune cannot follow is left as it
+ * is: plan() reports it.
+ */
+interface RemovedElsewhere {
+  arg: string;
+  variable: Variable;
+  file: string;
+  line: number;
+}
+
+function removeFromOther(files: Record<string, string>, variable: Variable, absent: readonly string[]): RemovedElsewhere[] {
+  if (absent.length === 0) return [];
+  const other = otherVariable(variable);
+  let chain: GrubAssignment[];
+  try {
+    chain = chainOf(files, other);
+  } catch {
+    return [];
+  }
+  const edited = editChain(chain, [], absent);
+  const where: RemovedElsewhere[] = [];
+  chain.forEach((assignment, i) => {
+    const removed = assignment.args.filter((arg) => arg !== SELF_REF && !edited[i].includes(arg));
+    for (const arg of removed) where.push({ arg, variable: other, file: assignment.file, line: assignment.line });
+  });
+  rewriteChain(files, chain, edited, other);
+  return where;
 }
 
 /** The arguments a normal boot entry gets: GRUB_CMDLINE_LINUX then GRUB_CMDLINE_LINUX_DEFAULT. */
@@ -266,9 +309,9 @@ function plan(args: GrubCmdlineArgs, observed: GrubCmdlineObserved, ctx: PlanCon
   }
   const variable = args.variable ?? 'GRUB_CMDLINE_LINUX';
   const before = sourced(observed);
-  const { files: after, notes } = editGrubFiles(args, before);
+  const { files: after, notes, removedElsewhere } = editGrubFiles(args, before);
 
-  const other = variable === 'GRUB_CMDLINE_LINUX' ? 'GRUB_CMDLINE_LINUX_DEFAULT' : 'GRUB_CMDLINE_LINUX';
+  const other = otherVariable(variable);
   try {
     chainOf(after, other);
   } catch (err) {
@@ -297,8 +340,12 @@ function plan(args: GrubCmdlineArgs, observed: GrubCmdlineObserved, ctx: PlanCon
       absent: args.absent ?? [],
       restore: { path, content: before[path] },
     };
+    const elsewhere = removedElsewhere.filter((r) => r.file === path).map((r) => `${r.arg} from ${r.variable} (${r.file}:${r.line})`);
     changes.push({
-      summary: `${variable} in ${path}: ${describe(args)}` + (liveMiss.length ? ' (reboot to take effect)' : ''),
+      summary:
+        `${variable} in ${path}: ${describe(args)}` +
+        (elsewhere.length ? `; removed ${elsewhere.join(', ')}` : '') +
+        (liveMiss.length ? ' (reboot to take effect)' : ''),
       target: path,
       effect: liveMiss.length ? 'reboot' : 'persistent',
       diff: { path, before: before[path], after: after[path] },

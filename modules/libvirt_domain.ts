@@ -29,6 +29,8 @@ import { blkioWeightScheduler } from './lib/cross/blkio-weight-scheduler.js';
 import { memtuneHardLimit } from './lib/cross/memtune-hard-limit.js';
 import { numatuneHugepages } from './lib/cross/numatune-hugepages.js';
 import { pinningDaemons } from './lib/cross/pinning-daemons.js';
+import { resolveRelativeMemory } from './lib/relative-memory.js';
+import { BLKIO_WEIGHT } from './lib/risky-settings.js';
 
 export interface LibvirtDomainArgs extends DomainTuning {
   name: string | string[];
@@ -345,9 +347,18 @@ export function liveArgv(args: LibvirtDomainArgs, domain: string, live: LiveTuni
   }
 }
 
-function itemsOf(args: LibvirtDomainArgs, vfAddresses: VfAddresses = {}): PatchItem[] {
+/**
+ * The settings of `args` for one domain; `doc` is that domain's XML (relative memory limits),
+ * `vfAddresses` the PCI addresses of the VFs its hostdevs name.
+ */
+function itemsOf(
+  args: LibvirtDomainArgs,
+  doc: ReturnType<typeof parseDomainXml>,
+  domain: string,
+  vfAddresses: VfAddresses = {},
+): PatchItem[] {
   try {
-    return patchItems(args, resolverOf(vfAddresses));
+    return patchItems(resolveRelativeMemory(args, doc, domain), resolverOf(vfAddresses));
   } catch (e) {
     throw new TaskError((e as Error).message);
   }
@@ -357,8 +368,8 @@ function itemsOf(args: LibvirtDomainArgs, vfAddresses: VfAddresses = {}): PatchI
 const addsInterface = (nic: NonNullable<LibvirtDomainArgs['interfaces']>[number]) => nic.type !== undefined && 'mac' in nic.match;
 
 function planDomain(args: LibvirtDomainArgs, dom: DomainObserved, changes: Change[], pending: Pending[], vfAddresses: VfAddresses): void {
-  const items = itemsOf(args, vfAddresses);
   const persisted = hostXml(dom.name, 'persistent', dom.persisted);
+  const items = itemsOf(args, persisted, dom.name, vfAddresses);
   for (const dev of [
     ...(args.interfaces ?? []).filter((i) => !addsInterface(i)).map((i) => ['interface', i.match] as const),
     ...(args.disks ?? []).map((d) => ['disk', d.match] as const),
@@ -431,7 +442,7 @@ function plan(args: LibvirtDomainArgs, obs: LibvirtDomainObserved): PlanResult {
   if (obs.error !== null) throw new TaskError(`cannot list libvirt domains (${args.uri ?? DEFAULT_URI}): ${obs.error.split('\n')[0]}`);
   checkHostResources(args, obs);
   const vfAddresses = resolveVfs(args, obs);
-  const warnings: string[] = [];
+  const warnings: string[] = args.blkiotune?.weight !== undefined ? [BLKIO_WEIGHT] : [];
   const changes: Change[] = [];
   const pending: Pending[] = [];
   for (const dom of selectDomains(args, obs, warnings)) planDomain(args, dom, changes, pending, vfAddresses);
@@ -445,8 +456,18 @@ async function dumpXml(host: HostHandle, args: LibvirtDomainArgs, domain: string
   return parseDomainXml(r.stdout);
 }
 
-async function verify(host: HostHandle, args: LibvirtDomainArgs, domain: string, items: PatchItem[], inactive: boolean, hint: string) {
+/** Read the domain back and check every setting of `args` (only `key`, when given). */
+async function verify(
+  host: HostHandle,
+  args: LibvirtDomainArgs,
+  domain: string,
+  key: string | null,
+  inactive: boolean,
+  hint: string,
+  vfAddresses: VfAddresses = {},
+) {
   const doc = await dumpXml(host, args, domain, inactive);
+  const items = itemsOf(args, doc, domain, vfAddresses).filter((it) => key === null || it.key === key);
   const wrong = items.find((it) => it.get(doc) !== it.desired);
   if (wrong) throw new ApplyVerifyError(host.name, `domain:${domain}/${wrong.key}`, wrong.desired, wrong.get(doc), hint);
 }
@@ -462,9 +483,10 @@ async function define(host: HostHandle, args: LibvirtDomainArgs, d: Extract<Chan
       host,
       args,
       d.domain,
-      itemsOf(args, d.vfAddresses),
+      null,
       true,
       'libvirt dropped or rewrote this element; the previous definition was restored',
+      d.vfAddresses,
     );
   } catch (e) {
     await defineFrom(d.original);
@@ -488,7 +510,7 @@ async function restart(host: HostHandle, args: LibvirtDomainArgs, d: Extract<Cha
     }
   }
   await host.run([...virsh(args), 'start', '--domain', d.domain]);
-  await verify(host, args, d.domain, itemsOf(args, d.vfAddresses), false, 'the restarted domain does not run with its definition');
+  await verify(host, args, d.domain, null, false, 'the restarted domain does not run with its definition', d.vfAddresses);
 }
 
 const ORDER: Record<ChangeData['op'], number> = { define: 0, live: 1, restart: 2 };
@@ -500,8 +522,15 @@ async function apply(changes: Change[], host: HostHandle, args: LibvirtDomainArg
     else if (op.op === 'restart') await restart(host, args, op);
     else {
       await host.run(op.argv);
-      const item = itemsOf(args, op.vfAddresses).filter((it) => it.key === op.key);
-      await verify(host, args, op.domain, item, false, 'virsh accepted the live change but the running domain does not show it');
+      await verify(
+        host,
+        args,
+        op.domain,
+        op.key,
+        false,
+        'virsh accepted the live change but the running domain does not show it',
+        op.vfAddresses,
+      );
     }
   }
 }

@@ -22,6 +22,7 @@ import {
   moduleKey,
   normaliseParam,
 } from './lib/modprobe-conf.js';
+import { riskyModuleOptions } from './lib/risky-settings.js';
 
 type Scalar = string | number | boolean;
 
@@ -313,7 +314,7 @@ function plan(args: ModprobeArgs, observed: ModprobeObserved, ctx: PlanContext) 
   const { live } = observed;
   const changes: Change[] = [];
   const pending: Pending[] = [];
-  const warnings: string[] = [];
+  const warnings: string[] = state === 'present' ? riskyModuleOptions(module, args.options ?? {}) : [];
 
   if (live.state !== 'absent') {
     const unknown = Object.keys(args.options ?? {}).filter((p) => !(p in live.params));

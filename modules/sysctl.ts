@@ -7,12 +7,14 @@ import { SYSCTL_DIRS, bootValues, keyToProcPath, normaliseSysctlValue, updateSys
 import { INTEGER_TUPLES, missingKeyHint } from './lib/sysctl-keys.js';
 import { hugepagePoolMemory } from './lib/cross/hugepage-pool-memory.js';
 import { sysctlMaxLowered } from './lib/cross/sysctl-max-lowered.js';
+import { loweredKernelLimit, riskySysctl } from './lib/risky-settings.js';
 
 type Value = string | number | number[];
 
 export interface SysctlArgs {
   values: Record<string, Value>;
   file?: string;
+  only_raise?: boolean;
 }
 
 export interface SysctlObserved {
@@ -68,8 +70,32 @@ const schema = {
       pattern: '^(/etc/sysctl\\.d/[A-Za-z0-9_.@-]+\\.conf|/etc/sysctl\\.conf)$',
       'x-message': 'must be /etc/sysctl.d/NAME.conf or /etc/sysctl.conf',
     },
+    only_raise: {
+      type: 'boolean',
+      description:
+        'Each value is a floor (integers only): a key whose live value is already higher is left as it is, live and ' +
+        'in the file, so a limit the kernel sized for this host (fs.file-max) is never lowered. Default false.',
+    },
   },
 } as const;
+
+function validate(args: SysctlArgs) {
+  if (!args.only_raise) return [];
+  return Object.entries(args.values)
+    .filter(([, v]) => !/^\s*\d+\s*$/.test(String(v)))
+    .map(([key]) => ({ path: `values.${key}`, message: 'only_raise takes one non-negative integer per key' }));
+}
+
+/** With only_raise, the keys whose live value already is at least the desired one: left alone. */
+function alreadyHigher(args: SysctlArgs, observed: SysctlObserved): Set<string> {
+  const keep = new Set<string>();
+  if (!args.only_raise) return keep;
+  for (const [key, value] of desiredValues(args)) {
+    const live = observed.keys[key]?.live;
+    if (live != null && /^\d+$/.test(live.trim()) && BigInt(live.trim()) >= BigInt(value)) keep.add(key);
+  }
+  return keep;
+}
 
 function desiredValues(args: SysctlArgs): Map<string, string> {
   return new Map(Object.entries(args.values).map(([k, v]) => [k, normaliseSysctlValue(v)]));
@@ -124,12 +150,16 @@ function parse(args: SysctlArgs, results: ReadResult[]): SysctlObserved {
 
 function plan(args: SysctlArgs, observed: SysctlObserved, ctx: PlanContext) {
   const desired = desiredValues(args);
+  // Never written lower than the kernel has it: not live, and not in the file, which would lower it at boot.
+  for (const key of alreadyHigher(args, observed)) desired.delete(key);
   const kernel = ctx.facts.kernel;
   const problems: string[] = [];
   const changes: Change[] = [];
   const warnings: string[] = [];
 
   for (const [key, value] of desired) {
+    const risky = riskySysctl(key, value);
+    if (risky) warnings.push(risky);
     const { live, writable } = observed.keys[key] ?? { live: null, writable: false };
     if (live === null) {
       problems.push(`${key} does not exist on Linux ${kernel.release}: ${missingKeyHint(key, kernel.version)}`);
@@ -143,6 +173,8 @@ function plan(args: SysctlArgs, observed: SysctlObserved, ctx: PlanContext) {
       continue;
     }
     if (normaliseSysctlValue(live) === value) continue;
+    const lowered = loweredKernelLimit(key, normaliseSysctlValue(live), value);
+    if (lowered) warnings.push(lowered);
     if (!writable) {
       problems.push(`${key} is read-only on this host (Linux ${kernel.release}); in a network namespace set it on the host itself`);
       continue;
@@ -159,8 +191,8 @@ function plan(args: SysctlArgs, observed: SysctlObserved, ctx: PlanContext) {
   if (problems.length) throw new TaskError(`${ctx.host}: ${problems.join('; ')}`);
 
   const { path, content } = observed.file;
-  const next = updateSysctlConf(content, desired);
-  if (next !== content) {
+  const next = desired.size === 0 ? content : updateSysctlConf(content, desired);
+  if (next !== null && next !== content) {
     changes.push({
       summary: `persist ${desired.size === 1 ? [...desired.keys()][0] : `${desired.size} keys`} in ${path}`,
       target: path,
@@ -171,7 +203,7 @@ function plan(args: SysctlArgs, observed: SysctlObserved, ctx: PlanContext) {
   }
 
   // A file applied later at boot that sets the key differently wins: the value would not survive a reboot.
-  const atBoot = bootValues({ ...observed.bootFiles, [path]: next });
+  const atBoot = bootValues(next === null ? observed.bootFiles : { ...observed.bootFiles, [path]: next });
   for (const [key, value] of desired) {
     const winner = atBoot.get(key);
     if (winner && winner.file !== path && normaliseSysctlValue(winner.value) !== value) {
@@ -232,8 +264,11 @@ function snapshot(args: SysctlArgs, observed: SysctlObserved): Record<string, Se
   else delete files[observed.file.path];
   const atBoot = bootValues(files);
   const states: Record<string, SettingState> = {};
-  for (const [key, desired] of desiredValues(args)) {
+  const higher = alreadyHigher(args, observed);
+  for (const [key, wanted] of desiredValues(args)) {
     const live = observed.keys[key]?.live ?? null;
+    // a floor already exceeded is met: what is there is what is desired
+    const desired = higher.has(key) && live !== null ? normaliseSysctlValue(live) : wanted;
     const persisted = atBoot.get(key)?.value ?? null;
     states[key] = {
       desired,
@@ -262,6 +297,7 @@ export const sysctl = {
   name: 'sysctl',
   description: 'Kernel parameters: live values in /proc/sys and their persistence in a sysctl.d file.',
   schema,
+  validate,
   read,
   parse,
   plan,

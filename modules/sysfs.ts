@@ -7,6 +7,7 @@ import { ApplyVerifyError, TaskError } from '../src/errors.js';
 import { sh } from '../src/quote.js';
 import { datedSchedulerWarning, editTmpfiles, matchSlug, normaliseSysfsValue, parseChoices, udevBlockRule } from './lib/choices.js';
 import { hugepagePoolMemory } from './lib/cross/hugepage-pool-memory.js';
+import { riskySysfs } from './lib/risky-settings.js';
 
 type Value = string | number;
 
@@ -179,6 +180,10 @@ function plan(args: SysfsArgs, observed: SysfsObserved, ctx: PlanContext) {
   for (const [attribute, value] of wanted) {
     const w = datedSchedulerWarning(attribute, value);
     if (w) warnings.add(w);
+  }
+  if (!('block' in args)) {
+    const risky = riskySysfs(args.path, normaliseSysfsValue(args.value));
+    if (risky) warnings.add(risky);
   }
   if ('block' in args && observed.targets.length === 0) {
     warnings.add(`no block device matches ${args.block.match} on this host now; the udev rule applies when one appears`);

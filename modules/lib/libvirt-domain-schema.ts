@@ -5,6 +5,8 @@
 // [!3]; not [^3], which dash (Debian's sh) reads as the characters ^ and 3.
 const DOMAIN_PATTERN = '^[A-Za-z0-9_*?[][A-Za-z0-9_.+:*?[\\]!-]{0,63}$';
 const CPUSET = '^\\^?[0-9]{1,4}(-[0-9]{1,4})?(,\\^?[0-9]{1,4}(-[0-9]{1,4})?)*$';
+import { RELATIVE_MEMORY } from './relative-memory.js';
+
 const MEMORY = '^[0-9]{1,15}\\s*(b|bytes|[KMGT]B?|[KMGT]iB|[kmgt])?$';
 const cpuset = (description: string) => ({
   type: 'string',
@@ -43,6 +45,15 @@ const pciSource = (what: string) => ({
       },
     },
   ],
+});
+
+// A limit relative to the domain's own <memory>: one playbook value fits domains of every size.
+const relativeMemory = (description: string) => ({
+  anyOf: [...memory('').anyOf, { type: 'string', pattern: RELATIVE_MEMORY }],
+  description:
+    `${description} A number is KiB; units: KiB, MiB, GiB, TiB (powers of 1024), KB, MB, GB, TB (powers of 1000); ` +
+    "or relative to the domain's memory: memory+25% or memory+1GiB.",
+  'x-message': "must be a size such as 2GiB, 512MiB or a number of KiB, or relative to the domain's memory (memory+25%, memory+1GiB)",
 });
 
 export const libvirtDomainSchema = {
@@ -361,9 +372,9 @@ export const libvirtDomainSchema = {
       additionalProperties: false,
       description: 'Memory limits of the domain cgroup (virsh memtune). Apply live on a running domain.',
       properties: {
-        hard_limit: memory('Hard limit.'),
-        soft_limit: memory('Soft limit under memory contention.'),
-        swap_hard_limit: memory('Memory plus swap limit.'),
+        hard_limit: relativeMemory('Hard limit: the guest is OOM-killed above it, so leave room for QEMU itself.'),
+        soft_limit: relativeMemory('Soft limit under memory contention.'),
+        swap_hard_limit: relativeMemory('Memory plus swap limit.'),
       },
     },
     restart: {

@@ -1,6 +1,6 @@
 // A site's repo builds on a shipped profile instead of copying it (issue 17, composition): its own
 // profile kvm-latency includes the shipped kvm-host-network, overrides two of its values
-// (conntrack_max, sriov_vfs) and adds a task of its own; the playbook reads the lab's NIC from a
+// (vhost_zerocopy_tx, nic_txqueuelen: two opt-ins a lab host can take) and adds a task of its own; the playbook reads the lab's NIC from a
 // vars file and brings two tasks with import_tasks/include_tasks under a when:; the inventory
 // overrides one of kvm-latency's defaults. Applied on a tier-1 lab host through the real CLI: the
 // host has every value from the right place, and a second run changes nothing. As in
@@ -37,11 +37,11 @@ const FILES: Record<string, string> = {
   // a lab host's NIC is its veth; without a udev daemon, persist: auto finds nothing to use
   'vars/lab.yml': 'host_nic: eth0\nnic_persist: udev\n',
   'profiles/kvm-latency.yml': [
-    "description: kvm-host-network with a bigger conntrack table, the guests' firewall kept, and short FIN timeouts",
+    'description: kvm-host-network with zero-copy transmit, a longer NIC queue, and short FIN timeouts',
     'include: [kvm-host-network]',
     'defaults:',
-    '  conntrack_max: 2000000',
-    '  guest_firewall: true',
+    '  vhost_zerocopy_tx: true',
+    '  nic_txqueuelen: 5000',
     '  fin_timeout: 15',
     'tasks:',
     '  - name: Short FIN timeout',
@@ -102,10 +102,11 @@ describe('a site profile that includes a shipped one', () => {
     expect(r.code, r.stderr).toBe(2);
     const tasks = [...new Set(changesOn(r.report, 'hv1').map((c) => c.task))];
     expect(tasks.slice(-2)).toEqual(['Short FIN timeout', 'Keepalive on AMD hosts']);
-    expect(tasks).toContain('Conntrack hash table');
-    // guest_firewall: true, the site's second override, keeps bridged traffic going through iptables
+    // the site's two overrides turn on two of the shipped profile's opt-ins
+    expect(tasks).toContain('vhost-net zero-copy transmit (opt-in)');
+    expect(tasks).toContain('Host NIC transmit queue length (opt-in)');
     expect(tasks).not.toContain('Bridged traffic skips iptables');
-    expect(await lab().readFile('hv1', '/etc/modprobe.d/hvtune-nf_conntrack.conf')).toBeNull();
+    expect(await lab().readFile('hv1', '/etc/modprobe.d/hvtune-vhost_net.conf')).toBeNull();
   });
 
   test('applied: each value from its place on the host; a second run changes nothing', async () => {
@@ -113,10 +114,10 @@ describe('a site profile that includes a shipped one', () => {
     const r = await run(false);
     expect(r.code, r.stderr).toBe(0);
     // the two values the site profile overrides
-    expect(await lab().readFile('hv1', '/etc/modprobe.d/hvtune-nf_conntrack.conf')).toContain('options nf_conntrack hashsize=500000');
-    expect(await sysctl('net.bridge.bridge-nf-call-iptables')).toBe(bridgeBefore);
-    // the shipped profile's own values, untouched by the site
     expect(await lab().readFile('hv1', '/etc/modprobe.d/hvtune-vhost_net.conf')).toContain('options vhost_net experimental_zcopytx=1');
+    expect((await lab().exec('hv1', ['ip', 'link', 'show', 'eth0'])).stdout).toMatch(/qlen 5000/);
+    // the shipped profile's own default, untouched by the site: bridge netfilter left alone
+    expect(await sysctl('net.bridge.bridge-nf-call-iptables')).toBe(bridgeBefore);
     // the vars file's NIC
     expect((await lab().exec('hv1', ['ethtool', '-k', 'eth0'])).stdout).toMatch(/^generic-receive-offload: on/m);
     // the site's task, with the inventory's value over the profile default (15)
@@ -137,11 +138,11 @@ describe('a site profile that includes a shipped one', () => {
     const record = /run record: (\S+)/.exec(first.stderr)?.[1];
     expect(record, first.stderr).toBeDefined();
     const profile = join(repo, 'profiles/kvm-latency.yml');
-    writeFileSync(profile, FILES['profiles/kvm-latency.yml'].replace('conntrack_max: 2000000', 'conntrack_max: 3000000'));
+    writeFileSync(profile, FILES['profiles/kvm-latency.yml'].replace('nic_txqueuelen: 5000', 'nic_txqueuelen: 6000'));
     const resumed = await run(false, ['--resume', record!]);
     expect(resumed.code).toBe(1);
     expect(resumed.stderr).toMatch(/resume refused: the playbook is not the one that run used/);
-    expect(await lab().readFile('hv1', '/etc/modprobe.d/hvtune-nf_conntrack.conf')).toContain('options nf_conntrack hashsize=500000');
+    expect((await lab().exec('hv1', ['ip', 'link', 'show', 'eth0'])).stdout).toMatch(/qlen 5000/);
     writeFileSync(profile, FILES['profiles/kvm-latency.yml']);
   });
 });

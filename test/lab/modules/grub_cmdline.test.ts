@@ -142,4 +142,45 @@ describe('grub_cmdline on a tier-1 host', () => {
     expect(changes[0].warnings.join('\n')).toContain(`is sourced after ${GRUB}`);
     await lab().exec('hv1', ['rm', '-f', dropIn]);
   });
+  test('absent: [quiet] on the stock Debian file removes it from GRUB_CMDLINE_LINUX_DEFAULT, says where, and a second run changes nothing', async () => {
+    // A stand-in for update-grub (grub-probe cannot run on the lab's overlay root): it writes the
+    // kernel line the way grub-mkconfig joins the two variables, so the plan can compare with it.
+    const standIn = '/usr/local/sbin/update-grub';
+    await lab().writeFile(
+      'hv1',
+      standIn,
+      '#!/bin/sh\nset -e\n. /etc/default/grub\nmkdir -p /boot/grub\n' +
+        'printf \'menuentry "Debian" {\\n\\tlinux /boot/vmlinuz-6.1.0 root=/dev/vda1 ro %s %s\\n}\\n\' "$GRUB_CMDLINE_LINUX" "$GRUB_CMDLINE_LINUX_DEFAULT" > /boot/grub/grub.cfg\n',
+      0o755,
+    );
+    await lab().shadow('hv1', '/proc/cmdline', 'BOOT_IMAGE=/boot/vmlinuz root=/dev/vda1 ro console=ttyS0,115200n8 hugepages=4 quiet\n');
+    try {
+      const check = await play(lab(), playbook('{ absent: [quiet] }'), { check: true, diff: true });
+      expect(check.code).toBe(2);
+      const [change, ...more] = changesOn(check.report, 'hv1');
+      expect(more).toEqual([]);
+      expect(change.summary).toContain('removed quiet from GRUB_CMDLINE_LINUX_DEFAULT (/etc/default/grub:9)');
+      expect(change.diff).toContain('-GRUB_CMDLINE_LINUX_DEFAULT="quiet"');
+      expect(change.diff).toContain('+GRUB_CMDLINE_LINUX_DEFAULT=""');
+      expect(await lab().readFile('hv1', GRUB)).toBe(STOCK);
+
+      const applied = await play(lab(), playbook('{ absent: [quiet] }'));
+      expect(applied.code).toBe(0);
+      const sourced = await lab().exec('hv1', [
+        'sh',
+        '-c',
+        `. ${GRUB}; printf '%s|%s' "$GRUB_CMDLINE_LINUX" "$GRUB_CMDLINE_LINUX_DEFAULT"`,
+      ]);
+      expect(sourced.stdout).toBe('console=ttyS0,115200n8 hugepages=4|');
+      expect(await lab().readFile('hv1', '/boot/grub/grub.cfg')).not.toContain('quiet');
+
+      const again = await play(lab(), playbook('{ absent: [quiet] }'));
+      expect(again.code).toBe(0);
+      expect(changesOn(again.report, 'hv1')).toEqual([]);
+      expect(again.report.recap.hv1.pending).toEqual([expect.objectContaining({ effect: 'reboot', target: 'cmdline:no quiet' })]);
+    } finally {
+      await lab().exec('hv1', ['rm', '-rf', standIn, '/boot/grub']);
+      await lab().writeFile('hv1', GRUB, STOCK);
+    }
+  });
 });

@@ -17,7 +17,19 @@ const THP = '/sys/kernel/mm/transparent_hugepage/enabled';
 const DEFRAG = '/sys/kernel/mm/transparent_hugepage/defrag';
 let device = '';
 let scheduler = '';
-const args = () => ['-e', `disk_match=${device}`, '--skip-tags', 'ksm,boot'];
+// The seed's opt-ins turned on: a bfq weight and a hard limit relative to the domain's 64 MiB.
+const args = () => [
+  '-e',
+  `disk_match=${device}`,
+  '-e',
+  'disk_scheduler=bfq',
+  '-e',
+  'vm_blkio_weight=100',
+  '-e',
+  'vm_memory_hard_limit=memory+1GiB',
+  '--skip-tags',
+  'ksm,boot',
+];
 
 beforeAll(async () => {
   await lab().shadow('hv1', THP, 'always [madvise] never\n');
@@ -51,12 +63,13 @@ describe('playbooks/memory-and-disk.yml', () => {
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect((await lab().readFile('hv1', THP))?.trim()).toBe('always');
     expect((await lab().readFile('hv1', DEFRAG))?.trim()).toBe('defer+madvise');
-    expect((await lab().readFile('hv1', scheduler))?.trim()).toMatch(/^(\[mq-deadline\]|mq-deadline)/);
+    expect((await lab().readFile('hv1', scheduler))?.trim()).toMatch(/^(\[bfq\]|bfq)/);
     const rules = await lab().exec('hv1', ['sh', '-c', 'cat /etc/udev/rules.d/60-hvtune-block-*.rules']);
-    expect(rules.stdout).toContain('ATTR{queue/scheduler}="mq-deadline"');
+    expect(rules.stdout).toContain('ATTR{queue/scheduler}="bfq"');
     expect(await virsh.inactiveXml('vm1')).toMatch(/<driver name='qemu' type='qcow2' cache='none' io='native'\/>/);
-    // guest memory (16 GiB, seed 003's VM) plus 2 GiB for QEMU
-    expect(fields(await virsh('memtune', 'vm1', '--config')).hard_limit).toBe(String(18 * 1048576));
+    expect(fields(await virsh('blkiotune', 'vm1', '--config')).weight).toBe('100');
+    // 64 MiB + 1 GiB, in KiB
+    expect(fields(await virsh('memtune', 'vm1', '--config')).hard_limit).toBe(String(65536 + 1048576));
     const again = await play(lab(), playbook, { args: args() });
     expect(again.code).toBe(0);
     expect(changesOn(again.report, 'hv1')).toEqual([]);
