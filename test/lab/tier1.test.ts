@@ -180,7 +180,7 @@ describe('tier-1 lab: destroy', () => {
       shadows: { [thp]: 'always madvise [never]' },
     });
     const groups = parse(readFileSync(lab.inventoryPath, 'utf8')).all.children;
-    expect(Object.keys(groups).sort()).toEqual(['kvm', 'lab', 'xen']);
+    expect(Object.keys(groups).sort()).toEqual(['kvm', 'kvm_hosts', 'lab', 'xen']);
     expect(groups.kvm.hosts).toEqual({ kvm1: { address: lab.hosts[0].address } });
     expect(lab.hosts.map((h) => h.address)).not.toContain(host('hv1').address);
     for (const h of lab.hosts) expect(await lab.readFile(h, thp)).toBe('always madvise [never]\n');
