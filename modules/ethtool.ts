@@ -28,11 +28,15 @@ import {
   type EthtoolSettings,
   emptySettings,
   hasStanza,
+  ifupdownBlock,
   ifupdownLines,
+  mergeSettings,
   renderIfupdownFile,
   renderLinkFile,
   renderUdevRule,
   settingSteps,
+  settingsFromCommands,
+  settingsFromLinkFile,
   splitForLinkFile,
   splitForNetworkManager,
   withStanzaBlock,
@@ -541,15 +545,23 @@ function plan(args: EthtoolArgs, o: EthtoolObserved, ctx: PlanContext) {
     pci: o.device.pci,
   };
   const files = new Map<string, string | null>();
-  if (mechanism === 'udev') files.set(udevRulePath(args.device), renderUdevRule(match, settings, cpuListToMask));
+  // what other tasks persisted for this device stays in its files (as planned so far in this run)
+  const prior = (path: string, parse: (t: string | null) => EthtoolSettings) => parse(o.persisted.files[path] ?? null);
+  const rule = udevRulePath(args.device);
+  if (mechanism === 'udev')
+    files.set(rule, renderUdevRule(match, mergeSettings(prior(rule, settingsFromCommands), settings), cpuListToMask));
   if (mechanism === 'link-file') {
-    const { link, rest } = splitForLinkFile(settings);
+    const earlier = mergeSettings(prior(linkFilePath(args.device), settingsFromLinkFile), prior(rule, settingsFromCommands));
+    const { link, rest } = splitForLinkFile(mergeSettings(earlier, settings));
     files.set(linkFilePath(args.device), renderLinkFile(match, link));
     files.set(udevRulePath(args.device), renderUdevRule(match, rest, cpuListToMask));
   }
   if (mechanism === 'ifupdown') {
-    const lines = ifupdownLines(iface, settings, cpuListToMask);
     const main = o.persisted.files[INTERFACES] ?? null;
+    const earlier = settingsFromCommands(
+      hasStanza(main, iface) ? ifupdownBlock(main!) : (o.persisted.files[ifupdownPath(args.device)] ?? null),
+    );
+    const lines = ifupdownLines(iface, mergeSettings(earlier, settings), cpuListToMask);
     if (hasStanza(main, iface)) {
       files.set(INTERFACES, withStanzaBlock(main!, iface, lines));
       files.set(ifupdownPath(args.device), null);
@@ -576,7 +588,7 @@ function plan(args: EthtoolArgs, o: EthtoolObserved, ctx: PlanContext) {
         data: { kind: 'nm', connection: nm.connection, props: Object.fromEntries(differs) } satisfies ChangeData,
       });
     }
-    files.set(udevRulePath(args.device), renderUdevRule(match, rest, cpuListToMask));
+    files.set(rule, renderUdevRule(match, mergeSettings(prior(rule, settingsFromCommands), rest), cpuListToMask));
   }
   for (const [path, content] of files) {
     const before = o.persisted.files[path] ?? null;

@@ -3,7 +3,7 @@
 // post-up lines — plus NetworkManager's ethtool.* properties. Values arrive validated and
 // resolved ('max' already a number), so nothing here quotes user text.
 
-import { featureArgName } from './ethtool-parse.js';
+import { featureArgName, maskToCpuList, normaliseFeatureName } from './ethtool-parse.js';
 
 /** Settings with every value resolved and normalised, keys as ethtool's -G/-L/-C/-k names. */
 export interface EthtoolSettings {
@@ -204,6 +204,18 @@ export function withStanzaBlock(content: string, iface: string, lines: string[])
   return kept.join('\n');
 }
 
+/** The lines of hvtune's post-up block in /etc/network/interfaces (not the user's own lines). */
+export function ifupdownBlock(content: string): string {
+  const out: string[] = [];
+  let inBlock = false;
+  for (const line of content.split('\n')) {
+    if (line.trim() === IFUPDOWN_BEGIN) inBlock = true;
+    else if (line.trim() === IFUPDOWN_END) inBlock = false;
+    else if (inBlock) out.push(line);
+  }
+  return out.join('\n');
+}
+
 /** Does /etc/network/interfaces define a stanza for iface? */
 export function hasStanza(content: string | null, iface: string): boolean {
   return !!content?.split('\n').some((l) => new RegExp(`^\\s*iface\\s+${iface.replace(/[.]/g, '\\.')}\\s`).test(l));
@@ -221,4 +233,86 @@ export function splitForNetworkManager(s: EthtoolSettings): { props: Record<stri
   rest.xps = { ...s.xps };
   if (s.txqueuelen !== undefined) rest.txqueuelen = s.txqueuelen;
   return { props, rest };
+}
+
+/**
+ * The settings hvtune's own boot-time commands hold (a udev rule's RUN lines, ifupdown post-up
+ * lines): what other tasks persisted for the same device. Several ethtool tasks on one NIC (rings
+ * in one, offloads in another) share its file: each task keeps the others' settings and adds its
+ * own, instead of writing them out on every run. A setting a task no longer declares stays until
+ * the file is removed by hand: persisting is additive, as the live values are.
+ */
+export function settingsFromCommands(text: string | null): EthtoolSettings {
+  const s = emptySettings();
+  if (!text) return s;
+  for (const line of text.split('\n')) {
+    const xps = /echo ([0-9a-fA-F,]+) > \/sys\/class\/net\/[^/]+\/queues\/tx-(\d+)\/xps_cpus/.exec(line);
+    if (xps) {
+      const cpus = maskToCpuList(xps[1]);
+      if (cpus !== null) s.xps[xps[2]] = cpus;
+      continue;
+    }
+    const qlen = /\/ip link set dev \S+ txqueuelen (\d+)/.exec(line);
+    if (qlen) {
+      s.txqueuelen = Number(qlen[1]);
+      continue;
+    }
+    const m = /\/ethtool (-[GLCKN]) \S+ ([^"]+)/.exec(line);
+    if (!m) continue;
+    const words = m[2].trim().split(/\s+/);
+    if (m[1] === '-N') {
+      if (words[0] === 'rx-flow-hash' && words.length >= 3) s.rxFlowHash[words[1]] = words[2];
+      continue;
+    }
+    for (let i = 0; i + 1 < words.length; i += 2) {
+      const [k, v] = [words[i], words[i + 1]];
+      const num = /^\d+$/.test(v) ? Number(v) : null;
+      if (m[1] === '-G' && num !== null) s.ring[k] = num;
+      else if (m[1] === '-L' && num !== null) s.channels[k] = num;
+      else if (m[1] === '-C') s.coalesce[k] = num ?? (v === 'on' ? 'on' : 'off');
+      else if (m[1] === '-K' && (v === 'on' || v === 'off')) s.features[normaliseFeatureName(k)] = v;
+    }
+  }
+  return s;
+}
+
+/** .link file [Link] keys back into settings (the inverse of splitForLinkFile's lines). */
+export function settingsFromLinkFile(text: string | null): EthtoolSettings {
+  const s = emptySettings();
+  if (!text) return s;
+  const invert = (table: Record<string, string>) => new Map(Object.entries(table).map(([k, v]) => [v, k]));
+  const ring = invert(LINK_RING);
+  const channels = invert(LINK_CHANNELS);
+  const features = invert(LINK_FEATURES);
+  const coalesce = new Map(Object.entries(LINK_COALESCE).map(([k, [key, unit]]) => [key, [k, unit] as const]));
+  for (const line of text.split('\n')) {
+    const m = /^(\w+)=(.*)$/.exec(line.trim());
+    if (!m) continue;
+    const [, key, value] = m;
+    if (key === 'TransmitQueueLength' && /^\d+$/.test(value)) s.txqueuelen = Number(value);
+    else if (ring.has(key) && /^\d+$/.test(value)) s.ring[ring.get(key)!] = Number(value);
+    else if (channels.has(key) && /^\d+$/.test(value)) s.channels[channels.get(key)!] = Number(value);
+    else if (features.has(key)) s.features[features.get(key)!] = value === 'yes' ? 'on' : 'off';
+    else if (coalesce.has(key)) {
+      const [name, unit] = coalesce.get(key)!;
+      const bare = unit ? value.replace(new RegExp(`${unit}$`), '') : value;
+      s.coalesce[name] = value === 'yes' ? 'on' : value === 'no' ? 'off' : Number(bare);
+    }
+  }
+  return s;
+}
+
+/** Earlier settings overlaid by this task's: every group merged key by key. */
+export function mergeSettings(prior: EthtoolSettings, own: EthtoolSettings): EthtoolSettings {
+  const merged: EthtoolSettings = {
+    ring: { ...prior.ring, ...own.ring },
+    channels: { ...prior.channels, ...own.channels },
+    coalesce: { ...prior.coalesce, ...own.coalesce },
+    features: { ...prior.features, ...own.features },
+    rxFlowHash: { ...prior.rxFlowHash, ...own.rxFlowHash },
+    xps: { ...prior.xps, ...own.xps },
+  };
+  const txqueuelen = own.txqueuelen ?? prior.txqueuelen;
+  if (txqueuelen !== undefined) merged.txqueuelen = txqueuelen;
+  return merged;
 }
