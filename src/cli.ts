@@ -11,6 +11,7 @@ import { registerDoc } from './commands/doc.js';
 import { registerDrift } from './commands/drift.js';
 import { registerFacts } from './commands/facts.js';
 import { registerInventory } from './commands/inventory.js';
+import { registerMap } from './commands/map.js';
 import { registerPlan } from './commands/plan.js';
 import { registerPlay } from './commands/play.js';
 import { registerRollback } from './commands/rollback.js';
@@ -40,6 +41,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   registerDrift(program, session);
   registerRollback(program, session);
   registerInventory(program, session);
+  registerMap(program, session);
 
   try {
     await program.parseAsync(argv, { from: 'user' });
