@@ -22,6 +22,7 @@ import {
 import { normaliseCpusetLenient } from '../../../../modules/lib/cpuset.js';
 import type { Facts } from '../../../../src/facts.js';
 import type { ReadResult } from '../../../../src/module.js';
+import { loadProjectPlaybook, renderPlay, taskArgs } from '../../playbooks/render.js';
 
 const root = mkdtempSync(join(tmpdir(), 'hvtune-irq-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -283,5 +284,20 @@ describe('irqbalance environment file', () => {
       [25, '1'],
       [27, '0-1'],
     ]);
+  });
+});
+
+describe('the shipped playbooks on seed 003', () => {
+  test.each([
+    ['numa-pinning.yml', "NIC queue interrupts on the host cores of the NIC's node, off the vCPUs"],
+    ['kvm-host-network.yml', "Host NIC queue interrupts on its node's host cores"],
+  ])("%s: ens1f0's queues on the host's reserved core of node 0 (CPUs 0 and 20), never on the vCPUs' 1-9", async (file, task) => {
+    const args = taskArgs(renderPlay(await loadProjectPlaybook(file), 0, seed003), task) as IrqAffinityArgs;
+    expect(args).toEqual({ device: 'ens1f0', policy: 'nic-node', exclude: '1-9,21-29', irqbalance: 'ban' });
+    const moves = irqAffinity
+      .plan(args, observed(readout()), ctx)
+      .changes.filter((c) => c.target.startsWith('irq:'))
+      .map((c) => c.after);
+    expect(moves).toEqual(['0', '20', '0', '20']);
   });
 });
