@@ -5,17 +5,19 @@
 // the VM with the reboot module (when_pending), reconnects on the new boot id and verifies both
 // live; then each module's persisted state is checked live — the kernel command line
 // (grub_cmdline), options of a module loaded at boot (modprobe), a unit left disabled (service),
-// NIC settings restored by .link files and udev rules (ethtool) — and a run changes nothing.
+// NIC settings restored by .link files and udev rules (ethtool), NIC queue interrupts put back by
+// name by hvtune's boot unit (irq_affinity) — and a run changes nothing.
 
 import { describe, expect, test } from 'vitest';
 import { ethtool } from './cases/ethtool.js';
 import { grubCmdline } from './cases/grub_cmdline.js';
+import { irqAffinity } from './cases/irq_affinity.js';
 import { modprobe } from './cases/modprobe.js';
 import { service } from './cases/service.js';
 import { changeLines, playOn, useVm } from './vm.js';
 
 const vm = useVm();
-const cases = [grubCmdline(vm), modprobe(vm), service(vm), ethtool(vm)];
+const cases = [grubCmdline(vm), modprobe(vm), service(vm), ethtool(vm), irqAffinity(vm)];
 
 for (const c of cases) c.beforeReboot();
 
