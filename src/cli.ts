@@ -14,6 +14,7 @@ import { registerDoc } from './commands/doc.js';
 import { registerDrift } from './commands/drift.js';
 import { registerFacts } from './commands/facts.js';
 import { registerInventory } from './commands/inventory.js';
+import { registerMap } from './commands/map.js';
 import { registerPlan } from './commands/plan.js';
 import { registerPlay } from './commands/play.js';
 import { registerReport } from './commands/report.js';
@@ -59,6 +60,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   registerInventory(program, session);
   registerReport(program, session);
   registerProbe(program, session);
+  registerMap(program, session);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -5,22 +5,24 @@
 // the VM with the reboot module (when_pending), reconnects on the new boot id and verifies both
 // live; then each module's persisted state is checked live — the kernel command line
 // (grub_cmdline), options of a module loaded at boot (modprobe), a unit left disabled (service),
-// NIC settings restored by .link files and udev rules (ethtool), host-wide network sysctls applied
-// at boot, KSM stopped again by tmpfiles — and a run changes nothing. A started domain is out of
-// reach here (no nested KVM under TCG, and a TCG guest in this VM would take minutes to boot):
-// domains started with multi-queue or huge pages run in tier-1 lab tests instead.
+// NIC settings restored by .link files and udev rules (ethtool), NIC queue interrupts put back by
+// name by hvtune's boot unit (irq_affinity), host-wide network sysctls applied at boot, KSM stopped
+// again by tmpfiles — and a run changes nothing. A started domain is out of reach here (no nested
+// KVM under TCG, and a TCG guest in this VM would take minutes to boot): domains started with
+// multi-queue or huge pages run in tier-1 lab tests instead.
 
 import { describe, expect, test } from 'vitest';
 import { ethtool } from './cases/ethtool.js';
 import { grubCmdline } from './cases/grub_cmdline.js';
 import { ksm } from './cases/ksm.js';
+import { irqAffinity } from './cases/irq_affinity.js';
 import { modprobe } from './cases/modprobe.js';
 import { napiBuffers } from './cases/napi-buffers.js';
 import { service } from './cases/service.js';
 import { changeLines, playOn, useVm } from './vm.js';
 
 const vm = useVm();
-const cases = [grubCmdline(vm), modprobe(vm), service(vm), ethtool(vm), napiBuffers(vm), ksm(vm)];
+const cases = [grubCmdline(vm), modprobe(vm), service(vm), ethtool(vm), napiBuffers(vm), ksm(vm), irqAffinity(vm)];
 
 for (const c of cases) c.beforeReboot();
 

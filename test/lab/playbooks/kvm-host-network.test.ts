@@ -18,7 +18,8 @@ import { changesOn, labFacts, play, withCpuVendor } from '../play.js';
 const lab = useLab({ hosts: 1 });
 const playbook = readFileSync(new URL('../../../playbooks/kvm-host-network.yml', import.meta.url), 'utf8');
 // Tier-1 hosts have no udev daemon for persist: auto to find; the udev rule file is still written.
-const vars = ['-e', 'host_nic=eth0', '-e', 'nic_persist=udev'];
+// a veth has no queue interrupts, and /proc/irq is the machine's own: irq_affinity is the VM tier's
+const vars = ['-e', 'host_nic=eth0', '-e', 'nic_persist=udev', '-e', 'nic_irq_affinity=false'];
 const KVM_CONF = '/etc/modprobe.d/kvm.conf';
 const facts = { amd: '', intel: '' };
 beforeAll(async () => {
