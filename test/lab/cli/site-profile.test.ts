@@ -35,7 +35,8 @@ const FILES: Record<string, string> = {
   'tasks/intel.yml':
     '- name: Keepalive on Intel hosts\n  sysctl: { file: /etc/sysctl.d/62-site-intel.conf, values: { net.ipv4.tcp_keepalive_time: 900 } }\n',
   // a lab host's NIC is its veth; without a udev daemon, persist: auto finds nothing to use
-  'vars/lab.yml': 'host_nic: eth0\nnic_persist: udev\n',
+  // and it has no queue interrupts to place
+  'vars/lab.yml': 'host_nic: eth0\nnic_persist: udev\nnic_irq_affinity: false\n',
   'profiles/kvm-latency.yml': [
     'description: kvm-host-network with zero-copy transmit, a longer NIC queue, and short FIN timeouts',
     'include: [kvm-host-network]',
