@@ -10,16 +10,19 @@ import { hvtune } from '../play.js';
 
 const lab = useLab({ hosts: 3 });
 
+// the shipped tcp-tuning profile, its tcp_max_buffer default overridden from group_vars/, then
+// the site's own task over inventory variables
 const SITE = `
 - name: site tuning from inventory variables
   hosts: hypervisors
+  profiles: [tcp-tuning]
   tasks:
-    - name: backlog and fin timeout
+    - name: not-sent low water mark and keepalive
       sysctl:
         file: /etc/sysctl.d/60-site.conf
         values:
-          net.core.somaxconn: "{{ somaxconn }}"
-          net.ipv4.tcp_fin_timeout: "{{ fin_timeout }}"
+          net.ipv4.tcp_notsent_lowat: "{{ lowat }}"
+          net.ipv4.tcp_keepalive_probes: "{{ probes }}"
           net.ipv4.tcp_keepalive_time: "{{ keepalive }}"
 `;
 
@@ -48,17 +51,17 @@ beforeAll(() => {
       'hv1',
       '',
       '[hypervisors:vars]',
-      'fin_timeout=40',
+      'probes=40',
       '',
     ].join('\n'),
   );
   file(
     'inventory/group_vars/all.yml',
-    `ansible_user: root\nansible_ssh_private_key_file: ${lab().keyPath}\nsomaxconn: 1024\nkeepalive: 1200\n`,
+    `ansible_user: root\nansible_ssh_private_key_file: ${lab().keyPath}\nlowat: 1024\nkeepalive: 1200\n`,
   );
-  file('inventory/group_vars/kvm.yml', 'somaxconn: 2048\n');
-  file('inventory/host_vars/hv3.yml', 'fin_timeout: 35\n');
-  file('playbooks/group_vars/kvm.yml', 'somaxconn: 4096\n');
+  file('inventory/group_vars/kvm.yml', 'lowat: 2048\ntcp_max_buffer: 16777216\n');
+  file('inventory/host_vars/hv3.yml', 'probes: 35\n');
+  file('playbooks/group_vars/kvm.yml', 'lowat: 4096\n');
   file('playbooks/site.yml', SITE);
   const sshConfig = join(repo, 'ssh_config');
   writeFileSync(sshConfig, `Host hv3\n  HostName ${hv3.address}\n  Port ${hv3.port}\n  User root\n  IdentityFile ${lab().keyPath}\n`);
@@ -81,16 +84,19 @@ describe('an Ansible repo, unchanged', () => {
   it('applies with every variable from where Ansible takes it, then converges', async () => {
     const r = await run();
     expect(r.code, r.stdout + r.stderr).toBe(0);
+    // the shipped profile: its default on hv1, group_vars/kvm.yml's value on the kvm hosts
+    expect((await live('hv1', 'net.ipv4.tcp_rmem')).split(/\s+/).at(-1)).toBe('33554432');
+    for (const h of ['hv2', 'hv3']) expect((await live(h, 'net.ipv4.tcp_rmem')).split(/\s+/).at(-1)).toBe('16777216');
     // hv1: ungrouped in the INI but in [hypervisors]; group_vars/all, [hypervisors:vars]
-    expect(await live('hv1', 'net.core.somaxconn')).toBe('1024');
-    expect(await live('hv1', 'net.ipv4.tcp_fin_timeout')).toBe('40');
+    expect(await live('hv1', 'net.ipv4.tcp_notsent_lowat')).toBe('1024');
+    expect(await live('hv1', 'net.ipv4.tcp_keepalive_probes')).toBe('40');
     expect(await live('hv1', 'net.ipv4.tcp_keepalive_time')).toBe('1200');
     // hv2: the playbook's group_vars/kvm.yml over the inventory's; its host-line variable
-    expect(await live('hv2', 'net.core.somaxconn')).toBe('4096');
+    expect(await live('hv2', 'net.ipv4.tcp_notsent_lowat')).toBe('4096');
     expect(await live('hv2', 'net.ipv4.tcp_keepalive_time')).toBe('600');
     // hv3: reached through ~/.ssh/config only; host_vars/hv3.yml over the group's :vars
-    expect(await live('hv3', 'net.core.somaxconn')).toBe('4096');
-    expect(await live('hv3', 'net.ipv4.tcp_fin_timeout')).toBe('35');
+    expect(await live('hv3', 'net.ipv4.tcp_notsent_lowat')).toBe('4096');
+    expect(await live('hv3', 'net.ipv4.tcp_keepalive_probes')).toBe('35');
     const again = await run('--json');
     expect(again.code, again.stderr).toBe(0);
     const recap = JSON.parse(again.stdout).recap as Record<string, { changed: number }>;
@@ -101,8 +107,8 @@ describe('an Ansible repo, unchanged', () => {
     const r = await hvtune(['inventory', '-i', join(repo, 'inventory'), '--playbook-dir', join(repo, 'playbooks'), '--host', 'hv3']);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({
-      somaxconn: 4096,
-      fin_timeout: 35,
+      lowat: 4096,
+      probes: 35,
       keepalive: 1200,
       address: lab().hosts[2].address,
       user: 'root',
