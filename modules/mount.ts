@@ -103,7 +103,7 @@ export const mount = {
   },
 
   parse(args: MountArgs, results: ReadResult[]): MountObserved {
-    const text = (r: ReadResult) => (r.kind === 'file' ? r.content : r.kind === 'glob' ? null : r.stdout);
+    const text = (r: ReadResult) => (r.kind === 'file' ? r.content : r.kind === 'glob' || r.kind === 'stat' ? null : r.stdout);
     const fstab = text(results[0]);
     const info = text(results[2]) ?? '';
     const ids: OptionContext = { groups: {}, users: {} };

@@ -231,29 +231,25 @@ async function apply(changes: Change[], host: HostHandle): Promise<void> {
   }
 }
 
-/** Set every live value and read them all back, in one round trip. */
+/**
+ * Set every live value and read them all back, in one round trip and two processes: one
+ * `sysctl -w` for every key (it goes on past a refused key and names it on stderr), then one
+ * `grep -H` printing `path:value` for every key's file (a sysctl value is one line).
+ */
 async function setAndVerify(host: HostHandle, live: { key: string; path: string; value: string }[]) {
-  const script = live
-    .map(
-      ({ key, path, value }) =>
-        sh`if ! out=$(sysctl -q -w ${`${key}=${value}`} 2>&1); then printf 'E\t%s\t%s\n' ${key} "$out" | tr '\n' ' '; echo; fi; ` +
-        sh`printf 'V\t%s\t%s\n' ${key} "$(cat ${path})"`,
-    )
-    .join('\n');
-  const result = await host.sh(script);
-  const errors = new Map<string, string>();
-  const values = new Map<string, string>();
-  for (const line of result.stdout.split('\n')) {
-    const [tag, key, ...rest] = line.split('\t');
-    if (tag === 'E') errors.set(key, rest.join('\t').trim());
-    if (tag === 'V') values.set(key, rest.join('\t'));
-  }
-  if (values.size !== live.length) {
+  const assignments = live.map(({ key, value }) => `${key}=${value}`);
+  const paths = live.map(({ path }) => path);
+  const result = await host.sh(sh`sysctl -q -w ${assignments} >&2; grep -H '' -- ${paths}; echo ::hvtune:: done`);
+  if (!result.stdout.includes('::hvtune:: done')) {
     throw new RemoteCommandError(host.name, 'sysctl -w …', result.code, result.stderr, result.stdout);
   }
-  for (const { key, value } of live) {
-    const actual = normaliseSysctlValue(values.get(key) ?? '');
-    if (actual !== value) throw new ApplyVerifyError(host.name, key, value, actual, errors.get(key));
+  const lines = result.stdout.split('\n');
+  for (const { key, path, value } of live) {
+    const line = lines.find((l) => l.startsWith(`${path}:`));
+    const actual = normaliseSysctlValue(line === undefined ? '' : line.slice(path.length + 1));
+    // procps: `sysctl: setting key "net.core.x": Invalid argument`; busybox: `sysctl: error setting key 'net.core.x': …`
+    const refused = result.stderr.split('\n').find((l) => l.includes(`"${key}"`) || l.includes(`'${key}'`));
+    if (actual !== value) throw new ApplyVerifyError(host.name, key, value, actual, refused?.trim());
   }
 }
 

@@ -8,7 +8,7 @@ import { HvtuneError, RemoteCommandError, StaleWriteError } from './errors.js';
 import { FACTS_SCRIPT, parseFacts, type Facts } from './facts.js';
 import type { CommandResult, FileExpectation, HostHandle, ReadRequest, ReadResult } from './module.js';
 import { joinArgv, raw, sh } from './quote.js';
-import { buildReadScript, newNonce, parseReadOutput } from './transport/batch.js';
+import { batchCommandLine, buildReadScript, newNonce, parseReadOutput } from './transport/batch.js';
 import { SshConnection, type ExecOptions, type HoldResult, type SshOptions, type SshTarget } from './transport/ssh.js';
 
 /** Runs one command line on a host through its login shell. */
@@ -54,11 +54,14 @@ const BACKUPS_KEPT = 10;
 
 /** Make a backup of "$p" into "$b" by `how` (cp -p or mv) and keep the last few (sets b). */
 function backupSteps(root: string, how: 'cp -p' | 'mv -f'): string {
+  // Builtins where a program is not needed: a write costs few processes on the host.
   return sh`r=${root}
 b="$r$p@$(date -u +%Y%m%dT%H%M%SZ).$$"
-(umask 077 && mkdir -p -- "$r" && mkdir -p -- "$(dirname -- "$b")")
+(umask 077 && mkdir -p -- "\${b%/*}")
 ${raw(how)} -- "$p" "$b"
-ls -1d -- "$r$p"@* 2>/dev/null | sort | head -n -${String(BACKUPS_KEPT)} | while IFS= read -r old; do rm -f -- "$old"; done`;
+set -- "$r$p"@*
+c=$#
+for o; do [ "$c" -gt ${String(BACKUPS_KEPT)} ] || break; rm -f -- "$o"; c=$((c - 1)); done`;
 }
 
 /** The backup path a write or remove printed after its marker (a login shell may print before it). */
@@ -83,7 +86,7 @@ function expectSteps(expect: FileExpectation | undefined): string {
   const want = 'absent' in expect ? 'absent' : expect.sha256;
   if (want !== 'absent' && !/^[0-9a-f]{64}$/.test(want)) throw new HvtuneError(`invalid sha256 expectation ${JSON.stringify(want)}`);
   return sh`if ! command -v sha256sum >/dev/null 2>&1; then echo "sha256sum is missing (coreutils): $p left unchanged" >&2; exit 75; fi
-if [ -e "$p" ]; then now=$(sha256sum <"$p" | cut -d' ' -f1); else now=absent; fi
+if [ -e "$p" ]; then now=$(sha256sum <"$p"); now=\${now%% *}; else now=absent; fi
 if [ "$now" != ${want} ]; then
   echo "$p changed on the host since it was read: re-run to plan again" >&2
   exit ${String(STALE_EXIT)}
@@ -106,14 +109,17 @@ function writeScript(
   const bytes = Buffer.byteLength(content);
   const sum = createHash('sha256').update(content).digest('hex');
   const mode = opts.mode === undefined ? raw('') : raw(sh`chmod ${opts.mode.toString(8)} "$t"`);
+  const defaultMode = raw(opts.mode === undefined ? 'chmod 644 "$t"' : ':');
   const owner = opts.owner === undefined ? raw('') : raw(sh`chown ${opts.owner} "$t"`);
   const group = opts.group === undefined ? raw('') : raw(sh`chgrp ${opts.group} "$t"`);
   return sh`set -e
 p=${path}
 ${RESOLVE}
 if [ -d "$p" ]; then echo "$p is a directory" >&2; exit 1; fi
-d=$(dirname -- "$p")
-if ! mkdir -p -- "$d" 2>/dev/null; then
+d=\${p%/*}
+n=\${p##*/}
+[ -n "$d" ] || d=/
+if [ ! -d "$d" ] && ! mkdir -p -- "$d" 2>/dev/null; then
   a=$d
   while [ ! -e "$a" ] && [ ! -L "$a" ]; do a=$(dirname -- "$a"); done
   if [ ! -d "$a" ]; then echo "$a is not a directory: $p cannot be written" >&2; exit 1; fi
@@ -121,12 +127,12 @@ if ! mkdir -p -- "$d" 2>/dev/null; then
 fi
 # A writer killed outright (SIGKILL: no trap runs) leaves its temp file: one of this file's whose
 # writer (the PID it is named after) is gone is removed here.
-for o in "$d/.$(basename -- "$p").hvtune-tmp."*; do
+for o in "$d/.$n.hvtune-tmp."*; do
   k=\${o##*.}
   case $k in ''|*[!0-9]*) continue ;; esac
   [ -d "/proc/$k" ] || rm -f -- "$o"
 done
-t="$d/.$(basename -- "$p").hvtune-tmp.$$"
+t="$d/.$n.hvtune-tmp.$$"
 trap 'rm -f -- "$t"' EXIT
 trap 'exit 129' HUP
 trap 'exit 130' INT
@@ -135,21 +141,23 @@ trap 'exit 143' TERM
 # before its EXIT trap removes the temp file
 trap 'exit 141' PIPE
 (umask 077 && cat >"$t")
-got=$(wc -c <"$t")
-if [ "$got" -ne ${String(bytes)} ]; then
-  echo "$p: incomplete transfer, $got of ${String(bytes)} bytes arrived: left unchanged" >&2
-  exit 75
-fi
 if ! command -v sha256sum >/dev/null 2>&1; then echo "sha256sum is missing (coreutils): $p left unchanged" >&2; exit 75; fi
-if [ "$(sha256sum <"$t" | cut -d' ' -f1)" != ${sum} ]; then
-  echo "$p: the bytes that arrived are not the ones sent: left unchanged" >&2
+s=$(sha256sum <"$t")
+if [ "\${s%% *}" != ${sum} ]; then
+  got=$(wc -c <"$t")
+  if [ "$got" -ne ${String(bytes)} ]; then
+    echo "$p: incomplete transfer, $got of ${String(bytes)} bytes arrived: left unchanged" >&2
+  else
+    echo "$p: the bytes that arrived are not the ones sent: left unchanged" >&2
+  fi
   exit 75
 fi
 if [ -e "$p" ]; then
-  chmod "$(stat -c %a -- "$p")" "$t"
-  chown "$(stat -c %u:%g -- "$p")" "$t" 2>/dev/null || true
+  m=$(stat -c '%a %u:%g' -- "$p")
+  chmod "\${m%% *}" "$t"
+  chown "\${m#* }" "$t" 2>/dev/null || true
 else
-  chmod 644 "$t"
+  ${defaultMode}
 fi
 ${mode}
 ${owner}
@@ -161,6 +169,7 @@ if [ ${opts.backup ? '1' : '0'} = 1 ] && [ -e "$p" ]; then
 ${raw(backupSteps(opts.backupRoot, 'cp -p'))}
 fi
 mv -f -- "$t" "$p"
+trap - EXIT
 sync "$d" 2>/dev/null || true
 printf '\n::hvtune:: backup %s\n' "$b"
 `;
@@ -269,16 +278,21 @@ export class RemoteHost implements HostHandle {
     return result;
   }
 
-  /** All requests in one round trip; the script travels on stdin, so its size is not limited by ARG_MAX. */
+  /** All requests in one round trip. */
   async read(requests: ReadRequest[]): Promise<ReadResult[]> {
     if (requests.length === 0) return [];
     const nonce = newNonce();
-    const result = await this.connection.exec('sh -s', { stdin: buildReadScript(requests, nonce), stdinIsScript: true });
+    const { line, stdin } = batchCommandLine(buildReadScript(requests, nonce));
+    const result = await this.connection.exec(line, { stdin, stdinIsScript: true });
     try {
-      return parseReadOutput(result.stdout, requests, nonce);
+      return parseReadOutput(result.stdout, requests, nonce, result.stderr);
     } catch (err) {
-      const detail = result.stderr.trim() ? `\n${result.stderr.trimEnd()}` : '';
-      throw new HvtuneError(`${this.name}: ${(err as Error).message}${detail}`, undefined, { cause: err });
+      const said = result.stderr
+        .split('\n')
+        .filter((l) => !l.includes(`@${nonce}@`))
+        .join('\n')
+        .trim();
+      throw new HvtuneError(`${this.name}: ${(err as Error).message}${said ? `\n${said}` : ''}`, undefined, { cause: err });
     }
   }
 

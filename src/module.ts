@@ -16,12 +16,16 @@ export type Effect = 'live' | 'persistent' | 'reboot' | 'module-reload' | 'vm-re
  * - cmd: run argv (quoted by the engine) and capture stdout/stderr/exit code.
  * - script: a POSIX sh script; build it with the `sh` tagged template of src/quote.ts so every
  *   interpolation is quoted.
+ * - stat: what a path is, by shell builtins, and its mode and owners, one `stat` process for every
+ *   stat request of the batch; the result's `state` is modules/lib/file-state.ts's `key=value`
+ *   lines (type, empty for a directory, stat).
  * `stable: true` on a cmd/script: no apply of this run changes its output (capabilities, which keys
  * are writable), so the engine never reads it again after an apply.
  */
 export type ReadRequest =
   | { kind: 'file'; path: string }
   | { kind: 'glob'; pattern: string }
+  | { kind: 'stat'; path: string }
   | { kind: 'cmd'; argv: string[]; stable?: boolean }
   | { kind: 'script'; script: string; stable?: boolean };
 
@@ -36,6 +40,7 @@ export interface CommandResult {
 export type ReadResult =
   | { kind: 'file'; path: string; content: string | null }
   | { kind: 'glob'; pattern: string; files: Record<string, string> }
+  | { kind: 'stat'; path: string; state: string }
   | ({ kind: 'cmd' | 'script' } & CommandResult);
 
 /** A file change, shown as a unified diff. `before` null = the file does not exist yet. */

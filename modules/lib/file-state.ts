@@ -84,14 +84,14 @@ export function sameAccount(want: string, name: string | null, id: number | null
  * as that task would leave it.
  */
 export function fileStateRequests(path: string, opts: { content: boolean }): ReadRequest[] {
-  const stat: ReadRequest = { kind: 'script', script: fileStateScript(path, { content: false }) };
+  const stat: ReadRequest = { kind: 'stat', path };
   return opts.content ? [stat, { kind: 'file', path }] : [stat];
 }
 
 /** The state from the results of fileStateRequests (parse phase). */
 export function fileStateFromResults(results: ReadResult[]): FileState {
   const [stat, file] = results;
-  const state = parseFileState(stat.kind === 'script' || stat.kind === 'cmd' ? stat.stdout : '');
+  const state = parseFileState(stat.kind === 'stat' ? stat.state : stat.kind === 'script' || stat.kind === 'cmd' ? stat.stdout : '');
   if (file?.kind !== 'file') return state;
   if (file.content !== null && state.type === 'absent') {
     // check mode: an earlier task of the run would create it
@@ -104,8 +104,7 @@ export function fileStateFromResults(results: ReadResult[]): FileState {
   return { ...state, content: state.type === 'file' ? file.content : null };
 }
 
-/** Read a path's state through a host handle (apply's read-back). */
+/** Read a path's state through a host handle (apply's read-back): one batched read, as when planning. */
 export async function readFileState(host: HostHandle, path: string, opts: { content: boolean }): Promise<FileState> {
-  const result = await host.sh(fileStateScript(path, opts));
-  return parseFileState(result.stdout);
+  return fileStateFromResults(await host.read(fileStateRequests(path, opts)));
 }

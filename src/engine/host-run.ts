@@ -421,7 +421,7 @@ export class HostRun {
       if (read.requests.some((r) => (r.kind === 'cmd' || r.kind === 'script') && !r.stable)) return true;
     }
     return read.requests.some((r) => {
-      const path = r.kind === 'file' ? r.path : r.kind === 'glob' ? r.pattern.replace(/\/[^/]*[*?[].*$/, '') : null;
+      const path = r.kind === 'file' || r.kind === 'stat' ? r.path : r.kind === 'glob' ? r.pattern.replace(/\/[^/]*[*?[].*$/, '') : null;
       if (path === null) return false;
       for (const t of this.touched.paths) if (t === path || t.startsWith(path + '/') || path.startsWith(t + '/')) return true;
       return false;

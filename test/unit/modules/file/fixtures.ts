@@ -102,6 +102,7 @@ export function describeParseFixtures(mod: Module, dir: string): void {
         const out = fx.output[i];
         if (r.kind === 'file') return { kind: 'file', path: r.path, content: out };
         if (r.kind === 'glob') return { kind: 'glob', pattern: r.pattern, files: {} };
+        if (r.kind === 'stat') return { kind: 'stat', path: r.path, state: out ?? '' };
         return { kind: r.kind, stdout: out ?? '', stderr: '', code: 0 };
       });
       expect(mod.parse(fx.args, results, ctx)).toEqual(fx.observed);
