@@ -24,6 +24,7 @@
 // it would also read parentheses and `|` as regular expression groups, and `[12]` as `[12]` or `1`.
 
 import picomatch from 'picomatch';
+import { memoize } from './memo.js';
 
 const OPTIONS: picomatch.PicomatchOptions = {
   dot: true,
@@ -96,9 +97,13 @@ export function isGlob(pattern: string): boolean {
 /** A predicate for one glob, compiled once: for testing many names against it. */
 export function globMatcher(pattern: string): (name: string) => boolean {
   if (pattern === '') return (name) => name === '';
-  const re = picomatch.makeRe(scan(pattern, 'glob').source, OPTIONS);
+  const re = globRegExp(pattern);
   return (name) => re.test(name);
 }
+
+const globRegExp = memoize((pattern) => picomatch.makeRe(scan(pattern, 'glob').source, OPTIONS));
+const pathRegExp = memoize((pattern) => picomatch.makeRe(scan(pattern, 'glob').source, { ...OPTIONS, dot: false }));
+const wildcardRegExp = memoize((pattern) => picomatch.makeRe(scan(pattern, 'openssh').source, { ...OPTIONS, nocase: true }));
 
 export function globMatch(pattern: string, name: string): boolean {
   return globMatcher(pattern)(name);
@@ -111,11 +116,13 @@ export function globMatch(pattern: string, name: string): boolean {
  */
 export function pathGlobMatch(pattern: string, path: string): boolean {
   if (pattern === '') return path === '';
-  return picomatch.makeRe(scan(pattern, 'glob').source, { ...OPTIONS, dot: false }).test(path);
+  return pathRegExp(pattern).test(path);
 }
 
 /** An OpenSSH host pattern (`*` and `?` only, no case), as known_hosts uses it. */
 export function wildcardMatch(pattern: string, name: string): boolean {
   if (pattern === '') return name === '';
-  return picomatch.makeRe(scan(pattern, 'openssh').source, { ...OPTIONS, nocase: true }).test(name);
+  // most known_hosts lines name one host: no pattern to compile
+  if (!/[*?]/.test(pattern)) return pattern.toLowerCase() === name.toLowerCase();
+  return wildcardRegExp(pattern).test(name);
 }

@@ -5,6 +5,7 @@
 // input is validated, with the reason.
 
 import { RE2JS } from 're2js';
+import { memoize } from './memo.js';
 
 export interface UserRegExp {
   readonly source: string;
@@ -14,6 +15,11 @@ export interface UserRegExp {
 
 /** Compile a user's pattern; throws an Error whose message says what RE2 does not accept. */
 export function compileUserRegExp(source: string): UserRegExp {
+  return compiled(source);
+}
+
+/** Compiled once per pattern: a task's regexp is the same on every host (errors are not kept). */
+const compiled = memoize((source: string): UserRegExp => {
   let re: RE2JS;
   try {
     re = RE2JS.compile(source);
@@ -21,7 +27,7 @@ export function compileUserRegExp(source: string): UserRegExp {
     throw new Error(`${(err as Error).message.replace(/^error parsing regexp: /, '')}${unsupportedHint(source)}`);
   }
   return { source, test: (text) => re.test(text) };
-}
+});
 
 /** Why a pattern was refused, in words, or null when RE2 accepts it. */
 export function userRegExpProblem(source: string): string | null {

@@ -4,7 +4,7 @@
 // we do not verify host certificates).
 
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile } from 'node:fs/promises';
+import { mkdir, open, readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { wildcardMatch } from '../glob.js';
 
@@ -127,6 +127,9 @@ export function hashHostName(name: string, salt: Buffer = randomBytes(20)): stri
   return `|1|${salt.toString('base64')}|${hmac}`;
 }
 
+/** The last parse of each file, with what identified its content. */
+const parsed = new Map<string, { ino: number; size: number; mtimeMs: number; entries: KnownHostEntry[] }>();
+
 // Appends from concurrent connections in this process go one after the other, per file.
 const writeQueues = new Map<string, Promise<unknown>>();
 
@@ -137,14 +140,32 @@ export class KnownHostsFile {
     this.path = resolve(path);
   }
 
-  /** Entries now in the file; a missing file is empty. Read each time: other runs may add lines. */
+  /**
+   * Entries now in the file; a missing file is empty. Other runs may add lines, so the file is
+   * checked each time, but parsed again only when it changed: a fleet's connections share one
+   * parse of a file that lists the whole fleet.
+   */
   async entries(): Promise<KnownHostEntry[]> {
+    let now: { ino: number; size: number; mtimeMs: number };
     try {
-      return parseKnownHosts(await readFile(this.path, 'utf8'));
+      now = await stat(this.path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
     }
+    const known = parsed.get(this.path);
+    if (known && known.ino === now.ino && known.size === now.size && known.mtimeMs === now.mtimeMs) return known.entries;
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const entries = parseKnownHosts(text);
+    // the size read is the one stat saw unless the file grew in between: then parse again next time
+    if (Buffer.byteLength(text) === now.size) parsed.set(this.path, { ...now, entries });
+    return entries;
   }
 
   async check(hostname: string, port: number, keyType: string, keyBase64: string): Promise<HostKeyCheck> {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -190,5 +190,22 @@ describe('KnownHostsFile.add', () => {
     const found = execFileSync('ssh-keygen', ['-F', '[hv9]:2200', '-f', file], { encoding: 'utf8' });
     expect(found).toContain(keys.a[1]);
     expect(await kh.verify('hv9', 2200, ...keys.a)).toBe('ok');
+  });
+});
+
+describe('KnownHostsFile.entries', () => {
+  it('parses an unchanged file once, and sees what another run wrote or replaced', async () => {
+    const file = join(dir, 'shared');
+    writeFileSync(file, line('hv1', 'a'));
+    const kh = new KnownHostsFile(file);
+    const first = await kh.entries();
+    expect(await new KnownHostsFile(file).entries()).toBe(first);
+    appendFileSync(file, `\n${line('hv2', 'e')}`);
+    expect(await kh.verify('hv2', 22, ...keys.e)).toBe('ok');
+    // rewritten whole by another tool (a new inode), same length
+    writeFileSync(`${file}.new`, line('hv3', 'a'));
+    renameSync(`${file}.new`, file);
+    expect(await kh.verify('hv1', 22, ...keys.a)).toBe('unknown');
+    expect(await kh.verify('hv3', 22, ...keys.a)).toBe('ok');
   });
 });
