@@ -29,10 +29,20 @@ export function snapshotBuild() {
   return { dir, commit: git('rev-parse', '--short', 'HEAD'), dirty: git('status', '--porcelain', '--', 'src', 'modules') !== '' };
 }
 
+/** The node flags of bin/hvtune.js's `#!` line: hvtune is measured as the installed command runs. */
+function shebangFlags() {
+  const first = readFileSync(join(hvtuneRoot, 'bin/hvtune.js'), 'utf8').split('\n')[0];
+  return first
+    .replace(/^#!\S*env -S node\s*|^#!.*$/, '')
+    .split(/\s+/)
+    .filter(Boolean);
+}
+
 /** argv of one hvtune run; `nodeFlags` lets the profiler add --cpu-prof. */
 export function hvtuneArgv(lab, { check, nodeFlags = [] }) {
   return [
     process.execPath,
+    ...shebangFlags(),
     ...nodeFlags,
     join(hvtuneRoot, 'bin/hvtune.js'),
     'play',

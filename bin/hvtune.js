@@ -1,5 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 // Entry point: the compiled CLI (npm run build makes dist/).
+// The young generation is kept small: V8's default (16 MB semi-spaces) let a 200-host run's heap
+// grow to three times what it holds (peak RSS 175 MB against 126 MB, for the same wall time).
 import { runCli } from '../dist/src/cli.js';
 import { installInterrupt } from '../dist/src/interrupt.js';
 import { askSecret } from '../dist/src/prompt.js';

@@ -3,11 +3,11 @@
 // its before and after, and what happened. `hvtune rollback RECORD` reads them back.
 
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { HvtuneError } from './errors.js';
 import { writePrivateFile } from './private-file.js';
-import type { RunEvent, RunReport } from './events.js';
+import type { RunEvent } from './events.js';
 import type { Facts } from './facts.js';
 import type { PlanInputs } from './planfile.js';
 import type { PlannedTask } from './engine/types.js';
@@ -83,12 +83,7 @@ export function writeRecord(dir: string, record: RunRecord, secrets?: SecretValu
  * digests; rollback refuses it), and the run's secret values are `<redacted>` everywhere.
  */
 export function redactRecord(record: RunRecord, secrets?: SecretValues): RunRecord {
-  const hosts = Object.fromEntries(
-    Object.entries(record.hosts).map(([name, h]) => [
-      name,
-      { ...h, tasks: h.tasks.map((t) => (t.secret ? { ...sealTask(t), args: REDACTED } : t)) },
-    ]),
-  );
+  const hosts = Object.fromEntries(Object.entries(record.hosts).map(([name, h]) => [name, redactHost(h)]));
   const out = { ...record, hosts };
   return secrets ? secrets.scrubDeep(out) : out;
 }
@@ -108,44 +103,106 @@ export function readRecord(path: string): RunRecord {
   return data as RunRecord;
 }
 
+/** A host's part as written: a secret task keeps neither args nor contents, secret values redacted. */
+function redactHost(host: RecordHost, secrets?: SecretValues): RecordHost {
+  const out = { ...host, tasks: host.tasks.map((t) => (t.secret ? { ...sealTask(t), args: REDACTED } : t)) };
+  return secrets ? secrets.scrubDeep(out) : out;
+}
+
+/** Each line of a file, read a block at a time (the spool of a large fleet is not read whole). */
+function forEachLine(path: string, each: (line: string) => void): void {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  try {
+    const block = Buffer.alloc(1 << 20);
+    let rest = Buffer.alloc(0);
+    for (;;) {
+      const n = readSync(fd, block, 0, block.length, null);
+      if (n === 0) break;
+      const data = Buffer.concat([rest, block.subarray(0, n)]);
+      let from = 0;
+      for (let eol = data.indexOf(0x0a); eol !== -1; eol = data.indexOf(0x0a, from)) {
+        each(data.toString('utf8', from, eol));
+        from = eol + 1;
+      }
+      rest = data.subarray(from);
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
- * Builds the record of a `play` run from its events: each task as planned (`task-planned`), and
- * what became of it (`task-done` with the same id).
+ * Builds the record of a `play` run from its events and writes it: each task as planned
+ * (`task-planned`), and what became of it (`task-done` with the same id).
+ *
+ * A host's part leaves memory when the host is done (its last play, or it failed): redacted, it
+ * goes to a spool file beside the record, one line per host, and each write of the record streams
+ * the spool into it. The controller holds the hosts in flight, not the fleet.
  */
-export function playRecorder(inputs: PlanInputs, opts: { playHosts: string[][] }) {
+export function playRecorder(inputs: PlanInputs, opts: { playHosts: string[][]; dir: string; secrets?: SecretValues }) {
   const startedAt = new Date().toISOString();
   // known from the start: the run's host locks name it
   const id = newRunId();
-  const hosts: Record<string, RecordHost> = {};
-  const byId = new Map<string, RecordTask>();
-  const hostOf = (name: string) => (hosts[name] ??= { result: 'ok', tasks: [] });
+  const path = join(opts.dir, recordFileName(startedAt, id));
+  const spool = join(opts.dir, `.${recordFileName(startedAt, id)}.hosts`);
+  /** hosts in flight; a done host is in the spool */
+  const hosts = new Map<string, RecordHost>();
+  const tasksById = new Map<string, Map<number, RecordTask>>();
+  const hostOf = (name: string) => hosts.get(name) ?? hosts.set(name, { result: 'ok', tasks: [] }).get(name)!;
   /** the last play that selects each host: when it ends on the host, the host is finished */
   const lastPlay = new Map<string, number>();
   opts.playHosts.forEach((list, i) => list.forEach((h) => lastPlay.set(h, i)));
   let play = -1;
+  let dirReady = false;
+  const ensureDir = () => {
+    if (!dirReady) mkdirSync(opts.dir, { recursive: true, mode: 0o700 });
+    dirReady = true;
+  };
+
+  /** The host's part to the spool (`"name"<TAB>{…}`: JSON escapes every tab inside), out of memory. */
+  const spoolHost = (name: string) => {
+    const h = hosts.get(name);
+    if (!h) return;
+    ensureDir();
+    appendFileSync(spool, `${JSON.stringify(name)}\t${JSON.stringify(redactHost(h, opts.secrets))}\n`, { mode: 0o600 });
+    hosts.delete(name);
+    tasksById.delete(name);
+  };
 
   return {
     id,
+    path,
     onEvent(e: RunEvent) {
       if (e.type === 'play-start') play = e.index;
-      else if (e.type === 'host-done' && lastPlay.get(e.host) === play) {
-        const h = hostOf(e.host);
-        if (h.result === 'ok' && !e.stopped) h.finished = true;
+      else if (e.type === 'host-done') {
+        const h = hosts.get(e.host);
+        if (h && h.result === 'ok' && !e.stopped && lastPlay.get(e.host) === play) h.finished = true;
+        // a failed host takes no part in later plays (as in Ansible): it is done too
+        if (h && (lastPlay.get(e.host) === play || h.result !== 'ok')) spoolHost(e.host);
       } else if (e.type === 'task-planned') {
         const h = hostOf(e.host);
         h.facts = e.facts;
         const task: RecordTask = { ...e.planned, result: 'not-run' };
         h.tasks.push(task);
-        byId.set(`${e.host}\u0000${e.id}`, task);
+        const byId = tasksById.get(e.host) ?? tasksById.set(e.host, new Map()).get(e.host)!;
+        byId.set(e.id, task);
       } else if (e.type === 'host-unreachable') {
         Object.assign(hostOf(e.host), { result: 'unreachable', error: e.error });
       } else if (e.type === 'host-failed') {
         Object.assign(hostOf(e.host), { result: 'failed', error: e.error });
       } else if (e.type === 'task-done' && e.status !== 'skipped') {
         const h = hostOf(e.host);
-        const planned = byId.get(`${e.host}\u0000${e.id}`);
+        const planned = tasksById.get(e.host)?.get(e.id);
         if (e.status === 'failed') {
           h.result = 'failed';
+          // the host's first failure names it, as the report's failures list it
+          h.error ??= e.error ?? 'failed';
           if (planned) Object.assign(planned, { result: 'failed', error: e.error });
           // failed before it could be planned (rendering, reading)
           else
@@ -163,20 +220,46 @@ export function playRecorder(inputs: PlanInputs, opts: { playHosts: string[][] }
         } else if (planned) planned.result = 'applied';
       }
     },
-    /** The record so far; without the report, a run still going (or interrupted) — `inProgress`. */
-    record(report?: RunReport): RunRecord {
-      if (report) for (const f of report.failures) if (hosts[f.host] && !hosts[f.host].error) hosts[f.host].error = f.message;
-      return {
+    /**
+     * Write the record as it stands (atomically, 0600 in a 0700 directory): while the run goes on,
+     * `inProgress`; `final` once it ended (the spool is removed then). Returns its path.
+     */
+    write(how: { final?: boolean; interrupted?: RunRecord['interrupted'] } = {}): string {
+      ensureDir();
+      const header = {
         format: RECORD_FORMAT,
         version: 1,
         id,
         command: 'play',
         startedAt,
         finishedAt: new Date().toISOString(),
-        ...(report ? {} : { inProgress: true as const }),
+        ...(how.final ? {} : { inProgress: true as const }),
+        ...(how.interrupted ? { interrupted: how.interrupted } : {}),
         inputs,
-        hosts,
       };
+      const head = JSON.stringify(opts.secrets ? opts.secrets.scrubDeep(header) : header, null, 2);
+      const tmp = `${path}.tmp-${process.pid}`;
+      const fd = openSync(tmp, 'w', 0o600);
+      try {
+        // the header's closing brace gives way to the hosts, one line each
+        writeSync(fd, `${head.slice(0, head.lastIndexOf('}')).trimEnd()},\n  "hosts": {`);
+        let first = true;
+        const entry = (nameJson: string, hostJson: string) => {
+          writeSync(fd, `${first ? '' : ','}\n    ${nameJson}: ${hostJson}`);
+          first = false;
+        };
+        forEachLine(spool, (line) => {
+          const tab = line.indexOf('\t');
+          if (tab > 0) entry(line.slice(0, tab), line.slice(tab + 1));
+        });
+        for (const [name, h] of hosts) entry(JSON.stringify(name), JSON.stringify(redactHost(h, opts.secrets)));
+        writeSync(fd, '\n  }\n}\n');
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, path);
+      if (how.final) rmSync(spool, { force: true });
+      return path;
     },
   };
 }

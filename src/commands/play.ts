@@ -5,7 +5,7 @@ import { HvtuneError } from '../errors.js';
 import { exitCode } from '../events.js';
 import { runPlaybook } from '../engine/run.js';
 import { planInputs, type PlanInputs } from '../planfile.js';
-import { defaultRecordsDir, playRecorder, readRecord, writeRecord, type RunRecord } from '../records.js';
+import { defaultRecordsDir, playRecorder, readRecord, type RunRecord } from '../records.js';
 import { hostLock } from '../host-lock.js';
 import { plainRenderer, type Renderer } from '../output/plain.js';
 import { jsonRenderer } from '../output/json.js';
@@ -97,13 +97,19 @@ async function play(cli: Session, playbookFile: string, o: PlayFlags): Promise<n
   if (skip?.size) io.stderr(style.yellow(`resuming ${o.resume}: skipping ${[...skip].join(', ')} (finished in that run)`));
   // every apply leaves a run record: what changed, before and after (hvtune rollback RECORD),
   // written as the run goes so an interrupted run leaves one (hvtune play --resume RECORD)
-  const recorder = check ? null : playRecorder(inputs, { playHosts: hostsByPlay(playbook, inventory, o.limit, skip, o.shard) });
   const recordsDir = o.records ?? defaultRecordsDir();
+  const recorder = check
+    ? null
+    : playRecorder(inputs, { playHosts: hostsByPlay(playbook, inventory, o.limit, skip, o.shard), dir: recordsDir, secrets });
+  // at most every second, and less often as the record grows: a write streams every finished host
   let lastWrite = 0;
+  let writeEvery = 1_000;
   const writeProgress = () => {
-    if (!recorder || Date.now() - lastWrite < 1_000) return;
+    if (!recorder || Date.now() - lastWrite < writeEvery) return;
+    const started = Date.now();
+    recorder.write();
     lastWrite = Date.now();
-    writeRecord(recordsDir, recorder.record(), secrets);
+    writeEvery = Math.max(1_000, 10 * (lastWrite - started));
   };
   const renderer: Renderer = o.json
     ? jsonRenderer(io.stdout)
@@ -120,9 +126,9 @@ async function play(cli: Session, playbookFile: string, o: PlayFlags): Promise<n
   // signal (or any in check mode) exits at once, writing the record as it stands
   const interrupt = recorder ? io.interrupt : undefined;
   interrupt?.graceful();
-  const marked = (r: RunRecord): RunRecord => (interrupt?.received ? { ...r, interrupted: interrupt.received } : r);
-  interrupt?.atAbort(() => io.stderr(`run record: ${writeRecord(recordsDir, marked(recorder!.record()), secrets)}`));
-  const options = { check, ...run, skip, lock, secrets, signal: interrupt?.signal };
+  interrupt?.atAbort(() => io.stderr(`run record: ${recorder!.write({ interrupted: interrupt.received ?? undefined })}`));
+  // the report keeps diffs for --json only: other outputs showed them as each task ended
+  const options = { check, ...run, skip, lock, secrets, signal: interrupt?.signal, diffs: o.json ? ('keep' as const) : ('drop' as const) };
   if (o.becomePassword) secrets.add(o.becomePassword.reveal(), 'become password');
   // -vvv: each command line as sent, the script too when it travels on stdin
   const trace =
@@ -143,7 +149,7 @@ async function play(cli: Session, playbookFile: string, o: PlayFlags): Promise<n
   });
   await renderer.done();
   if (junit) writeJunit(o.junit!, junit.xml());
-  if (recorder) io.stderr(`run record: ${writeRecord(recordsDir, marked(recorder.record(report)), secrets)}`);
+  if (recorder) io.stderr(`run record: ${recorder.write({ final: true, interrupted: interrupt?.received ?? undefined })}`);
   return interrupt?.exitCode ?? exitCode(report);
 }
 

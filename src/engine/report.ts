@@ -1,7 +1,7 @@
 // The run report is a fold over the event stream: every command and renderer sees the same events,
 // and the report holds exactly what they told.
 
-import type { HostRecap, RunEvent, RunReport, RunSummary } from '../events.js';
+import type { ChangeRecord, HostRecap, PendingRecord, RunEvent, RunReport, RunSummary } from '../events.js';
 
 export function emptyReport(check: boolean): RunReport {
   return {
@@ -133,4 +133,37 @@ export function inHostOrder(report: RunReport, order: readonly string[]): RunRep
   report.pending = sorted(report.pending);
   report.failures = sorted(report.failures);
   return report;
+}
+
+/** A copy of `text` that shares no memory with the larger string it may have been cut from. */
+function own<T extends string | null>(text: T): T {
+  return (text === null ? null : Buffer.from(text, 'utf8').toString('utf8')) as T;
+}
+
+/**
+ * What the report keeps of a host once it is done, as little as it needs: each change's diff
+ * rendered (or dropped) so the files' contents behind it are let go, and every string copied out
+ * of the read output it was cut from (a value cut from a host's batch keeps the whole batch alive).
+ * A fleet run then holds its finished hosts' summaries, not their files.
+ */
+export function hostSettler(report: RunReport, diffs: 'keep' | 'drop'): (e: RunEvent) => void {
+  const unsettled = new Map<string, { changes: ChangeRecord[]; pending: PendingRecord[] }>();
+  return (e) => {
+    if (e.type === 'task-done') {
+      const host = unsettled.get(e.host) ?? unsettled.set(e.host, { changes: [], pending: [] }).get(e.host)!;
+      host.changes.push(...e.changes);
+      host.pending.push(...e.pending);
+    } else if (e.type === 'host-done') {
+      const host = unsettled.get(e.host);
+      unsettled.delete(e.host);
+      for (const c of host?.changes ?? []) {
+        const diff = diffs === 'keep' ? own(c.diff) : null;
+        Object.defineProperty(c, 'diff', { value: diff, enumerable: true, writable: true, configurable: true });
+        Object.assign(c, { summary: own(c.summary), target: own(c.target), before: own(c.before), after: own(c.after) });
+      }
+      for (const p of [...(host?.pending ?? []), ...(report.recap[e.host]?.pending ?? [])]) {
+        Object.assign(p, { summary: own(p.summary), target: own(p.target) });
+      }
+    }
+  };
 }

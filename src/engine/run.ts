@@ -15,7 +15,7 @@ import { factsNeed, tasksUsingRegistered } from './facts-need.js';
 import { HostRun, type HostRunOptions, type HostRunPlan } from './host-run.js';
 import { forEachLimited } from './limit.js';
 import { inShard, type Shard } from './shard.js';
-import { emptyReport, foldReport, inHostOrder, summarize } from './report.js';
+import { emptyReport, foldReport, hostSettler, inHostOrder, summarize } from './report.js';
 import type { ConnectedHost, Connector } from './types.js';
 
 export type { ConnectedHost, Connector };
@@ -34,6 +34,12 @@ export interface RunOptions extends HostRunOptions {
   lock?: (host: ConnectedHost) => Promise<void>;
   /** hosts left out of every play (`play --resume`: those an earlier run finished) */
   skip?: ReadonlySet<string>;
+  /**
+   * What the report keeps of a file change's diff once its host is done: its text (the default:
+   * `--json` prints it at the end), or nothing (renderers showed it as the task ended). Either way
+   * the files' contents it was computed from are let go.
+   */
+  diffs?: 'keep' | 'drop';
 }
 
 /** Facts known of a host so far in the run. */
@@ -52,8 +58,10 @@ export async function runPlaybook(
 ): Promise<RunReport> {
   const started = Date.now();
   const report = emptyReport(opts.check);
+  const settle = hostSettler(report, opts.diffs ?? 'keep');
   const send = (e: RunEvent) => {
     foldReport(report, e);
+    settle(e);
     emit(e);
   };
   const limited = opts.limit ? new Set(selectLimit(inventory, opts.limit)) : null;
@@ -102,11 +110,35 @@ export async function runPlaybook(
     return stopped !== null;
   };
 
+  const selectedBy = playbook.plays.map((play) =>
+    selectHosts(inventory, play.hosts).filter((h) => (!limited || limited.has(h)) && !opts.skip?.has(h) && inShard(h, opts.shard)),
+  );
+  /** The last play each host is in: its connection (and lock) ends with it, not with the run. */
+  const lastPlayOf = new Map<string, number>();
+  selectedBy.forEach((hosts, index) => {
+    for (const h of hosts) lastPlayOf.set(h, index);
+  });
+  /**
+   * A host that is done (its last play, or failed) lets go of its connection at once: a fleet run
+   * keeps no SSH session, buffers or host state of hosts it has finished, so its memory follows the
+   * hosts in flight, not the fleet. Unless a task reads peers (a reboot that migrates): a finished
+   * host may be a later host's peer, read over its one connection of the run.
+   */
+  const readsPeers = playbook.plays.some((p) => [...p.tasks, ...p.handlers].some((t) => modules.get(t.module)?.peerReads));
+  const release = async (name: string) => {
+    const connection = connections.get(name);
+    connections.delete(name);
+    locks.delete(name);
+    await connection?.then((c) => c.close()).catch(() => undefined);
+  };
+  const done = (name: string) => {
+    for (const perHost of [pendingOf, historyOf, crossOf, known, ids]) perHost.delete(name);
+    return readsPeers ? undefined : release(name);
+  };
+
   try {
     for (const [index, play] of playbook.plays.entries()) {
-      const selected = selectHosts(inventory, play.hosts).filter(
-        (h) => (!limited || limited.has(h)) && !opts.skip?.has(h) && inShard(h, opts.shard),
-      );
+      const selected = selectedBy[index];
       if (interrupted()) {
         untouched.push(...selected.filter((h) => !dead.has(h)));
         continue;
@@ -127,6 +159,7 @@ export async function runPlaybook(
         await forEachLimited(batch, opts.forks, async (name) => {
           if (opts.signal?.aborted) return void untouched.push(name); // no new host once interrupted
           if (!(await runHost(name, play.serial ? b + 1 : undefined, halt, batch))) dead.add(name);
+          if (dead.has(name) || lastPlayOf.get(name) === index) await done(name);
         });
         const failed = batch.filter((h) => dead.has(h));
         // Ansible's rules: more than max_fail_percentage of the batch, any failure with
