@@ -52,7 +52,17 @@ try {
         ]) {
           const report = JSON.parse(m.stdout);
           const hosts = Object.keys(report.recap).length;
-          rows.push({ scenario, processes, run, wall: m.wall, cpu: m.cpu, hostCpu: m.hostCpu, rss: m.maxRssMb, hosts, changes: report.changes.length });
+          rows.push({
+            scenario,
+            processes,
+            run,
+            wall: m.wall,
+            cpu: m.cpu,
+            hostCpu: m.hostCpu,
+            rss: m.maxRssMb,
+            hosts,
+            changes: report.changes.length,
+          });
         }
       }
     } finally {
@@ -68,5 +78,7 @@ console.log(`${HOSTS} hosts, build ${build.commit}${build.dirty ? '+dirty' : ''}
 console.log('| scenario | processes | wall s | controller CPU s | host CPU s | largest RSS MB | hosts in the merged recap | changes |');
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
-  console.log(`| ${r.scenario} | ${r.processes} | ${r.wall.toFixed(2)} | ${r.cpu.toFixed(2)} | ${r.hostCpu.toFixed(2)} | ${r.rss.toFixed(0)} | ${r.hosts} | ${r.changes} |`);
+  console.log(
+    `| ${r.scenario} | ${r.processes} | ${r.wall.toFixed(2)} | ${r.cpu.toFixed(2)} | ${r.hostCpu.toFixed(2)} | ${r.rss.toFixed(0)} | ${r.hosts} | ${r.changes} |`,
+  );
 }

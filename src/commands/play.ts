@@ -5,7 +5,7 @@ import { HvtuneError } from '../errors.js';
 import { exitCode } from '../events.js';
 import { runPlaybook } from '../engine/run.js';
 import { planInputs, type PlanInputs } from '../planfile.js';
-import { defaultRecordsDir, playRecorder, readRecord, type RunRecord } from '../records.js';
+import { defaultRecordsDir, playRecorder, readRecord } from '../records.js';
 import { hostLock } from '../host-lock.js';
 import { plainRenderer, type Renderer } from '../output/plain.js';
 import { jsonRenderer } from '../output/json.js';

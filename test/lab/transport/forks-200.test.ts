@@ -4,7 +4,7 @@
 // they answered at once.
 import { describe, expect, it } from 'vitest';
 import { useLab } from '../lab.js';
-import { labFile, play } from '../play.js';
+import { play } from '../play.js';
 
 const lab = useLab({ hosts: 200 });
 
