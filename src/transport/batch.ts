@@ -15,10 +15,10 @@
 // command's stderr). Commands write straight to the two streams, so a request costs no temp file
 // and no process beyond the command itself.
 //
-// The script runs in bash when the host has it and in any POSIX sh otherwise. bash reads a file
-// with `mapfile` in blocks, so kernel files (/proc/sys answers only a read at offset 0) are read
-// whole by a builtin; sh's `read` takes a byte at a time, so there /proc and /sys files go
-// through `cat`.
+// The script runs in bash when the host has it and in any POSIX sh otherwise. bash's `read` of a
+// file reads a block and seeks back, so a kernel file (/proc/sys answers only a read at offset 0)
+// is read whole by a builtin, and `mapfile` reads a regular file; sh's `read` takes a byte at a
+// time, so there /proc and /sys files go through `cat`.
 
 import { randomBytes } from 'node:crypto';
 import { HvtuneError } from '../errors.js';
