@@ -58,9 +58,18 @@ export function irqAffinity(vm: () => VmClient) {
               `service:${UNIT}/enabled`,
             ]),
           );
-          const moved = Object.entries(before).filter(([, cpus]) => cpus !== '1');
-          expect(targets.filter((t) => t.startsWith('irq:')).sort()).toEqual(moved.map(([name]) => `irq:ens3/${name}`).sort());
-          expect(await queueAffinity()).toEqual(before);
+          const after = await queueAffinity();
+          // irqbalance runs in the VM and may move a queue between these reads and hvtune's: the
+          // plan moves what hvtune read, which lies between `before` and `after`
+          const offCpu1 = (a: Record<string, string>) =>
+            Object.entries(a)
+              .filter(([, cpus]) => cpus !== '1')
+              .map(([name]) => `irq:ens3/${name}`);
+          const planned = targets.filter((t) => t.startsWith('irq:'));
+          for (const t of offCpu1(before).filter((t) => offCpu1(after).includes(t))) expect(planned).toContain(t);
+          for (const t of planned) expect([...offCpu1(before), ...offCpu1(after)]).toContain(t);
+          // check mode moved nothing and wrote nothing
+          expect(allOnCpu1(after)).toBe(false);
           expect((await vm().exec(['test', '-e', CONF])).code).toBe(1);
         });
 
