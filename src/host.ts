@@ -57,7 +57,7 @@ function backupSteps(root: string, how: 'cp -p' | 'mv -f'): string {
   // Builtins where a program is not needed: a write costs few processes on the host.
   return sh`r=${root}
 b="$r$p@$(date -u +%Y%m%dT%H%M%SZ).$$"
-(umask 077 && mkdir -p -- "\${b%/*}")
+[ -d "\${b%/*}" ] || (umask 077 && mkdir -p -- "\${b%/*}")
 ${raw(how)} -- "$p" "$b"
 set -- "$r$p"@*
 c=$#
@@ -98,8 +98,10 @@ const RESOLVE = raw(`if [ -L "$p" ]; then p=$(readlink -f -- "$p"); fi`);
 
 /**
  * The atomic write: content on stdin into a temp file beside the target, installed by rename only
- * when every byte arrived (its length and sha256 checked on the host: a channel closed mid-transfer
- * leaves cat's EOF looking like the end), else the target is left as it was and the temp removed.
+ * when every byte arrived (its sha256 checked on the host: a channel closed mid-transfer leaves
+ * the reader's EOF looking like the end), else the target is left as it was and the temp removed.
+ * The temp file gets its mode and owner before its content (the old file's, or the ones asked
+ * for), and `dd conv=fsync` writes and syncs it in one process: a write costs the host few.
  */
 function writeScript(
   path: string,
@@ -108,10 +110,51 @@ function writeScript(
 ): string {
   const bytes = Buffer.byteLength(content);
   const sum = createHash('sha256').update(content).digest('hex');
-  const mode = opts.mode === undefined ? raw('') : raw(sh`chmod ${opts.mode.toString(8)} "$t"`);
-  const defaultMode = raw(opts.mode === undefined ? 'chmod 644 "$t"' : ':');
-  const owner = opts.owner === undefined ? raw('') : raw(sh`chown ${opts.owner} "$t"`);
-  const group = opts.group === undefined ? raw('') : raw(sh`chgrp ${opts.group} "$t"`);
+  const mode = opts.mode;
+  // a mode with no execute or special bit is given at creation, by the umask: no chmod
+  const byUmask = mode !== undefined && (mode & ~0o666) === 0;
+  const umaskFor = (fallback: string) => (byUmask ? (~mode! & 0o777).toString(8).padStart(3, '0') : fallback);
+  const account =
+    opts.owner === undefined && opts.group === undefined ? '' : `${opts.owner ?? ''}${opts.group === undefined ? '' : `:${opts.group}`}`;
+  // what the replaced file passes on: its mode and owners, unless they are given
+  const keep = [mode === undefined ? 'mode' : '', opts.owner === undefined || opts.group === undefined ? 'ownership' : ''].filter(Boolean);
+  const inherit = keep.length
+    ? sh`if ! cp --attributes-only --preserve=${keep.join(',')} -- "$p" "$t" 2>/dev/null; then
+    m=$(stat -c '%a %u:%g' -- "$p")
+    ${raw(mode === undefined ? 'chmod "${m%% *}" "$t"' : ':')}
+    ${raw(keep.includes('ownership') ? 'chown "${m#* }" "$t" 2>/dev/null || true' : ':')}
+  fi`
+    : ':';
+  // chmod after chown: chown clears setuid/setgid bits
+  const attributes = raw(
+    [account ? sh`chown ${account} "$t"` : '', mode !== undefined && !byUmask ? sh`chmod ${mode.toString(8)} "$t"` : '']
+      .filter(Boolean)
+      .join('\n'),
+  );
+  const expect = opts.expect;
+  const want = expect === undefined ? undefined : 'absent' in expect ? 'absent' : expect.sha256;
+  if (want !== undefined && want !== 'absent' && !/^[0-9a-f]{64}$/.test(want)) {
+    throw new HvtuneError(`invalid sha256 expectation ${JSON.stringify(want)}`);
+  }
+  // the temp file's sum and, when the plan read the target, the target's, by one sha256sum
+  const sums =
+    want === undefined || want === 'absent'
+      ? raw(`s=$(sha256sum <"$t"); s=\${s%% *}`)
+      : raw(`if [ -e "$p" ]; then x=$(sha256sum -- "$t" "$p"); else x=$(sha256sum -- "$t"); fi
+s=\${x#\\\\}; s=\${s%%[!0-9a-f]*}
+now=absent
+case $x in *"
+"*) now=\${x#*"
+"}; now=\${now#\\\\}; now=\${now%%[!0-9a-f]*} ;; esac`);
+  const stale =
+    want === undefined
+      ? raw('')
+      : raw(
+          sh`${raw(want === 'absent' ? 'if [ -e "$p" ]; then now=present; else now=absent; fi\n' : '')}if [ "$now" != ${want} ]; then
+  echo "$p changed on the host since it was read: re-run to plan again" >&2
+  exit ${String(STALE_EXIT)}
+fi`,
+        );
   return sh`set -e
 p=${path}
 ${RESOLVE}
@@ -132,6 +175,7 @@ for o in "$d/.$n.hvtune-tmp."*; do
   case $k in ''|*[!0-9]*) continue ;; esac
   [ -d "/proc/$k" ] || rm -f -- "$o"
 done
+if ! command -v sha256sum >/dev/null 2>&1; then echo "sha256sum is missing (coreutils): $p left unchanged" >&2; exit 75; fi
 t="$d/.$n.hvtune-tmp.$$"
 trap 'rm -f -- "$t"' EXIT
 trap 'exit 129' HUP
@@ -140,10 +184,18 @@ trap 'exit 143' TERM
 # a controller gone mid-transfer closes stderr too: the message about it must not kill the shell
 # before its EXIT trap removes the temp file
 trap 'exit 141' PIPE
-(umask 077 && cat >"$t")
-if ! command -v sha256sum >/dev/null 2>&1; then echo "sha256sum is missing (coreutils): $p left unchanged" >&2; exit 75; fi
-s=$(sha256sum <"$t")
-if [ "\${s%% *}" != ${sum} ]; then
+if [ -e "$p" ]; then
+  umask ${raw(umaskFor('077'))}
+  : >"$t"
+  ${raw(inherit)}
+else
+  umask ${raw(umaskFor(mode === undefined ? '022' : '077'))}
+  : >"$t"
+fi
+${attributes}
+dd of="$t" bs=65536 conv=fsync status=none
+${sums}
+if [ "$s" != ${sum} ]; then
   got=$(wc -c <"$t")
   if [ "$got" -ne ${String(bytes)} ]; then
     echo "$p: incomplete transfer, $got of ${String(bytes)} bytes arrived: left unchanged" >&2
@@ -152,18 +204,7 @@ if [ "\${s%% *}" != ${sum} ]; then
   fi
   exit 75
 fi
-if [ -e "$p" ]; then
-  m=$(stat -c '%a %u:%g' -- "$p")
-  chmod "\${m%% *}" "$t"
-  chown "\${m#* }" "$t" 2>/dev/null || true
-else
-  ${defaultMode}
-fi
-${mode}
-${owner}
-${group}
-sync "$t" 2>/dev/null || true
-${raw(expectSteps(opts.expect))}
+${stale}
 b=
 if [ ${opts.backup ? '1' : '0'} = 1 ] && [ -e "$p" ]; then
 ${raw(backupSteps(opts.backupRoot, 'cp -p'))}
@@ -272,7 +313,7 @@ export class RemoteHost implements HostHandle {
   /** Like run, for scripts: a non-zero exit throws, naming `what` instead of the whole script. */
   private async runScript(what: string, script: string, opts?: ExecOptions & { path?: string }): Promise<CommandResult> {
     const { path, ...execOpts } = opts ?? {};
-    const result = await this.sh(script, execOpts);
+    const result = await this.sh(script, { ...execOpts, session: true });
     if (result.code === STALE_EXIT && path !== undefined) throw new StaleWriteError(this.name, path);
     if (result.code !== 0) throw new RemoteCommandError(this.name, what, result.code, result.stderr, result.stdout);
     return result;
@@ -282,8 +323,10 @@ export class RemoteHost implements HostHandle {
   async read(requests: ReadRequest[]): Promise<ReadResult[]> {
     if (requests.length === 0) return [];
     const nonce = newNonce();
-    const { line, stdin } = batchCommandLine(buildReadScript(requests, nonce));
-    const result = await this.connection.exec(line, { stdin, stdinIsScript: true });
+    const script = buildReadScript(requests, nonce);
+    const { line, stdin } = batchCommandLine(script);
+    // a connection's shell session is a clean bash already: it runs the script as it is
+    const result = await this.connection.exec(line, { stdin, stdinIsScript: true, bashScript: script });
     try {
       return parseReadOutput(result.stdout, requests, nonce, result.stderr);
     } catch (err) {

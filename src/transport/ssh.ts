@@ -13,6 +13,8 @@ import type { CommandResult } from '../module.js';
 import { joinArgv } from '../quote.js';
 import { KnownHostsFile, fingerprint, keyTypeOfBlob, knownKeyTypes } from './known-hosts.js';
 import { handshakeSlots } from './handshake-slots.js';
+import { ShellSession, sessionCanCarry, sessionCommandLine, sessionScript } from './shell-session.js';
+import { newNonce } from './batch.js';
 
 // ssh2 is CommonJS: Node's ESM loader does not see all of its exports (utils) as named ones.
 const { Client, utils } = ssh2;
@@ -59,6 +61,17 @@ export interface ExecOptions {
   /** stdin is the script the command runs (`sh -s`): a trace shows it */
   stdinIsScript?: boolean;
   timeoutMs?: number;
+  /**
+   * The same work as a bash script, for the connection's shell session (shell-session.ts) to run
+   * as it is, instead of the command line, which must start a clean shell of its own.
+   */
+  bashScript?: string;
+  /**
+   * One of hvtune's own scripts (a write, a removal, a restore): it may run in the connection's
+   * shell session. A module's commands each get a channel: their exit signal and process group
+   * are theirs alone (a module may report the signal that killed one; a test may kill its group).
+   */
+  session?: boolean;
 }
 
 /** What hold() gives: the command runs on (it said it was ready), or it ended first, with its result. */
@@ -190,6 +203,12 @@ export class SshConnection {
   private readonly held = new Map<ClientChannel, Promise<void>>();
   /** With a become password: the marker line after it on stdin (remoteCommandLine). */
   private readonly passwordMarker?: string;
+  /**
+   * The shell session commands run in one after another (shell-session.ts); undefined until the
+   * first command, null when this host cannot have one (no bash, or a become password: sudo would
+   * read it once for the session, and the password check per command would be lost).
+   */
+  private session: ShellSession | null | undefined;
 
   private constructor(
     readonly target: SshTarget,
@@ -387,6 +406,19 @@ export class SshConnection {
     this.roundTrips++;
     const line = remoteCommandLine(this.target, command, this.passwordMarker);
     this.trace(line, opts.stdinIsScript && opts.stdin !== undefined ? String(opts.stdin) : undefined);
+    const session = this.idleSession(opts);
+    if (session) {
+      // the session runs under sudo already (become): it gets the command, not the sudo line
+      const script = opts.bashScript ?? sessionScript(command);
+      const result = await session.run(
+        script,
+        opts.bashScript === undefined ? opts.stdin : undefined,
+        command,
+        opts.timeoutMs ?? this.opts.commandTimeoutMs,
+      );
+      if (result !== 'not-started') return result;
+      this.session = null; // it never got ready: this host runs each command on a channel of its own
+    }
     const stdin = this.stdinFor(opts.stdin);
     for (;;) {
       await this.acquire();
@@ -402,6 +434,41 @@ export class SshConnection {
         this.release();
       }
     }
+  }
+
+  /**
+   * The session, started on first use, when it is free to run this command; undefined when the
+   * command needs a channel of its own (the session is busy with another, or cannot carry its stdin).
+   */
+  private idleSession(opts: ExecOptions): ShellSession | undefined {
+    if (this.session === null || this.gone || this.passwordMarker !== undefined) return undefined;
+    if (opts.bashScript === undefined && !(opts.session && sessionCanCarry(opts.stdin))) return undefined;
+    // none yet, or the last one ended (a command timed out in it): a new one
+    if (this.session?.ended !== false) this.session = this.startSession();
+    return this.session?.available ? this.session : undefined;
+  }
+
+  /** A new session on a channel of its own, which keeps one of the channel slots while it lasts. */
+  private startSession(): ShellSession | undefined {
+    if (this.active >= this.channelLimit) return undefined;
+    const nonce = newNonce();
+    const session = new ShellSession(this.target.name, nonce, () => this.gone);
+    this.active++;
+    try {
+      this.client.exec(remoteCommandLine(this.target, sessionCommandLine(nonce)), (err, channel) => {
+        if (err) {
+          this.release();
+          session.refused();
+          return;
+        }
+        channel.once('close', () => this.release());
+        session.attach(channel);
+      });
+    } catch {
+      this.release(); // ssh2 throws at once when the connection is gone
+      return undefined;
+    }
+    return session;
   }
 
   private runChannel(line: string, shown: string, stdin: string | Buffer | undefined, timeoutMs?: number): Promise<CommandResult> {
@@ -528,6 +595,7 @@ export class SshConnection {
   }
 
   async close(): Promise<void> {
+    this.session?.close();
     // Held commands first, by the end of their stdin, and waited for: a host lock is free once
     // close() returns, not some time after sshd has torn the session down.
     if (!this.gone && this.held.size > 0) {
