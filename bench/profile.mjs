@@ -42,6 +42,8 @@ try {
   );
   const file = readdirSync(profDir).find((f) => f.endsWith(HEAP ? '.heapprofile' : '.cpuprofile'));
   const profile = JSON.parse(readFileSync(join(profDir, file), 'utf8'));
+  // KEEP_PROFILE=FILE keeps the raw profile, for a look beyond the tables (DevTools, speedscope)
+  if (process.env.KEEP_PROFILE) writeFileSync(process.env.KEEP_PROFILE, JSON.stringify(profile));
   const report = JSON.parse(m.stdout);
   const trips = Object.values(report.roundTrips);
   const text = `# ${HEAP ? 'Heap' : 'CPU'} profile of hvtune: ${SCENARIO} run on ${HOSTS} hosts

@@ -39,13 +39,22 @@ const clean = (value: string) => value.replace(/\p{Cc}/gu, '?');
 
 /** This controller, for a run that takes locks. */
 export function controllerIdentity(run: string, now = new Date()): LockHolder {
+  return { run, ...whoAmI(), since: now.toISOString() };
+}
+
+/** The controller's host and user names, looked up once: every host's lock names them. */
+let whoAmICache: { controller: string; user: string } | undefined;
+
+function whoAmI(): { controller: string; user: string } {
+  if (whoAmICache) return whoAmICache;
   let user: string;
   try {
     user = userInfo().username;
   } catch {
     user = process.env.USER ?? String(process.getuid?.() ?? 'unknown'); // no passwd entry for our uid
   }
-  return { run, controller: hostname(), user, since: now.toISOString() };
+  whoAmICache = { controller: hostname(), user };
+  return whoAmICache;
 }
 
 /**
@@ -86,6 +95,46 @@ done
 echo ${m} busy "$l"
 cat -- "$h" 2>/dev/null
 exit 0
+`;
+}
+
+/**
+ * lockScript for a connection's shell session (transport/shell-session.ts): it runs in the
+ * session's own bash, which then holds fd 9 for as long as the session lasts, so the script
+ * returns where the channel's script waits in `cat`; its variables are local to it. The holder
+ * file is written by one printf (one write), without the temp file and `mv`: a reader that finds
+ * it empty or without a live pid waits and looks again, as it does before the file is written.
+ */
+export function sessionLockScript(path: string, marker: string, holder: LockHolder): string {
+  if (!/^[A-Za-z0-9]{8,64}$/.test(marker)) throw new Error(`invalid lock marker ${JSON.stringify(marker)}`);
+  const m = raw(marker);
+  const [run, controller, user, since] = (['run', 'controller', 'user', 'since'] as const).map((k) => clean(holder[k]));
+  return sh`local f h r i l p
+f=${path}
+h=${`${path}.holder`}
+command -v flock >/dev/null 2>&1 || { echo ${m} no-flock; return 0; }
+(: >>"$f") 2>/dev/null || { echo ${m} cannot-open; return 0; }
+exec 9>>"$f"
+flock -n 9
+r=$?
+if [ "$r" = 0 ]; then
+  printf 'run=%s\ncontroller=%s\nuser=%s\nsince=%s\npid=%s\n' ${run} ${controller} ${user} ${since} "$$" >"$h" 2>/dev/null
+  echo ${m} held
+  return 0
+fi
+exec 9>&-
+if [ "$r" != 1 ]; then echo ${m} flock-failed "$r"; return 0; fi
+i=0
+l=stale
+while [ "$i" -lt 10 ]; do
+  p=$(sed -n 's/^pid=//p' "$h" 2>/dev/null)
+  if [ -n "$p" ] && [ -d "/proc/$p" ]; then l=live; break; fi
+  i=$((i + 1))
+  sleep 0.1 2>/dev/null || sleep 1
+done
+echo ${m} busy "$l"
+cat -- "$h" 2>/dev/null
+return 0
 `;
 }
 
@@ -144,7 +193,7 @@ export function lockFailure(host: string, path: string, outcome: LockOutcome): s
 }
 
 interface Holds {
-  hold(what: string, script: string, ready: (stdout: string) => boolean): Promise<HoldResult>;
+  hold(what: string, script: string, ready: (stdout: string) => boolean, sessionScript?: string): Promise<HoldResult>;
 }
 
 /**
@@ -157,8 +206,13 @@ export function hostLock(runId: string, path = LOCK_PATH): (host: HostHandle) =>
     const holds = host as HostHandle & Partial<Holds>;
     if (typeof holds.hold !== 'function') throw new HvtuneError(`${host.name}: cannot take the host lock over this connection`);
     const marker = newNonce();
-    const script = lockScript(path, marker, controllerIdentity(runId));
-    const taken = await holds.hold(`take the host lock ${path}`, script, (stdout) => parseLockOutput(stdout, marker)?.state === 'held');
+    const holder = controllerIdentity(runId);
+    const taken = await holds.hold(
+      `take the host lock ${path}`,
+      lockScript(path, marker, holder),
+      (stdout) => parseLockOutput(stdout, marker)?.state === 'held',
+      sessionLockScript(path, marker, holder),
+    );
     if (taken.held) return;
     const { result } = taken;
     const outcome = parseLockOutput(result.stdout, marker);

@@ -17,7 +17,7 @@ export interface Exec {
   /** Commands run so far, when the transport counts them. */
   readonly roundTrips?: number;
   /** A command that runs on once ready, until close() (SshConnection.hold); not a round trip. */
-  hold?(command: string, ready: (stdout: string) => boolean, opts?: { shown?: string }): Promise<HoldResult>;
+  hold?(command: string, ready: (stdout: string) => boolean, opts?: { shown?: string; sessionScript?: string }): Promise<HoldResult>;
   close?(): Promise<void>;
 }
 
@@ -285,24 +285,31 @@ export class RemoteHost implements HostHandle {
     return this.connection.exec(joinArgv(['sh', '-c', script]), opts);
   }
 
-  /** A script that runs on once `ready(stdout)` holds, until the host is closed (host-lock.ts); `what` names it in errors. */
-  hold(what: string, script: string, ready: (stdout: string) => boolean): Promise<HoldResult> {
+  /**
+   * A script that runs on once `ready(stdout)` holds, until the host is closed (host-lock.ts); `what`
+   * names it in errors. `sessionScript`: the same for the connection's shell session, where it
+   * runs in the session's own shell and returns instead of waiting.
+   */
+  hold(what: string, script: string, ready: (stdout: string) => boolean, sessionScript?: string): Promise<HoldResult> {
     if (!this.connection.hold) return Promise.reject(new HvtuneError(`${this.name}: this connection cannot hold a command open`));
-    this.holds.push({ what, script, ready });
-    return this.connection.hold(joinArgv(['sh', '-c', script]), ready, { shown: what });
+    this.holds.push({ what, script, ready, sessionScript });
+    return this.connection.hold(joinArgv(['sh', '-c', script]), ready, { shown: what, sessionScript });
   }
 
   /** After a reboot: take again what hold() kept open on the old connection. */
   private async holdAgain(): Promise<void> {
     for (const h of this.holds) {
-      const again = await this.connection.hold?.(joinArgv(['sh', '-c', h.script]), h.ready, { shown: h.what });
+      const again = await this.connection.hold?.(joinArgv(['sh', '-c', h.script]), h.ready, {
+        shown: h.what,
+        sessionScript: h.sessionScript,
+      });
       if (again && !again.held)
         throw new HvtuneError(`${this.name}: back from the reboot, but could not ${h.what} again: ${again.result.stdout.trim()}`);
     }
   }
 
   /** What hold() keeps open (the host lock): a reboot ends it, reconnecting takes it again. */
-  private readonly holds: { what: string; script: string; ready: (stdout: string) => boolean }[] = [];
+  private readonly holds: { what: string; script: string; ready: (stdout: string) => boolean; sessionScript?: string }[] = [];
 
   async run(argv: string[], opts?: ExecOptions): Promise<CommandResult> {
     const result = await this.exec(argv, opts);

@@ -9,7 +9,8 @@
 // "and (defined nic) (gt facts.cpu.count 8)") or a boolean. Helpers take positional arguments only.
 // `default x y` and `defined x` accept undefined variables; everywhere else they are errors.
 
-import Handlebars from 'handlebars';
+import { createRequire } from 'node:module';
+import type HandlebarsNamespace from 'handlebars';
 import { InputError, type InputProblem, type SourcePosition } from './errors.js';
 import { closestMatches } from './schema.js';
 import { topologyHelpers } from './topology.js';
@@ -24,7 +25,6 @@ export interface TemplateWhere {
 export type TemplateContext = Record<string, unknown>;
 type Helper = (...args: any[]) => unknown;
 
-const hb = Handlebars.create();
 const CAPTURE = '__hvtune_capture';
 const TEXT = '__hvtune_text';
 /** Helpers whose arguments may be undefined variables. */
@@ -32,20 +32,35 @@ const LENIENT = new Set(['default', 'defined']);
 const captures: { value: unknown }[] = [];
 const compiled = new Map<string, HandlebarsTemplateDelegate>();
 
-hb.registerHelper(CAPTURE, (value: unknown) => {
-  captures[captures.length - 1].value = value;
-  return '';
-});
-// Every mustache of a text template goes through this: Handlebars with noEscape adds two adjacent
-// numbers ("{{a}}{{b}}" with 8 and 8 gives "16"), and a mapping would print as [object Object].
-hb.registerHelper(TEXT, (value: unknown) =>
-  value === undefined || value === null ? '' : typeof value === 'object' && !Array.isArray(value) ? JSON.stringify(value) : String(value),
-);
+// Handlebars is loaded with the first template: a run whose playbooks have none does not pay for
+// it at start-up (a third of the CLI's load time). It is CommonJS, so a require loads it at once.
+const requireCommonJs = createRequire(import.meta.url);
+let instance: typeof HandlebarsNamespace | undefined;
+/** Helpers registered before Handlebars was loaded, added when it is. */
+const helpers = new Map<string, Helper>();
+
+function hb(): typeof HandlebarsNamespace {
+  if (instance) return instance;
+  const h = (requireCommonJs('handlebars') as typeof HandlebarsNamespace).create();
+  h.registerHelper(CAPTURE, (value: unknown) => {
+    captures[captures.length - 1].value = value;
+    return '';
+  });
+  // Every mustache of a text template goes through this: Handlebars with noEscape adds two adjacent
+  // numbers ("{{a}}{{b}}" with 8 and 8 gives "16"), and a mapping would print as [object Object].
+  h.registerHelper(TEXT, (value: unknown) =>
+    value === undefined || value === null ? '' : typeof value === 'object' && !Array.isArray(value) ? JSON.stringify(value) : String(value),
+  );
+  for (const [name, fn] of helpers) h.registerHelper(name, (...args: unknown[]) => fn(...args.slice(0, -1)));
+  instance = h;
+  return h;
+}
 
 /** Add helpers (the built-ins and topology helpers below are added at load). They get their positional arguments only. */
-export function registerHelpers(helpers: Record<string, Helper>): void {
-  for (const [name, fn] of Object.entries(helpers)) {
-    hb.registerHelper(name, (...args: unknown[]) => fn(...args.slice(0, -1)));
+export function registerHelpers(more: Record<string, Helper>): void {
+  for (const [name, fn] of Object.entries(more)) {
+    helpers.set(name, fn);
+    instance?.registerHelper(name, (...args: unknown[]) => fn(...args.slice(0, -1)));
     compiled.clear();
   }
 }
@@ -108,7 +123,7 @@ export function templateVariables(value: unknown, opts: { condition?: boolean } 
     if (!source.includes('{{')) return;
     let ast: hbs.AST.Program;
     try {
-      ast = hb.parse(source) as unknown as hbs.AST.Program;
+      ast = hb().parse(source) as unknown as hbs.AST.Program;
     } catch {
       return;
     }
@@ -118,7 +133,7 @@ export function templateVariables(value: unknown, opts: { condition?: boolean } 
       const n = node as hbs.AST.Node & { path?: hbs.AST.Node; params?: unknown[]; hash?: { pairs: unknown[] } };
       // `{{name args…}}` and `(name args…)`: the name is a helper; a bare `{{name}}` is one only if registered
       if ((n.type === 'MustacheStatement' || n.type === 'SubExpression' || n.type === 'BlockStatement') && isPath(n.path)) {
-        if ((n.params?.length ?? 0) > 0 || (n.hash?.pairs.length ?? 0) > 0 || n.path.original in hb.helpers) helpers.add(n.path);
+        if ((n.params?.length ?? 0) > 0 || (n.hash?.pairs.length ?? 0) > 0 || n.path.original in hb().helpers) helpers.add(n.path);
       }
       if (n.type === 'PathExpression' && !helpers.has(n)) {
         const p = n as hbs.AST.PathExpression;
@@ -146,7 +161,7 @@ function renderOne(text: string, ctx: TemplateContext, where: TemplateWhere, pro
   if (!text.includes('{{')) return text;
   let ast: hbs.AST.Program;
   try {
-    ast = hb.parse(text) as unknown as hbs.AST.Program;
+    ast = hb().parse(text) as unknown as hbs.AST.Program;
   } catch (err) {
     const hint = what === 'when' ? ` (when is a Handlebars expression without braces, e.g. "eq facts.cpu.vendor 'AuthenticAMD'")` : '';
     const shown = what === 'when' ? text.slice(2, -2) : text;
@@ -163,7 +178,7 @@ function renderOne(text: string, ctx: TemplateContext, where: TemplateWhere, pro
   if (unknownHelper) {
     const close = closestMatches(
       unknownHelper,
-      Object.keys(hb.helpers).filter((h) => !h.startsWith('__hvtune')),
+      Object.keys(hb().helpers).filter((h) => !h.startsWith('__hvtune')),
     );
     const mean = close.length ? `, did you mean ${close.map((c) => `"${c}"`).join(' or ')}?` : '';
     problems.push(problem(where, `unknown helper "${unknownHelper}" in ${JSON.stringify(text)}${mean}`));
@@ -174,7 +189,7 @@ function renderOne(text: string, ctx: TemplateContext, where: TemplateWhere, pro
   let template = compiled.get(key);
   if (!template) {
     const program = single ? captureProgram(ast.body[0] as hbs.AST.MustacheStatement) : textProgram(ast);
-    template = hb.compile(program as unknown as hbs.AST.Program, { strict: true, noEscape: true });
+    template = hb().compile(program as unknown as hbs.AST.Program, { strict: true, noEscape: true });
     compiled.set(key, template);
   }
   captures.push({ value: undefined });
@@ -206,7 +221,7 @@ function textProgram(program: hbs.AST.Program): hbs.AST.Program {
 }
 
 function throughHelper(m: hbs.AST.MustacheStatement, helper: string): hbs.AST.MustacheStatement {
-  const isCall = m.params.length > 0 || (m.hash?.pairs.length ?? 0) > 0 || (isPath(m.path) && hb.helpers[m.path.original] !== undefined);
+  const isCall = m.params.length > 0 || (m.hash?.pairs.length ?? 0) > 0 || (isPath(m.path) && hb().helpers[m.path.original] !== undefined);
   const expr: hbs.AST.Expression = isCall
     ? ({ type: 'SubExpression', path: m.path, params: m.params, hash: m.hash, loc: m.loc } as hbs.AST.SubExpression)
     : m.path;
@@ -224,7 +239,7 @@ function markStrict(ast: hbs.AST.Program): string | undefined {
   const visitCall = (node: hbs.AST.MustacheStatement | hbs.AST.SubExpression | hbs.AST.BlockStatement) => {
     const name = isPath(node.path) ? node.path.original : undefined;
     const isCall = node.params.length > 0 || (node.hash?.pairs.length ?? 0) > 0 || node.type === 'SubExpression';
-    if (isCall && name !== undefined && hb.helpers[name] === undefined) unknown ??= name;
+    if (isCall && name !== undefined && hb().helpers[name] === undefined) unknown ??= name;
     const lenient = name !== undefined && LENIENT.has(name);
     for (const param of [...node.params, ...(node.hash?.pairs.map((p) => p.value) ?? [])]) {
       if (isPath(param) && !lenient) (param as hbs.AST.PathExpression & { strict?: boolean }).strict = true;
@@ -362,7 +377,7 @@ const INTERNAL_HELPERS = new Set(['helperMissing', 'blockHelperMissing', CAPTURE
 const CONTEXT_BLOCKS = new Set(['each', 'with']);
 
 function knownHelpers(): string[] {
-  return Object.keys(hb.helpers).filter((h) => !INTERNAL_HELPERS.has(h));
+  return Object.keys(hb().helpers).filter((h) => !INTERNAL_HELPERS.has(h));
 }
 
 /**
@@ -378,7 +393,7 @@ export function checkTemplate(text: string, opts: { condition?: boolean; scope?:
   const offsetOf = (loc: hbs.AST.SourceLocation | undefined): number => Math.max(0, locOffset(source, loc) + shift);
   let ast: hbs.AST.Program;
   try {
-    ast = hb.parse(source) as unknown as hbs.AST.Program;
+    ast = hb().parse(source) as unknown as hbs.AST.Program;
   } catch (err) {
     const at = parseErrorOffset(source, err);
     const hint = jinjaHint(text, !!opts.condition);
@@ -494,7 +509,7 @@ export function definedGuards(when: string | boolean | undefined): Set<string> {
   if (typeof when !== 'string') return out;
   let ast: hbs.AST.Program;
   try {
-    ast = hb.parse(when.includes('{{') ? when : `{{${when}}}`) as unknown as hbs.AST.Program;
+    ast = hb().parse(when.includes('{{') ? when : `{{${when}}}`) as unknown as hbs.AST.Program;
   } catch {
     return out;
   }

@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
-import { createTwoFilesPatch } from 'diff';
+import { createRequire } from 'node:module';
+import type * as DiffLibrary from 'diff';
+
+// Loaded with the first diff: a converged run renders none (the library is CommonJS too, so a
+// require loads it at once).
+const requireCommonJs = createRequire(import.meta.url);
+let library: typeof DiffLibrary | undefined;
+const diffLibrary = () => (library ??= requireCommonJs('diff') as typeof DiffLibrary);
 
 /**
  * Bounds on the work of one diff, so one large file cannot stall the controller (and every host
@@ -42,7 +49,7 @@ export function unifiedDiff(path: string, before: string | null, after: string |
   if (bytes > limits.maxBytes) return omitted(path, before, after, `${bytes} characters, over ${limits.maxBytes}`);
   const least = minChangedLines(before ?? '', after ?? '');
   if (least > limits.maxChangedLines) return omitted(path, before, after, `${least} lines changed, over ${limits.maxChangedLines}`);
-  const patch = createTwoFilesPatch(
+  const patch = diffLibrary().createTwoFilesPatch(
     before === null ? '/dev/null' : `a${path}`,
     after === null ? '/dev/null' : `b${path}`,
     before ?? '',

@@ -82,6 +82,20 @@ export function hostMatches(name: string, patterns: string): boolean {
   return matched;
 }
 
+/**
+ * The entries of a parse that name a host, computed once per parse and host: a connection asks
+ * twice (the key types to offer, then the offered key), and a hashed line costs an HMAC each time.
+ */
+const matchesOf = new WeakMap<KnownHostEntry[], Map<string, KnownHostEntry[]>>();
+
+function entriesNaming(entries: KnownHostEntry[], name: string): KnownHostEntry[] {
+  let byName = matchesOf.get(entries);
+  if (!byName) matchesOf.set(entries, (byName = new Map()));
+  let found = byName.get(name);
+  if (!found) byName.set(name, (found = entries.filter((e) => hostMatches(name, e.hostPatterns))));
+  return found;
+}
+
 function sameKey(a: string, b: string): boolean {
   return Buffer.from(a, 'base64').equals(Buffer.from(b, 'base64'));
 }
@@ -98,8 +112,8 @@ export function checkHostKey(entries: KnownHostEntry[], hostname: string, port: 
   let conflict: KnownHostEntry | undefined;
   let otherType: KnownHostEntry | undefined;
   let ok: KnownHostEntry | undefined;
-  for (const entry of entries) {
-    if (entry.marker === 'cert-authority' || !hostMatches(name, entry.hostPatterns)) continue;
+  for (const entry of entriesNaming(entries, name)) {
+    if (entry.marker === 'cert-authority') continue;
     if (entry.marker === 'revoked') {
       if (sameKey(entry.keyBase64, keyBase64)) return { status: 'revoked', entry };
       continue;
@@ -117,7 +131,9 @@ export function checkHostKey(entries: KnownHostEntry[], hostname: string, port: 
 /** Key types the file holds for a host, so the connection can offer them first (as ssh does). */
 export function knownKeyTypes(entries: KnownHostEntry[], hostname: string, port: number): string[] {
   const name = hostLookupName(hostname, port);
-  const types = entries.filter((e) => e.marker === null && hostMatches(name, e.hostPatterns)).map((e) => e.keyType);
+  const types = entriesNaming(entries, name)
+    .filter((e) => e.marker === null)
+    .map((e) => e.keyType);
   return [...new Set(types)];
 }
 

@@ -11,6 +11,10 @@
 // The loop announces itself with `\n@NONCE@ ready\n` on both streams: what the login shell printed
 // before (an rc file's noise) is dropped, and a session that never got ready (no bash, sudo
 // refused) is not an error of the command: it runs on a channel of its own instead.
+//
+// A `hold` frame (stdin field `H`) runs in the loop's own shell, not a subshell: what it opens
+// stays open while the session lasts. The host lock is taken so (its fd 9 held by the loop, closed
+// in every command's subshell), and ends with the session, as it did with a channel of its own.
 
 import type { ClientChannel } from 'ssh2';
 import { HvtuneError } from '../errors.js';
@@ -19,19 +23,23 @@ import { quote } from '../quote.js';
 
 /** The loop's variables are unset before a command runs: the command sees a clean shell. */
 function loopScript(nonce: string): string {
+  const clean = 'unset -v __hvt_n __hvt_i __hvt_s __hvt_c; unset -f __hvt_m __hvt_h';
   return `__hvt_m() { printf '\\n@%s@ %s\\n' ${nonce} "$1"; printf '\\n@%s@ %s\\n' ${nonce} "$1" >&2; }
+__hvt_h() { eval "$1"; }
 __hvt_m ready
 while IFS=' ' read -r __hvt_n __hvt_i; do
   __hvt_s=
   [ "$__hvt_n" -gt 0 ] 2>/dev/null && { LC_ALL=C IFS= read -r -N "$__hvt_n" __hvt_s || break; }
-  if [ "$__hvt_i" = - ]; then
-    ( eval "unset -v __hvt_n __hvt_i __hvt_s __hvt_c; unset -f __hvt_m
-$__hvt_s" ) </dev/null
+  if [ "$__hvt_i" = H ]; then
+    __hvt_h "$__hvt_s" </dev/null
+  elif [ "$__hvt_i" = - ]; then
+    ( eval "${clean}
+$__hvt_s" ) </dev/null 9>&-
   else
     __hvt_c=
     [ "$__hvt_i" -gt 0 ] && { LC_ALL=C IFS= read -r -N "$__hvt_i" __hvt_c || break; }
-    printf '%s' "$__hvt_c" | ( eval "unset -v __hvt_n __hvt_i __hvt_s __hvt_c; unset -f __hvt_m
-$__hvt_s" )
+    printf '%s' "$__hvt_c" | ( eval "${clean}
+$__hvt_s" ) 9>&-
   fi
   __hvt_m "end $?"
 done`;
@@ -70,49 +78,51 @@ export function sessionCanCarry(stdin: string | Buffer | undefined): boolean {
 /** One stream of the session: bytes, cut at the loop's markers. */
 class MarkedStream {
   private chunks: Buffer[] = [];
-  private size = 0;
-  /** Bytes already searched, so a marker split across chunks is still found. */
-  private searched = 0;
+  private readonly marker: Buffer;
+  /** The last bytes seen, so a marker split across chunks is still noticed. */
+  private tail: Buffer = Buffer.alloc(0);
+  /** A marker may be in what is held: only then is it joined and cut (a long output is not joined per chunk). */
+  private maybe = false;
   ready = false;
 
-  constructor(private readonly nonce: string) {}
+  constructor(nonce: string) {
+    this.marker = Buffer.from(`\n@${nonce}@ `);
+  }
 
   push(d: Buffer): void {
     this.chunks.push(d);
-    this.size += d.length;
+    const window = this.tail.length ? Buffer.concat([this.tail, d]) : d;
+    if (!this.maybe && window.includes(this.marker)) this.maybe = true;
+    this.tail = Buffer.from(window.subarray(Math.max(0, window.length - 2 * this.marker.length - 16)));
   }
 
   /** The next `@NONCE@ <word...>` line: the bytes before it and its words; null until one is complete. */
   next(): { before: Buffer; words: string[] } | null {
-    if (this.size === 0) return null;
+    if (!this.maybe) return null;
     const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
     this.chunks = [all];
-    const marker = `\n@${this.nonce}@ `;
-    const at = all.indexOf(marker, Math.max(0, this.searched - marker.length));
-    if (at < 0) {
-      this.searched = all.length;
-      return null;
-    }
-    const eol = all.indexOf(10, at + marker.length);
+    const at = all.indexOf(this.marker);
+    const eol = at < 0 ? -1 : all.indexOf(10, at + this.marker.length);
     if (eol < 0) {
-      this.searched = at;
+      this.maybe = at >= 0; // the marker's line is not complete yet
       return null;
     }
     const before = all.subarray(0, at);
     const words = all
-      .subarray(at + marker.length, eol)
+      .subarray(at + this.marker.length, eol)
       .toString('latin1')
       .split(' ');
     const rest = all.subarray(eol + 1);
     this.chunks = rest.length ? [rest] : [];
-    this.size = rest.length;
-    this.searched = 0;
+    this.maybe = rest.includes(this.marker);
     return { before, words };
   }
 }
 
-interface Running {
+interface Job {
+  frame: Buffer;
   shown: string;
+  timeoutMs?: number;
   stdout?: Buffer;
   stdoutCode?: number;
   stderr?: Buffer;
@@ -124,11 +134,14 @@ interface Running {
 export class ShellSession {
   private readonly out: MarkedStream;
   private readonly err: MarkedStream;
-  private running: Running | null = null;
+  private running: Job | null = null;
+  /** Commands waiting for the one running: the session runs them in the order given. */
+  private readonly waiting: Job[] = [];
   private over = false;
   private channel?: ClientChannel;
-  /** What was written before the channel opened. */
-  private queued: (string | Buffer)[] = [];
+  /** Settles once the session's channel has closed. */
+  readonly closed: Promise<void>;
+  private markClosed!: () => void;
 
   /** The channel that runs sessionCommandLine(nonce) comes with attach(); `connectionGone` tells a lost connection. */
   constructor(
@@ -138,6 +151,7 @@ export class ShellSession {
   ) {
     this.out = new MarkedStream(nonce);
     this.err = new MarkedStream(nonce);
+    this.closed = new Promise((resolve) => (this.markClosed = resolve));
   }
 
   attach(channel: ClientChannel): void {
@@ -150,55 +164,68 @@ export class ShellSession {
       this.err.push(d);
       this.settle();
     });
-    channel.on('close', () => this.end());
+    channel.on('close', () => {
+      this.end();
+      this.markClosed();
+    });
     if (this.over) channel.end();
-    else for (const piece of this.queued) channel.write(piece);
-    this.queued = [];
+    else this.pump();
   }
 
   /** The server would not open the channel: the session never starts. */
   refused(): void {
     this.end();
+    this.markClosed();
   }
 
   get ended(): boolean {
     return this.over;
   }
 
-  /** Busy with a command, or gone: the caller opens a channel of its own instead. */
-  get available(): boolean {
-    return !this.over && this.running === null;
+  /** The loop started on the host (it said so): a session that ended later is not a host without one. */
+  get wasReady(): boolean {
+    return this.out.ready && this.err.ready;
   }
 
   /**
-   * Run one command line; 'not-started' when the session ended before it was ready (the command
-   * did not run: run it on a channel of its own).
+   * Run one command line, after the ones before it; 'not-started' when the session ended before
+   * it ran (run it on a channel of its own). `hold`: in the loop's own shell (see above).
    */
-  run(command: string, stdin: string | Buffer | undefined, shown: string, timeoutMs?: number): Promise<CommandResult | 'not-started'> {
-    if (!this.available) return Promise.resolve('not-started');
+  run(
+    command: string,
+    stdin: string | Buffer | undefined,
+    shown: string,
+    opts: { timeoutMs?: number; hold?: boolean } = {},
+  ): Promise<CommandResult | 'not-started'> {
+    if (this.over) return Promise.resolve('not-started');
     const script = Buffer.from(command);
     const input = stdin === undefined ? undefined : Buffer.from(stdin);
+    const header = Buffer.from(`${script.length} ${opts.hold ? 'H' : input === undefined ? '-' : input.length}\n`);
+    // one write: the header, the script and its stdin go out in as few packets as they fit
+    const frame = Buffer.concat(input === undefined || opts.hold ? [header, script] : [header, script, input]);
     return new Promise((resolve, reject) => {
-      const running: Running = { shown, resolve, reject };
-      this.running = running;
-      if (timeoutMs) {
-        running.timer = setTimeout(() => {
-          // the loop and the subshell end with the channel; the session is not used again
-          this.running = null;
-          this.close();
-          this.channel?.close();
-          reject(new HvtuneError(`${this.host}: command timed out after ${Math.round(timeoutMs / 100) / 10}s: ${shown}`));
-        }, timeoutMs);
-      }
-      this.write(`${script.length} ${input === undefined ? '-' : input.length}\n`);
-      this.write(script);
-      if (input !== undefined) this.write(input);
+      this.waiting.push({ frame, shown, timeoutMs: opts.timeoutMs, resolve, reject });
+      this.pump();
     });
   }
 
-  private write(piece: string | Buffer): void {
-    if (this.channel) this.channel.write(piece);
-    else this.queued.push(piece);
+  /** Start the next command once the channel is open and the one before has ended. */
+  private pump(): void {
+    if (!this.channel || this.running || this.over) return;
+    const job = this.waiting.shift();
+    if (!job) return;
+    this.running = job;
+    if (job.timeoutMs) {
+      const timeoutMs = job.timeoutMs;
+      job.timer = setTimeout(() => {
+        // the loop and the subshell end with the channel; the session is not used again
+        this.running = null;
+        this.close();
+        this.channel?.close();
+        job.reject(new HvtuneError(`${this.host}: command timed out after ${Math.round(timeoutMs / 100) / 10}s: ${job.shown}`));
+      }, timeoutMs);
+    }
+    this.channel.write(job.frame);
   }
 
   /** Ends the loop (its stdin ends); a running command is left to finish on its own. */
@@ -209,10 +236,7 @@ export class ShellSession {
   }
 
   private settle(): void {
-    for (;;) {
-      const progressed = this.step();
-      if (!progressed) return;
-    }
+    while (this.step());
   }
 
   /** Consume one marker from either stream; true if something moved. */
@@ -240,6 +264,7 @@ export class ShellSession {
         clearTimeout(r.timer);
         this.running = null;
         r.resolve({ stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8'), code: r.stdoutCode ?? null, signal: null });
+        this.pump();
       }
       return true;
     }
@@ -249,10 +274,12 @@ export class ShellSession {
   private end(): void {
     this.over = true;
     const r = this.running;
-    if (!r) return;
     this.running = null;
+    // what never started can run elsewhere
+    for (const job of this.waiting.splice(0)) job.resolve('not-started');
+    if (!r) return;
     clearTimeout(r.timer);
-    if (!this.out.ready || !this.err.ready) r.resolve('not-started');
+    if (!this.wasReady) r.resolve('not-started');
     else if (this.connectionGone()) r.reject(new HvtuneError(`${this.host}: connection lost while running: ${r.shown}`));
     else r.reject(new HvtuneError(`${this.host}: the host's shell session ended while running: ${r.shown}`));
   }

@@ -4,7 +4,7 @@
 // connection (MaxSessions, 10 by default).
 
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import type { Duplex } from 'node:stream';
 import ssh2, { type Client as SshClient, type ClientChannel, type ConnectConfig } from 'ssh2';
@@ -111,10 +111,17 @@ function hostLabel(target: SshTarget): string {
 }
 
 /** Read and parse the key file now, so a bad file gets a message naming it. */
+/** Identity files already read and parsed, by path: a fleet's connections share one key. */
+const privateKeys = new Map<string, { mtimeMs: number; size: number; data: Buffer }>();
+
 function loadPrivateKey(target: SshTarget): Buffer {
   const path = expandHome(target.identityFile!);
   let data: Buffer;
+  let now: { mtimeMs: number; size: number };
   try {
+    now = statSync(path);
+    const known = privateKeys.get(path);
+    if (known && known.mtimeMs === now.mtimeMs && known.size === now.size) return known.data;
     data = readFileSync(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
@@ -131,6 +138,8 @@ function loadPrivateKey(target: SshTarget): Buffer {
       { cause: parsed },
     );
   }
+  // kept once it parsed (a bad key is refused with its reason every time), unless it changed while read
+  if (data.length === now.size) privateKeys.set(path, { mtimeMs: now.mtimeMs, size: now.size, data });
   return data;
 }
 
@@ -186,6 +195,14 @@ export function becomeStdinPrefix(password: string, marker: string): Buffer {
 /** A fresh marker: letters and digits only, so it needs no quoting in the inner shell's test. */
 export const newPasswordMarker = () => `hvtune-become-${randomBytes(12).toString('hex')}`;
 
+/** A hold kept in the shell session (SshConnection.hold with a sessionScript). */
+interface SessionHold {
+  script: string;
+  ready: (stdout: string) => boolean;
+  shown: string;
+  timeoutMs: number;
+}
+
 /** The server would not open a channel (session limit, or the connection is closing). */
 class ChannelRefused extends HvtuneError {}
 
@@ -209,6 +226,10 @@ export class SshConnection {
    * read it once for the session, and the password check per command would be lost).
    */
   private session: ShellSession | null | undefined;
+  /** What hold() keeps in the session's own shell (the host lock), to take again in a new session. */
+  private readonly sessionHolds: SessionHold[] = [];
+  /** Set when a held lock was lost and could not be taken again: every later command fails. */
+  private lockLost?: string;
 
   private constructor(
     readonly target: SshTarget,
@@ -406,18 +427,23 @@ export class SshConnection {
     this.roundTrips++;
     const line = remoteCommandLine(this.target, command, this.passwordMarker);
     this.trace(line, opts.stdinIsScript && opts.stdin !== undefined ? String(opts.stdin) : undefined);
-    const session = this.idleSession(opts);
-    if (session) {
+    if (this.lockLost) throw new HvtuneError(this.lockLost, command);
+    const inSession = opts.bashScript !== undefined || (opts.session === true && sessionCanCarry(opts.stdin));
+    // a lock held in a session that ended is taken again before any command, in the session or not
+    for (let attempt = 0; inSession || (this.sessionHolds.length > 0 && this.session?.ended); attempt++) {
+      const session = await this.usableSession();
+      if (!session || !inSession) break;
       // the session runs under sudo already (become): it gets the command, not the sudo line
       const script = opts.bashScript ?? sessionScript(command);
-      const result = await session.run(
-        script,
-        opts.bashScript === undefined ? opts.stdin : undefined,
-        command,
-        opts.timeoutMs ?? this.opts.commandTimeoutMs,
-      );
+      const stdin = opts.bashScript === undefined ? opts.stdin : undefined;
+      const result = await session.run(script, stdin, command, { timeoutMs: opts.timeoutMs ?? this.opts.commandTimeoutMs });
       if (result !== 'not-started') return result;
-      this.session = null; // it never got ready: this host runs each command on a channel of its own
+      if (!session.wasReady) {
+        this.session = null; // this host runs each command on a channel of its own
+        break;
+      }
+      // it ended before this command's turn (one before it timed out): once more, in a new one
+      if (attempt > 0) break;
     }
     const stdin = this.stdinFor(opts.stdin);
     for (;;) {
@@ -437,15 +463,25 @@ export class SshConnection {
   }
 
   /**
-   * The session, started on first use, when it is free to run this command; undefined when the
-   * command needs a channel of its own (the session is busy with another, or cannot carry its stdin).
+   * The connection's shell session, started on first use; undefined when this host cannot have
+   * one. A session that ended (a command timed out in it) is replaced, and what it held (the host
+   * lock) is taken again in the new one before anything else runs there.
    */
-  private idleSession(opts: ExecOptions): ShellSession | undefined {
+  private async usableSession(): Promise<ShellSession | undefined> {
     if (this.session === null || this.gone || this.passwordMarker !== undefined) return undefined;
-    if (opts.bashScript === undefined && !(opts.session && sessionCanCarry(opts.stdin))) return undefined;
-    // none yet, or the last one ended (a command timed out in it): a new one
-    if (this.session?.ended !== false) this.session = this.startSession();
-    return this.session?.available ? this.session : undefined;
+    if (this.session && !this.session.ended) return this.session;
+    const previous = this.session;
+    const session = this.startSession();
+    this.session = session;
+    if (!session || !previous || this.sessionHolds.length === 0) return session;
+    for (const h of this.sessionHolds) {
+      const again = await this.holdIn(session, h);
+      if (!again.held) {
+        this.lockLost = `${this.target.name}: a command timed out and ended the session that held ${h.shown}; it could not be taken again: ${again.result.stdout.trim()}`;
+        throw new HvtuneError(this.lockLost);
+      }
+    }
+    return session;
   }
 
   /** A new session on a channel of its own, which keeps one of the channel slots while it lasts. */
@@ -469,6 +505,14 @@ export class SshConnection {
       return undefined;
     }
     return session;
+  }
+
+  /** Run a hold script in the session's own shell; held when `ready` says so of its output. */
+  private async holdIn(session: ShellSession, h: SessionHold): Promise<HoldResult> {
+    const result = await session.run(h.script, undefined, h.shown, { hold: true, timeoutMs: h.timeoutMs });
+    if (result === 'not-started')
+      return { held: false, result: { stdout: '', stderr: 'the shell session ended first', code: null, signal: null } };
+    return h.ready(result.stdout) ? { held: true, stdout: result.stdout } : { held: false, result };
   }
 
   private runChannel(line: string, shown: string, stdin: string | Buffer | undefined, timeoutMs?: number): Promise<CommandResult> {
@@ -529,7 +573,30 @@ export class SshConnection {
    * close() ends it; or with its result if it ends first. It is not a round trip of the run: not
    * counted, and outside the channel limit, so it travels beside the first batch of reads.
    */
-  hold(command: string, ready: (stdout: string) => boolean, opts: { shown?: string; timeoutMs?: number } = {}): Promise<HoldResult> {
+  async hold(
+    command: string,
+    ready: (stdout: string) => boolean,
+    opts: { shown?: string; timeoutMs?: number; sessionScript?: string } = {},
+  ): Promise<HoldResult> {
+    if (opts.sessionScript !== undefined) {
+      const session = await this.usableSession();
+      if (session) {
+        const h: SessionHold = { script: opts.sessionScript, ready, shown: opts.shown ?? command, timeoutMs: opts.timeoutMs ?? 30_000 };
+        this.trace(`(in the shell session) ${opts.sessionScript}`);
+        const held = await this.holdIn(session, h);
+        if (held.held) this.sessionHolds.push(h);
+        if (held.held || session.wasReady) return held;
+        this.session = null; // no session on this host: the hold gets a channel of its own
+      }
+    }
+    return this.holdOnChannel(command, ready, opts);
+  }
+
+  private holdOnChannel(
+    command: string,
+    ready: (stdout: string) => boolean,
+    opts: { shown?: string; timeoutMs?: number },
+  ): Promise<HoldResult> {
     const line = remoteCommandLine(this.target, command, this.passwordMarker);
     this.trace(line);
     const prefix = this.stdinFor(undefined);
@@ -595,7 +662,14 @@ export class SshConnection {
   }
 
   async close(): Promise<void> {
-    this.session?.close();
+    const session = this.session;
+    session?.close();
+    // a session that holds the host lock: free once close() returns, as a held channel is
+    if (session && this.sessionHolds.length > 0 && !this.gone) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([session.closed, new Promise((done) => (timer = setTimeout(done, RELEASE_WAIT_MS)))]);
+      clearTimeout(timer);
+    }
     // Held commands first, by the end of their stdin, and waited for: a host lock is free once
     // close() returns, not some time after sshd has torn the session down.
     if (!this.gone && this.held.size > 0) {
