@@ -26,7 +26,7 @@ function loopScript(nonce: string): string {
   const clean = 'unset -v __hvt_n __hvt_i __hvt_s __hvt_c; unset -f __hvt_m __hvt_h';
   return `__hvt_m() { printf '\\n@%s@ %s\\n' ${nonce} "$1"; printf '\\n@%s@ %s\\n' ${nonce} "$1" >&2; }
 __hvt_h() { eval "$1"; }
-__hvt_m ready
+__hvt_m "ready $$"
 while IFS=' ' read -r __hvt_n __hvt_i; do
   __hvt_s=
   [ "$__hvt_n" -gt 0 ] 2>/dev/null && { LC_ALL=C IFS= read -r -N "$__hvt_n" __hvt_s || break; }
@@ -144,10 +144,15 @@ export class ShellSession {
   private markClosed!: () => void;
 
   /** The channel that runs sessionCommandLine(nonce) comes with attach(); `connectionGone` tells a lost connection. */
+  /** The loop shell's PID on the host, as its ready marker says. */
+  private pid?: string;
+
   constructor(
     private readonly host: string,
     nonce: string,
     private readonly connectionGone: () => boolean,
+    /** Kills a process on the host by PID, on a channel of its own (the loop, after a timeout). */
+    private readonly kill: (pid: string) => void,
   ) {
     this.out = new MarkedStream(nonce);
     this.err = new MarkedStream(nonce);
@@ -218,8 +223,11 @@ export class ShellSession {
     if (job.timeoutMs) {
       const timeoutMs = job.timeoutMs;
       job.timer = setTimeout(() => {
-        // the loop and the subshell end with the channel; the session is not used again
+        // the session is not used again: its shell is killed (it would wait for the command, and
+        // keep what it holds, the host lock, until then; sshd does not pass a channel's signal on)
+        // and its channel closed. The command itself runs on, as one on a channel of its own does.
         this.running = null;
+        if (this.pid) this.kill(this.pid);
         this.close();
         this.channel?.close();
         job.reject(new HvtuneError(`${this.host}: command timed out after ${Math.round(timeoutMs / 100) / 10}s: ${job.shown}`));
@@ -248,7 +256,10 @@ export class ShellSession {
       if (!stream.ready) {
         const m = stream.next();
         if (!m) continue;
-        if (m.words[0] === 'ready') stream.ready = true;
+        if (m.words[0] === 'ready') {
+          stream.ready = true;
+          if (which === 'out' && /^\d+$/.test(m.words[1] ?? '')) this.pid = m.words[1];
+        }
         return true;
       }
       const r = this.running;

@@ -471,6 +471,13 @@ export class SshConnection {
     if (this.session === null || this.gone || this.passwordMarker !== undefined) return undefined;
     if (this.session && !this.session.ended) return this.session;
     const previous = this.session;
+    if (previous && this.sessionHolds.length > 0) {
+      // the killed shell lets go of the lock when it is gone: wait for that before taking it again
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([previous.closed, new Promise((done) => (timer = setTimeout(done, RELEASE_WAIT_MS)))]);
+      clearTimeout(timer);
+      if (this.session !== previous) return this.usableSession(); // another command replaced it meanwhile
+    }
     const session = this.startSession();
     this.session = session;
     if (!session || !previous || this.sessionHolds.length === 0) return session;
@@ -488,7 +495,20 @@ export class SshConnection {
   private startSession(): ShellSession | undefined {
     if (this.active >= this.channelLimit) return undefined;
     const nonce = newNonce();
-    const session = new ShellSession(this.target.name, nonce, () => this.gone);
+    // straight on a channel: exec() would first wait for this session to end, to take its lock again
+    const kill = (pid: string) =>
+      void (async () => {
+        const command = joinArgv(['kill', '-KILL', pid]);
+        await this.acquire();
+        try {
+          await this.runChannel(remoteCommandLine(this.target, command, this.passwordMarker), command, this.stdinFor(undefined), 10_000);
+        } catch {
+          // the session's channel is closed anyway; its shell ends at its next write
+        } finally {
+          this.release();
+        }
+      })();
+    const session = new ShellSession(this.target.name, nonce, () => this.gone, kill);
     this.active++;
     try {
       this.client.exec(remoteCommandLine(this.target, sessionCommandLine(nonce)), (err, channel) => {
