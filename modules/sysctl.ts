@@ -239,7 +239,7 @@ async function apply(changes: Change[], host: HostHandle): Promise<void> {
 async function setAndVerify(host: HostHandle, live: { key: string; path: string; value: string }[]) {
   const assignments = live.map(({ key, value }) => `${key}=${value}`);
   const paths = live.map(({ path }) => path);
-  const result = await host.sh(sh`sysctl -q -w ${assignments} >&2; grep -H '' -- ${paths}; echo ::hvtune:: done`);
+  const result = await host.sh(sh`sysctl -q -w ${assignments} >&2; grep -H '' -- ${paths}; echo ::hvtune:: done`, { session: true });
   if (!result.stdout.includes('::hvtune:: done')) {
     throw new RemoteCommandError(host.name, 'sysctl -w …', result.code, result.stderr, result.stdout);
   }

@@ -131,8 +131,12 @@ export interface HostHandle {
   readonly facts: Facts;
   /** Run argv; never throws on a non-zero exit (check `code`). */
   exec(argv: string[], opts?: { stdin?: string | Buffer; timeoutMs?: number }): Promise<CommandResult>;
-  /** Run a POSIX sh script (built with `sh`); never throws on a non-zero exit. */
-  sh(script: string, opts?: { stdin?: string | Buffer; timeoutMs?: number }): Promise<CommandResult>;
+  /**
+   * Run a POSIX sh script (built with `sh`); never throws on a non-zero exit. `session`: a quick
+   * script whose exit signal and process group do not matter may run in the connection's shell
+   * session, one after another with hvtune's own scripts, instead of a channel of its own.
+   */
+  sh(script: string, opts?: { stdin?: string | Buffer; timeoutMs?: number; session?: boolean }): Promise<CommandResult>;
   /** Like exec, but throws RemoteCommandError on a non-zero exit. */
   run(argv: string[], opts?: { stdin?: string | Buffer; timeoutMs?: number }): Promise<CommandResult>;
   /** Batched reads, same as the engine's read phase. */
