@@ -57,9 +57,19 @@ const BARE = '[A-Za-z0-9_@%+=:,./-]+';
 const QUOTED = "'[^']*'(?:\\\\''[^']*')*";
 const SIMPLE_COMMAND = new RegExp(`^(?:${BARE.replace('=', '')}|${QUOTED})(?: (?:${BARE}|${QUOTED}))*$`);
 
+/** Builtins with no program of the same name: `exec` would not find them. */
+const BUILTINS_ONLY = new Set(
+  '. : alias bg bind break builtin caller cd command compgen complete compopt continue declare dirs disown enable eval exec exit export fc fg getopts hash help history jobs let local logout mapfile popd pushd read readarray readonly return set shift shopt source suspend times trap type typeset ulimit umask unalias unset wait'.split(
+    ' ',
+  ),
+);
+
 /** What the session evaluates for a command line: `exec` before one simple command. */
 export function sessionScript(command: string): string {
-  return SIMPLE_COMMAND.test(command) ? `exec ${command}` : command;
+  if (!SIMPLE_COMMAND.test(command)) return command;
+  const space = command.indexOf(' ');
+  const first = space < 0 ? command : command.slice(0, space);
+  return BUILTINS_ONLY.has(first) ? command : `exec ${command}`;
 }
 
 /**

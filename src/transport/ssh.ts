@@ -1,7 +1,8 @@
 // One ssh2 connection per host for the whole run. Host keys are checked against known_hosts
-// before anything is sent; a changed key is never accepted. Commands each get a channel on the
-// same connection (ssh2 multiplexes), at most a few at a time because sshd caps sessions per
-// connection (MaxSessions, 10 by default).
+// before anything is sent; a changed key is never accepted. hvtune's own scripts run one after
+// another in the connection's shell session (shell-session.ts); other commands each get a channel
+// on the same connection (ssh2 multiplexes), at most a few at a time because sshd caps sessions
+// per connection (MaxSessions, 10 by default).
 
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';

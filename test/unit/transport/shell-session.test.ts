@@ -19,7 +19,7 @@ describe('sessionScript', () => {
   });
 
   it('leaves anything else as it is: lists, pipes, redirections, an assignment first', () => {
-    for (const line of ['a; b', 'a && b', 'a | b', 'a >f', 'FOO=1 cmd', "sh -c 'x' &", 'echo $HOME', '(a)']) {
+    for (const line of ['a; b', 'a && b', 'a | b', 'a >f', 'FOO=1 cmd', "sh -c 'x' &", 'echo $HOME', '(a)', 'exit 4', 'cd /tmp', 'umask']) {
       expect(sessionScript(line)).toBe(line);
     }
   });
