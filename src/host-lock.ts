@@ -7,7 +7,7 @@
 import { hostname, userInfo } from 'node:os';
 import { HvtuneError } from './errors.js';
 import type { HostHandle } from './module.js';
-import { raw, sh } from './quote.js';
+import { type RawShell, raw, sh } from './quote.js';
 import { newNonce } from './transport/batch.js';
 import type { HoldResult } from './transport/ssh.js';
 
@@ -67,34 +67,16 @@ function whoAmI(): { controller: string; user: string } {
  * waits (up to a second) for a record whose pid is alive, rather than name a previous holder.
  */
 export function lockScript(path: string, marker: string, holder: LockHolder): string {
-  if (!/^[A-Za-z0-9]{8,64}$/.test(marker)) throw new Error(`invalid lock marker ${JSON.stringify(marker)}`);
-  const m = raw(marker);
+  const m = checkedMarker(marker);
   const record = (['run', 'controller', 'user', 'since'] as const).map((k) => `${k}=${clean(holder[k])}`);
-  return sh`f=${path}
-h=${`${path}.holder`}
-command -v flock >/dev/null 2>&1 || { echo ${m} no-flock; exit 0; }
-(: >>"$f") 2>/dev/null || { echo ${m} cannot-open; exit 0; }
-exec 9>>"$f"
-flock -n 9
-r=$?
+  return sh`${raw(openAndLock(path, m, 'exit'))}
 if [ "$r" = 0 ]; then
   t="$h.tmp.$$"
   { printf '%s\\n' ${record} "pid=$$" >"$t" && mv -f -- "$t" "$h"; } 2>/dev/null || rm -f -- "$t"
   echo ${m} held
   exec cat >/dev/null
 fi
-if [ "$r" != 1 ]; then echo ${m} flock-failed "$r"; exit 0; fi
-i=0
-l=stale
-while [ "$i" -lt 10 ]; do
-  p=$(sed -n 's/^pid=//p' "$h" 2>/dev/null)
-  if [ -n "$p" ] && [ -d "/proc/$p" ]; then l=live; break; fi
-  i=$((i + 1))
-  sleep 0.1 2>/dev/null || sleep 1
-done
-echo ${m} busy "$l"
-cat -- "$h" 2>/dev/null
-exit 0
+${raw(notHeld(m, 'exit'))}
 `;
 }
 
@@ -106,24 +88,39 @@ exit 0
  * it empty or without a live pid waits and looks again, as it does before the file is written.
  */
 export function sessionLockScript(path: string, marker: string, holder: LockHolder): string {
-  if (!/^[A-Za-z0-9]{8,64}$/.test(marker)) throw new Error(`invalid lock marker ${JSON.stringify(marker)}`);
-  const m = raw(marker);
+  const m = checkedMarker(marker);
   const [run, controller, user, since] = (['run', 'controller', 'user', 'since'] as const).map((k) => clean(holder[k]));
   return sh`local f h r i l p
-f=${path}
-h=${`${path}.holder`}
-command -v flock >/dev/null 2>&1 || { echo ${m} no-flock; return 0; }
-(: >>"$f") 2>/dev/null || { echo ${m} cannot-open; return 0; }
-exec 9>>"$f"
-flock -n 9
-r=$?
+${raw(openAndLock(path, m, 'return'))}
 if [ "$r" = 0 ]; then
-  printf 'run=%s\ncontroller=%s\nuser=%s\nsince=%s\npid=%s\n' ${run} ${controller} ${user} ${since} "$$" >"$h" 2>/dev/null
+  printf 'run=%s\\ncontroller=%s\\nuser=%s\\nsince=%s\\npid=%s\\n' ${run} ${controller} ${user} ${since} "$$" >"$h" 2>/dev/null
   echo ${m} held
   return 0
 fi
 exec 9>&-
-if [ "$r" != 1 ]; then echo ${m} flock-failed "$r"; return 0; fi
+${raw(notHeld(m, 'return'))}
+`;
+}
+
+function checkedMarker(marker: string) {
+  if (!/^[A-Za-z0-9]{8,64}$/.test(marker)) throw new Error(`invalid lock marker ${JSON.stringify(marker)}`);
+  return raw(marker);
+}
+
+/** Open the lock file on fd 9 and try the lock once: `r` is flock's status; `leave` ends the script. */
+function openAndLock(path: string, m: RawShell, leave: 'exit' | 'return'): string {
+  return sh`f=${path}
+h=${`${path}.holder`}
+command -v flock >/dev/null 2>&1 || { echo ${m} no-flock; ${raw(leave)} 0; }
+(: >>"$f") 2>/dev/null || { echo ${m} cannot-open; ${raw(leave)} 0; }
+exec 9>>"$f"
+flock -n 9
+r=$?`;
+}
+
+/** Not taken: flock's failure, or busy with whether the holder file names a live process (waiting up to a second for one), then the file. */
+function notHeld(m: RawShell, leave: 'exit' | 'return'): string {
+  return sh`if [ "$r" != 1 ]; then echo ${m} flock-failed "$r"; ${raw(leave)} 0; fi
 i=0
 l=stale
 while [ "$i" -lt 10 ]; do
@@ -134,8 +131,7 @@ while [ "$i" -lt 10 ]; do
 done
 echo ${m} busy "$l"
 cat -- "$h" 2>/dev/null
-return 0
-`;
+${raw(leave)} 0`;
 }
 
 /** The outcome in a lock script's output; null when it has none (the script did not run). */

@@ -125,15 +125,13 @@ export async function runPlaybook(
    * host may be a later host's peer, read over its one connection of the run.
    */
   const readsPeers = playbook.plays.some((p) => [...p.tasks, ...p.handlers].some((t) => modules.get(t.module)?.peerReads));
-  const release = async (name: string) => {
+  const done = async (name: string) => {
+    for (const perHost of [pendingOf, historyOf, crossOf, known, ids]) perHost.delete(name);
+    if (readsPeers) return;
     const connection = connections.get(name);
     connections.delete(name);
     locks.delete(name);
     await connection?.then((c) => c.close()).catch(() => undefined);
-  };
-  const done = (name: string) => {
-    for (const perHost of [pendingOf, historyOf, crossOf, known, ids]) perHost.delete(name);
-    return readsPeers ? undefined : release(name);
   };
 
   try {

@@ -73,7 +73,7 @@ export function buildReadScript(requests: readonly ReadRequest[], nonce: string)
     // reported on stderr. bash reads a regular file whole with mapfile (four times faster on a
     // large file, but silent about an I/O error: a write built on such a read is refused anyway,
     // its expected sha256 no longer matching the file).
-    `l() { while IFS= read -r l; do printf '%s\\n' "$l"; done; [ -z "$l" ] || printf '%s' "$l"; }`,
+    `l() { while IFS= read -r v; do printf '%s\\n' "$v"; done; [ -z "$v" ] || printf '%s' "$v"; }`,
     'if [ -n "${BASH_VERSION-}" ]; then',
     `  r() { mapfile a && printf '%s' "\${a[@]}"; }`,
     '  p() { l; }',

@@ -155,7 +155,7 @@ export class ShellSession {
 
   /** The channel that runs sessionCommandLine(nonce) comes with attach(); `connectionGone` tells a lost connection. */
   /** The loop shell's PID on the host, as its ready marker says. */
-  private pid?: string;
+  pid?: string;
 
   constructor(
     private readonly host: string,

@@ -482,8 +482,12 @@ export class SshConnection {
     const session = this.startSession();
     this.session = session;
     if (!session || !previous || this.sessionHolds.length === 0) return session;
+    // the killed shell may not be gone yet when its channel has closed: wait (3 s at most) until it is
+    const gone = previous.pid
+      ? `local __hvt_w=0; while [ -d /proc/${previous.pid} ] && [ "$__hvt_w" -lt 60 ]; do sleep 0.05; __hvt_w=$((__hvt_w + 1)); done\n`
+      : '';
     for (const h of this.sessionHolds) {
-      const again = await this.holdIn(session, h);
+      const again = await this.holdIn(session, { ...h, script: gone + h.script });
       if (!again.held) {
         this.lockLost = `${this.target.name}: a command timed out and ended the session that held ${h.shown}; it could not be taken again: ${again.result.stdout.trim()}`;
         throw new HvtuneError(this.lockLost);

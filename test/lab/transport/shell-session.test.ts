@@ -124,8 +124,8 @@ describe('the host lock in the session', () => {
     try {
       await hostLock('run-b')(host);
       await expect(host.connection.exec('sleep 5', { session: true, timeoutMs: 300 })).rejects.toThrow('timed out');
-      // another run takes the lock while this one has none
-      const taken = await other.hold(`sh -c 'exec 9>>${LOCK_PATH}; flock -n 9 && echo held && exec cat'`, (out) => out.includes('held'));
+      // another run takes the lock while this one has none (once the killed shell has let go of it)
+      const taken = await other.hold(`sh -c 'exec 9>>${LOCK_PATH}; flock -w 5 9 && echo held && exec cat'`, (out) => out.includes('held'));
       expect(taken.held).toBe(true);
       await expect(host.exec(['echo', 'ok'])).rejects.toThrow(
         /hv1: a command timed out and ended the session that held take the host lock/,
