@@ -153,10 +153,10 @@ export class ShellSession {
   readonly closed: Promise<void>;
   private markClosed!: () => void;
 
-  /** The channel that runs sessionCommandLine(nonce) comes with attach(); `connectionGone` tells a lost connection. */
   /** The loop shell's PID on the host, as its ready marker says. */
   pid?: string;
 
+  /** The channel that runs sessionCommandLine(nonce) comes with attach(); `connectionGone` tells a lost connection. */
   constructor(
     private readonly host: string,
     nonce: string,

@@ -111,10 +111,10 @@ function hostLabel(target: SshTarget): string {
   return `${target.name} (${target.address}:${target.port})`;
 }
 
-/** Read and parse the key file now, so a bad file gets a message naming it. */
 /** Identity files already read and parsed, by path: a fleet's connections share one key. */
 const privateKeys = new Map<string, { mtimeMs: number; size: number; data: Buffer }>();
 
+/** Read and parse the key file now, so a bad file gets a message naming it. */
 function loadPrivateKey(target: SshTarget): Buffer {
   const path = expandHome(target.identityFile!);
   let data: Buffer;
@@ -597,6 +597,8 @@ export class SshConnection {
    * host-lock.ts): resolves once `ready(stdout)` holds, the command keeping its stdin open until
    * close() ends it; or with its result if it ends first. It is not a round trip of the run: not
    * counted, and outside the channel limit, so it travels beside the first batch of reads.
+   * With `sessionScript` (and a host that has a session) it runs in the session's own shell
+   * instead, before the commands sent after it, and holds for as long as the session lasts.
    */
   async hold(
     command: string,
