@@ -10,6 +10,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { joinArgv, quote } from '../dist/src/quote.js';
 import { buildBenchLab } from './lab.mjs';
 import { timed } from './measure.mjs';
 import { hvtuneArgv, snapshotBuild } from './tools.mjs';
@@ -21,7 +22,6 @@ const option = (name, fallback) => {
 const HOSTS = Number(option('hosts', '200'));
 const SHARDS = Number(option('shards', '2'));
 const RUNS = Number(option('runs', '1'));
-const quote = (s) => `'${String(s).replaceAll("'", `'\\''`)}'`;
 
 const build = snapshotBuild();
 const dir = mkdtempSync(join(tmpdir(), 'hvtune-bench-shards-'));
@@ -39,9 +39,9 @@ try {
         // K processes at once, each its slice, then one merge of their reports
         const parts = Array.from({ length: SHARDS }, (_, i) => join(dir, `${scenario}-part${i + 1}.json`));
         const script = [
-          ...parts.map((part, i) => `${[...argv, '--shard', `${i + 1}/${SHARDS}`].map(quote).join(' ')} > ${quote(part)} &`),
+          ...parts.map((part, i) => `${joinArgv([...argv, '--shard', `${i + 1}/${SHARDS}`])} > ${quote(part)} &`),
           'wait',
-          `${[...argv.slice(0, argv.findIndex((a) => a.endsWith('bin/hvtune.js')) + 1), 'report', 'merge', '--json', ...parts].map(quote).join(' ')}`,
+          joinArgv([...argv.slice(0, argv.findIndex((a) => a.endsWith('bin/hvtune.js')) + 1), 'report', 'merge', '--json', ...parts]),
         ].join('\n');
         const scriptFile = join(dir, `${scenario}.sh`);
         writeFileSync(scriptFile, `${script}\n`);

@@ -77,20 +77,32 @@ function backupFrom(stdout: string): string | null {
 /** The exit status of a write or remove that found its file changed since it was read. */
 const STALE_EXIT = 76;
 
+/** What a write or remove expects the target to be: its sha256 or 'absent'; undefined without an expectation. */
+function expectedTarget(expect: FileExpectation | undefined): string | undefined {
+  if (expect === undefined) return undefined;
+  const want = 'absent' in expect ? 'absent' : expect.sha256;
+  if (want !== 'absent' && !/^[0-9a-f]{64}$/.test(want)) throw new HvtuneError(`invalid sha256 expectation ${JSON.stringify(want)}`);
+  return want;
+}
+
+/** Refuse (exit STALE_EXIT) unless "$now", the target's sha256 or `absent`, is `want`. */
+function refuseStale(want: string): string {
+  return sh`if [ "$now" != ${want} ]; then
+  echo "$p changed on the host since it was read: re-run to plan again" >&2
+  exit ${String(STALE_EXIT)}
+fi`;
+}
+
 /**
  * Refuse (exit STALE_EXIT) unless "$p" still is what the plan read: the last step before the
  * rename or removal, so a file changed by anyone since the read is never replaced from it.
  */
 function expectSteps(expect: FileExpectation | undefined): string {
-  if (expect === undefined) return '';
-  const want = 'absent' in expect ? 'absent' : expect.sha256;
-  if (want !== 'absent' && !/^[0-9a-f]{64}$/.test(want)) throw new HvtuneError(`invalid sha256 expectation ${JSON.stringify(want)}`);
+  const want = expectedTarget(expect);
+  if (want === undefined) return '';
   return sh`if ! command -v sha256sum >/dev/null 2>&1; then echo "sha256sum is missing (coreutils): $p left unchanged" >&2; exit 75; fi
 if [ -e "$p" ]; then now=$(sha256sum <"$p"); now=\${now%% *}; else now=absent; fi
-if [ "$now" != ${want} ]; then
-  echo "$p changed on the host since it was read: re-run to plan again" >&2
-  exit ${String(STALE_EXIT)}
-fi`;
+${raw(refuseStale(want))}`;
 }
 
 /** A path is followed through a symlink so the link stays a link (like sed --follow-symlinks). */
@@ -131,11 +143,7 @@ function writeScript(
       .filter(Boolean)
       .join('\n'),
   );
-  const expect = opts.expect;
-  const want = expect === undefined ? undefined : 'absent' in expect ? 'absent' : expect.sha256;
-  if (want !== undefined && want !== 'absent' && !/^[0-9a-f]{64}$/.test(want)) {
-    throw new HvtuneError(`invalid sha256 expectation ${JSON.stringify(want)}`);
-  }
+  const want = expectedTarget(opts.expect);
   // the temp file's sum and, when the plan read the target, the target's, by one sha256sum
   const sums =
     want === undefined || want === 'absent'
@@ -149,12 +157,7 @@ case $x in *"
   const stale =
     want === undefined
       ? raw('')
-      : raw(
-          sh`${raw(want === 'absent' ? 'if [ -e "$p" ]; then now=present; else now=absent; fi\n' : '')}if [ "$now" != ${want} ]; then
-  echo "$p changed on the host since it was read: re-run to plan again" >&2
-  exit ${String(STALE_EXIT)}
-fi`,
-        );
+      : raw(`${want === 'absent' ? 'if [ -e "$p" ]; then now=present; else now=absent; fi\n' : ''}${refuseStale(want)}`);
   return sh`set -e
 p=${path}
 ${RESOLVE}
