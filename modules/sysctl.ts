@@ -110,6 +110,7 @@ function read(args: SysctlArgs): ReadRequest[] {
       kind: 'script',
       script: sh`for p in ${paths}; do if [ ! -e "$p" ]; then echo -; elif [ -w "$p" ]; then echo w; else echo r; fi; done`,
       stable: true,
+      builtins: true,
     },
     ...paths.map((path): ReadRequest => ({ kind: 'file', path })),
     { kind: 'file', path: args.file ?? DEFAULT_FILE },

@@ -21,13 +21,15 @@ export type Effect = 'live' | 'persistent' | 'reboot' | 'module-reload' | 'vm-re
  *   lines (type, empty for a directory, stat).
  * `stable: true` on a cmd/script: no apply of this run changes its output (capabilities, which keys
  * are writable), so the engine never reads it again after an apply.
+ * `builtins: true` on a script: it runs only shell builtins, never `exit`s and may clobber plain
+ * variables, so the batch runs it in its own shell and it costs the host no process.
  */
 export type ReadRequest =
   | { kind: 'file'; path: string }
   | { kind: 'glob'; pattern: string }
   | { kind: 'stat'; path: string }
   | { kind: 'cmd'; argv: string[]; stable?: boolean }
-  | { kind: 'script'; script: string; stable?: boolean };
+  | { kind: 'script'; script: string; stable?: boolean; builtins?: boolean };
 
 export interface CommandResult {
   stdout: string;

@@ -17,7 +17,7 @@
 //
 // The script runs in bash when the host has it and in any POSIX sh otherwise. bash's `read` of a
 // file reads a block and seeks back, so a kernel file (/proc/sys answers only a read at offset 0)
-// is read whole by a builtin, and `mapfile` reads a regular file; sh's `read` takes a byte at a
+// is read whole by a builtin, and one `read -d ''` a regular file; sh's `read` takes a byte at a
 // time, so there /proc and /sys files go through `cat`.
 
 import { randomBytes } from 'node:crypto';
@@ -52,6 +52,10 @@ function requestLines(request: ReadRequest, index: number): string[] {
       return [`s ${index} ${quote(request.path)}`];
     case 'cmd':
     case 'script': {
+      if (request.kind === 'script' && request.builtins) {
+        // a group in the batch's own shell: no process at all
+        return [`m ${index} stdout; e c${index}; {`, request.script.replace(/\n$/, ''), `} </dev/null; m ${index} exit $?`];
+      }
       const command = request.kind === 'cmd' ? joinArgv(request.argv) : joinArgv(['sh', '-c', request.script]);
       // A subshell around a simple command costs no process of its own (the shell execs the
       // command in it), and keeps a builtin such as `exit` from ending the batch.
@@ -70,12 +74,13 @@ export function buildReadScript(requests: readonly ReadRequest[], nonce: string)
     `e() { printf '\\n@%s@ %s\\n' "$N" "$*" >&2; }`,
     // A file's bytes to stdout. Text only: bash drops NUL bytes, sh's read ends its line at one.
     // l(): line by line with `read`, the last line keeping its missing newline; a read error is
-    // reported on stderr. bash reads a regular file whole with mapfile (four times faster on a
-    // large file, but silent about an I/O error: a write built on such a read is refused anyway,
-    // its expected sha256 no longer matching the file).
+    // reported on stderr. bash reads a regular file up to each NUL, so whole, with one `read`
+    // (eight times faster than l() on a 37 kB qemu.conf, three times faster than mapfile, but silent
+    // about an I/O error: a write built on such a read is refused anyway, its expected sha256 no
+    // longer matching the file).
     `l() { while IFS= read -r v; do printf '%s\\n' "$v"; done; [ -z "$v" ] || printf '%s' "$v"; }`,
     'if [ -n "${BASH_VERSION-}" ]; then',
-    `  r() { mapfile a && printf '%s' "\${a[@]}"; }`,
+    `  r() { while IFS= read -r -d '' v; do printf '%s' "$v"; done; printf '%s' "$v"; }`,
     '  p() { l; }',
     'else',
     '  r() { l; }',
