@@ -6,10 +6,10 @@
 // Patterns run on RE2 (src/user-regexp.ts): linear time, so a pattern cannot stall the controller.
 
 import type { Advice, ArgLeaf, Change, HostHandle, Module, PlanResult, ReadRequest, ReadResult } from '../src/module.js';
-import { ApplyVerifyError, TaskError } from '../src/errors.js';
+import { TaskError } from '../src/errors.js';
 import { compileUserRegExp, userRegExpProblem, type UserRegExp } from '../src/user-regexp.js';
 import { adviseOnFile } from './lib/advice.js';
-import { ABSOLUTE_PATH_PATTERN, type FileState, fileStateFromResults, fileStateRequests, readFileState } from './lib/file-state.js';
+import { ABSOLUTE_PATH_PATTERN, type FileState, fileStateFromResults, fileStateRequests } from './lib/file-state.js';
 
 export interface LineInFileArgs {
   path: string;
@@ -116,12 +116,9 @@ export const lineinfile = {
   async apply(changes: Change[], host: HostHandle, args: LineInFileArgs): Promise<void> {
     for (const c of changes) {
       const d = c.data as { content: string };
-      // writeFile keeps the mode and owner of the file it replaces
+      // writeFile keeps the mode and owner of the file it replaces, and proves the bytes it
+      // installs (their sha256, on the host, before the rename): no read after it
       await host.writeFile(args.path, d.content, { backup: args.backup ?? true });
-      const now = await readFileState(host, args.path, { content: true });
-      if (now.content !== d.content) {
-        throw new ApplyVerifyError(host.name, args.path, d.content, now.content, 'the file changed while it was written');
-      }
     }
   },
 } satisfies Module<LineInFileArgs, FileState>;

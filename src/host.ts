@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { HvtuneError, RemoteCommandError, StaleWriteError } from './errors.js';
 import { FACTS_SCRIPT, parseFacts, type Facts } from './facts.js';
 import type { CommandResult, FileExpectation, HostHandle, ReadRequest, ReadResult } from './module.js';
-import { joinArgv, raw, sh } from './quote.js';
+import { joinArgv, raw, type RawShell, sh } from './quote.js';
 import { batchCommandLine, buildReadScript, newNonce, parseReadOutput } from './transport/batch.js';
 import { SshConnection, type ExecOptions, type HoldResult, type SshOptions, type SshTarget } from './transport/ssh.js';
 
@@ -154,6 +154,7 @@ now=absent
 case $x in *"
 "*) now=\${x#*"
 "}; now=\${now#\\\\}; now=\${now%%[!0-9a-f]*} ;; esac`);
+  const proof = attributesProof(opts);
   const stale =
     want === undefined
       ? raw('')
@@ -207,6 +208,7 @@ if [ "$s" != ${sum} ]; then
   fi
   exit 75
 fi
+${proof}
 ${stale}
 b=
 if [ ${opts.backup ? '1' : '0'} = 1 ] && [ -e "$p" ]; then
@@ -217,6 +219,33 @@ trap - EXIT
 sync "$d" 2>/dev/null || true
 printf '\n::hvtune:: backup %s\n' "$b"
 `;
+}
+
+/**
+ * The temp file's mode and owners checked against the ones asked for, before the rename: a write
+ * that was given them proves them itself, and its module needs no read after it. A default ACL on
+ * the directory overrides the umask a mode is given by: then the mode is set by chmod and checked
+ * again. A numeric owner or group is compared as an id.
+ */
+function attributesProof(opts: { mode?: number; owner?: string; group?: string }): RawShell {
+  const checks: string[] = [];
+  if (opts.mode !== undefined) checks.push(`[ "$1" = ${opts.mode.toString(8)} ]`);
+  const account = (want: string, id: number, name: number) =>
+    /^[0-9]+$/.test(want) ? `[ "$${id}" = ${want} ]` : sh`[ "$${raw(String(name))}" = ${want} ]`;
+  if (opts.owner !== undefined) checks.push(account(opts.owner, 2, 4));
+  if (opts.group !== undefined) checks.push(account(opts.group, 3, 5));
+  if (checks.length === 0) return raw('');
+  const statTemp = `set -- $(stat -c '%a %u %g %U %G' -- "$t")`;
+  const asked = checks.join(' && ');
+  return raw(`${statTemp}
+if ! { ${asked}; }; then
+  ${opts.mode === undefined ? ':' : `chmod ${opts.mode.toString(8)} "$t"`}
+  ${statTemp}
+  if ! { ${asked}; }; then
+    echo "$p: the new file got mode \${1:-?}, owner \${4:-?}, group \${5:-?}, not the ones asked for: left unchanged" >&2
+    exit 75
+  fi
+fi`);
 }
 
 const BOOT_ID = '/proc/sys/kernel/random/boot_id';

@@ -72,6 +72,23 @@ describe('file', () => {
     expect(await stat(CONF)).toBe('640 root kvm regular file');
   });
 
+  it('a default ACL on the directory does not keep the mode from being the one asked for', async () => {
+    // a default ACL overrides the umask a new file would get its mode from (0666 here): the write
+    // sets the mode itself and proves it before the rename
+    const dir = '/etc/hvtune-acl';
+    await lab().exec(lab().hosts[0], ['mkdir', '-p', dir]);
+    await lab().exec(lab().hosts[0], ['setfacl', '-d', '-m', 'u::rwx,g::rwx,o::rwx', dir]);
+    const book = `
+- hosts: lab
+  tasks:
+    - file: { path: ${dir}/tuned.conf, content: "KSM_ENABLED=0\\n", mode: "0644" }
+`;
+    const r = await play(lab(), book);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(await stat(`${dir}/tuned.conf`)).toBe('644 root root regular file');
+    expect((await play(lab(), book)).report.changes).toEqual([]);
+  });
+
   it('an unquoted octal mode is refused before anything connects', async () => {
     const file = labFile(lab(), 'bad.yml', playbook().replace('mode: "0640"', 'mode: 0640'));
     const r = await hvtune(['play', file, '-i', lab().inventoryPath, '--known-hosts', lab().knownHostsPath, '--check']);
