@@ -52,11 +52,16 @@ export class LocalShell implements Exec {
 export const BACKUP_ROOT = '/var/lib/hvtune/backups';
 const BACKUPS_KEPT = 10;
 
-/** Make a backup of "$p" into "$b" by `how` (cp -p or mv) and keep the last few (sets b). */
+/**
+ * Make a backup of "$p" into "$b" by `how` (cp -p or mv) and keep the last few (sets b). The PID
+ * is zero-padded to pid_max's seven digits, so names sort in the order they were made even within
+ * one second (…Z.0000998 before …Z.0001003): the oldest are the ones removed.
+ */
 function backupSteps(root: string, how: 'cp -p' | 'mv -f'): string {
   // Builtins where a program is not needed: a write costs few processes on the host.
   return sh`r=${root}
-b="$r$p@$(date -u +%Y%m%dT%H%M%SZ).$$"
+n=000000$$
+b="$r$p@$(date -u +%Y%m%dT%H%M%SZ).\${n#"\${n%???????}"}"
 [ -d "\${b%/*}" ] || (umask 077 && mkdir -p -- "\${b%/*}")
 ${raw(how)} -- "$p" "$b"
 set -- "$r$p"@*

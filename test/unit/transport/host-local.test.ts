@@ -25,8 +25,11 @@ const facts = { hostname: 'local', kernel: { release: '6.1.0', version: [6, 1, 0
 
 /** Backups of this machine's files in the tests go to the scratch dir, never to /var/lib/hvtune. */
 const backups = () => join(dir, 'backups');
-/** A backup of `path`: under the backup root, stamped with the time and the writer's pid. */
-const backupOf = (path: string) => new RegExp(`^${(backups() + path).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}@\\d{8}T\\d{6}Z\\.\\d+$`);
+/**
+ * A backup of `path`: under the backup root, stamped with the time and the writer's pid, padded to
+ * seven digits so that names sort in the order they were made.
+ */
+const backupOf = (path: string) => new RegExp(`^${(backups() + path).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}@\\d{8}T\\d{6}Z\\.\\d{7}$`);
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'hvtune-host-'));
