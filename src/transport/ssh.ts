@@ -90,6 +90,13 @@ const MAX_CHANNELS = 8;
 /** How long close() waits for held commands to end once their stdin is closed. */
 const RELEASE_WAIT_MS = 3000;
 
+/** Wait for `work`, but no longer than `ms`. */
+async function settledOrAfter(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise((done) => (timer = setTimeout(done, ms)))]);
+  clearTimeout(timer);
+}
+
 export function expandHome(path: string): string {
   return path === '~' || path.startsWith('~/') ? homedir() + path.slice(1) : path;
 }
@@ -480,9 +487,7 @@ export class SshConnection {
     const previous = this.session;
     if (previous && this.sessionHolds.length > 0) {
       // the killed shell lets go of the lock when it is gone: wait for that before taking it again
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([previous.closed, new Promise((done) => (timer = setTimeout(done, RELEASE_WAIT_MS)))]);
-      clearTimeout(timer);
+      await settledOrAfter(previous.closed, RELEASE_WAIT_MS);
       if (this.session !== previous) return this.usableSession(); // another command replaced it meanwhile
     }
     const session = this.startSession();
@@ -699,17 +704,13 @@ export class SshConnection {
     session?.close();
     // a session that holds the host lock: free once close() returns, as a held channel is
     if (session && this.sessionHolds.length > 0 && !this.gone) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([session.closed, new Promise((done) => (timer = setTimeout(done, RELEASE_WAIT_MS)))]);
-      clearTimeout(timer);
+      await settledOrAfter(session.closed, RELEASE_WAIT_MS);
     }
     // Held commands first, by the end of their stdin, and waited for: a host lock is free once
     // close() returns, not some time after sshd has torn the session down.
     if (!this.gone && this.held.size > 0) {
       for (const channel of this.held.keys()) channel.end();
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.all(this.held.values()), new Promise((done) => (timer = setTimeout(done, RELEASE_WAIT_MS)))]);
-      clearTimeout(timer);
+      await settledOrAfter(Promise.all(this.held.values()), RELEASE_WAIT_MS);
     }
     this.client.end();
     await this.ended;

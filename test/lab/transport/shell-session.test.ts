@@ -34,10 +34,19 @@ afterAll(async () => {
 /** The PID of the shell a command runs under ($$ is the shell's, in a subshell too): the session's loop, or a channel's login shell. */
 const parentOf = async (conn: SshConnection, session: boolean) => (await conn.exec('echo $$', { session })).stdout.trim();
 
+/** A connection to the lab host for `work`, closed after it. */
+async function withConnection(work: (conn: SshConnection) => Promise<void>): Promise<void> {
+  const conn = await SshConnection.connect(target, options);
+  try {
+    await work(conn);
+  } finally {
+    await conn.close();
+  }
+}
+
 describe('the shell session', () => {
-  it('runs hvtune scripts one after another in one shell, each with exact output, status and stdin', async () => {
-    const conn = await SshConnection.connect(target, options);
-    try {
+  it('runs hvtune scripts one after another in one shell, each with exact output, status and stdin', () =>
+    withConnection(async (conn) => {
       const loop = await parentOf(conn, true);
       expect(await conn.exec("printf '  a\\n\\nb  '; printf ' warn \\n' >&2; exit 7", { session: true })).toEqual({
         stdout: '  a\n\nb  ',
@@ -56,14 +65,10 @@ describe('the shell session', () => {
       expect(await parentOf(conn, true)).toBe(loop);
       // a module's command gets a channel of its own (its signal and process group are its own)
       expect(await parentOf(conn, false)).not.toBe(loop);
-    } finally {
-      await conn.close();
-    }
-  });
+    }));
 
-  it('sends stdin with a NUL byte, or larger than 256 KiB, on a channel of its own, intact', async () => {
-    const conn = await SshConnection.connect(target, options);
-    try {
+  it('sends stdin with a NUL byte, or larger than 256 KiB, on a channel of its own, intact', () =>
+    withConnection(async (conn) => {
       const loop = await parentOf(conn, true);
       const withNul = Buffer.from('a\0b');
       const r = await conn.exec('od -An -c; echo $$ >&2', { session: true, stdin: withNul });
@@ -73,23 +78,16 @@ describe('the shell session', () => {
       const b = await conn.exec('wc -c; echo $$ >&2', { session: true, stdin: big });
       expect(b.stdout.trim()).toBe(String(big.length));
       expect(b.stderr.trim()).not.toBe(loop);
-    } finally {
-      await conn.close();
-    }
-  });
+    }));
 
-  it('a command that times out ends its session; the next command runs in a new one', async () => {
-    const conn = await SshConnection.connect(target, options);
-    try {
+  it('a command that times out ends its session; the next command runs in a new one', () =>
+    withConnection(async (conn) => {
       const loop = await parentOf(conn, true);
       await expect(conn.exec('sleep 5', { session: true, timeoutMs: 300 })).rejects.toThrow('hv1: command timed out after 0.3s: sleep 5');
       const next = await parentOf(conn, true);
       expect(next).not.toBe(loop);
       expect((await conn.exec('echo still-usable', { session: true })).stdout).toBe('still-usable\n');
-    } finally {
-      await conn.close();
-    }
-  });
+    }));
 });
 
 describe('the host lock in the session', () => {
